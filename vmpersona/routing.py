@@ -1,0 +1,3 @@
+"""Websocket routes; each app contributes its own list."""
+
+websocket_urlpatterns: list = []
