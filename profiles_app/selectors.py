@@ -1,0 +1,136 @@
+"""Reads that pages, API and CLI share; each costs a constant number of queries."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+
+from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
+from vmpersona.errors import DomainError
+
+
+class NotFound(DomainError):
+    pass
+
+
+def profile_list(*, search: str = "", status: str = "", flag: str = "", kind: str = PolicyKind.VPPD) -> QuerySet[Policy]:
+    approved = PolicyVersion.objects.filter(policy=OuterRef("pk"), status=VersionStatus.APPROVED)
+    qs = (
+        Policy.objects.filter(kind=kind)
+        .select_related("created_by")
+        .annotate(
+            version_count=Count("versions", distinct=True),
+            latest_number=Max("versions__number"),
+            approved_number=Subquery(approved.values("number")[:1]),
+            pending_count=Count("versions", filter=Q(versions__status=VersionStatus.PENDING), distinct=True),
+            draft_count=Count("versions", filter=Q(versions__status=VersionStatus.DRAFT), distinct=True),
+            last_change=Max("versions__updated_at"),
+        )
+        .order_by("name")
+    )
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if status:
+        qs = qs.filter(versions__status=status).distinct()
+    if flag:
+        # JSON containment is not portable to SQLite; match the flag in Python-free way
+        # through the serialised list instead.
+        qs = qs.filter(versions__document__execution_flags__icontains=f'"{flag}"').distinct()
+    return qs
+
+
+def profile_get(*, name: str, kind: str = PolicyKind.VPPD) -> Policy:
+    try:
+        return Policy.objects.select_related("created_by").get(kind=kind, name=name)
+    except Policy.DoesNotExist as exc:
+        raise NotFound(f"No profile named '{name}'.") from exc
+
+
+def version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
+    return (
+        PolicyVersion.objects.filter(policy=policy)
+        .select_related("author", "reviewer", "parent", "policy")
+        .order_by("-number")
+    )
+
+
+def version_get(*, name: str, number: int, kind: str = PolicyKind.VPPD) -> PolicyVersion:
+    try:
+        return PolicyVersion.objects.select_related("policy", "author", "reviewer", "parent").get(
+            policy__kind=kind, policy__name=name, number=number
+        )
+    except (PolicyVersion.DoesNotExist, ValueError) as exc:
+        raise NotFound(f"No version {number} of profile '{name}'.") from exc
+
+
+def version_by_label(label: str, *, default_latest: bool = False) -> PolicyVersion:
+    """``NAME@N`` to a version; ``NAME`` alone to the approved (or latest) version."""
+    if "@" in label:
+        name, _, number = label.rpartition("@")
+        try:
+            return version_get(name=name, number=int(number))
+        except ValueError as exc:
+            raise NotFound(f"'{label}' is not NAME@NUMBER.") from exc
+    policy = profile_get(name=label)
+    version = policy.versions.filter(status=VersionStatus.APPROVED).first()
+    if version is None and default_latest:
+        version = policy.versions.order_by("-number").first()
+    if version is None:
+        raise NotFound(f"Profile '{label}' has no approved version; name one as {label}@N.")
+    return version
+
+
+def approved_version(*, policy: Policy) -> PolicyVersion | None:
+    return policy.versions.filter(status=VersionStatus.APPROVED).first()
+
+
+def pending_versions() -> QuerySet[PolicyVersion]:
+    return (
+        PolicyVersion.objects.filter(status=VersionStatus.PENDING)
+        .select_related("policy", "author")
+        .order_by("submitted_at")
+    )
+
+
+def profile_timeline(*, policy: Policy) -> list[dict]:
+    """Every recorded change to the profile and its versions, newest first."""
+    versions = PolicyVersion.history.filter(policy_id=policy.pk).select_related("history_user")
+    entries = []
+    for h in versions:
+        entries.append(
+            {
+                "when": h.history_date,
+                "user": h.history_user,
+                "type": {"+": "created", "~": "changed", "-": "deleted"}[h.history_type],
+                "subject": f"{policy.name}@{h.number}",
+                "number": h.number,
+                "status": h.status,
+                "reason": h.history_change_reason or "",
+            }
+        )
+    for h in Policy.history.filter(id=policy.pk).select_related("history_user"):
+        entries.append(
+            {
+                "when": h.history_date,
+                "user": h.history_user,
+                "type": {"+": "created", "~": "changed", "-": "deleted"}[h.history_type],
+                "subject": policy.name,
+                "number": None,
+                "status": "",
+                "reason": h.history_change_reason or "",
+            }
+        )
+    entries.sort(key=lambda e: e["when"], reverse=True)
+    return entries
+
+
+__all__ = [
+    "NotFound",
+    "approved_version",
+    "pending_versions",
+    "profile_get",
+    "profile_list",
+    "profile_timeline",
+    "version_by_label",
+    "version_get",
+    "version_list",
+]

@@ -1,0 +1,304 @@
+"""Every write to policies and their versions goes through here.
+
+Rules (the same for pages, API, admin and CLI):
+- authors create and edit drafts and submit them; only a draft's author edits it;
+- approvers approve, reject and retire; nobody approves or rejects their own version;
+- a submitted version never changes again; approving one supersedes the policy's
+  previously approved version (at most one is active, also a database constraint).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from profiles_app.documents import (
+    content_hash,
+    inline_key_values,
+    iter_inline_keys,
+    validate_document,
+)
+from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
+from profiles_app.services.keys import volume_key_create
+from vmpersona.errors import NotPermitted, StateConflict
+from vmpersona.roles import APPROVERS, AUTHORS, require_role
+
+logger = logging.getLogger(__name__)
+
+
+def _record(obj, *, user, reason: str) -> None:
+    """Save with an explicit history user and change reason (works without a request)."""
+    obj._history_user = user if user is not None and getattr(user, "is_authenticated", False) else None
+    obj._change_reason = reason
+    obj.save()
+
+
+def _check_name(document: Any, policy_name: str) -> None:
+    name = document.get("name") if isinstance(document, dict) else None
+    if name != policy_name:
+        raise ValidationError(
+            "%(path)s: %(message)s",
+            code="name_mismatch",
+            params={
+                "path": "/name",
+                "message": f"the document's name '{name}' must be the profile's name '{policy_name}'",
+            },
+        )
+
+
+def _seal_keys(document: dict, *, user, policy_name: str) -> dict:
+    """Move inline volume keys into encrypted VolumeKey rows, leaving key_refs behind."""
+    for index, encryption in iter_inline_keys(document):
+        plain = encryption.pop("key")
+        volume = document["data_volume_definitions"][index]
+        row = volume_key_create(
+            user=user,
+            plain=str(plain),
+            name_hint=f"{policy_name}-{volume.get('name', index)}",
+            description=f"data volume '{volume.get('name', index)}' of profile {policy_name}",
+        )
+        encryption["key_ref"] = row.name
+    return document
+
+
+def _prepare(document: Any, *, user, policy_name: str) -> dict:
+    # Validate first (inline keys are checked for strength there), then seal keys, so
+    # an invalid document creates nothing.
+    validate_document(document)
+    _check_name(document, policy_name)
+    if not isinstance(document, dict):  # pragma: no cover - validate_document rejects it
+        raise ValidationError("The document must be a JSON object.")
+    import copy
+
+    sealed = _seal_keys(copy.deepcopy(document), user=user, policy_name=policy_name)
+    assert not inline_key_values(sealed)
+    return sealed
+
+
+def _next_number(policy: Policy) -> int:
+    current = policy.versions.aggregate(n=Max("number"))["n"] or 0
+    return current + 1
+
+
+def _lock_policy(policy: Policy) -> Policy:
+    return Policy.objects.select_for_update().get(pk=policy.pk)
+
+
+def _lock_version(version: PolicyVersion) -> PolicyVersion:
+    return PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
+
+
+@transaction.atomic
+def policy_create(
+    *,
+    user,
+    document: Any,
+    name: str | None = None,
+    kind: str = PolicyKind.VPPD,
+    description: str | None = None,
+    change_note: str = "",
+) -> PolicyVersion:
+    """Create a policy and its first draft version from a document."""
+    require_role(user, AUTHORS, "create profiles")
+    doc_name = document.get("name") if isinstance(document, dict) else None
+    name = name or doc_name
+    if not name or not isinstance(name, str):
+        validate_document(document)  # reports /name among the rest
+        raise ValidationError("A profile needs a name.", code="required", params={"path": "/name"})
+    if Policy.objects.filter(kind=kind, name=name).exists():
+        raise ValidationError(
+            "%(path)s: %(message)s",
+            code="duplicate",
+            params={"path": "/name", "message": f"a profile named '{name}' already exists"},
+        )
+    sealed = _prepare(document, user=user, policy_name=name)
+    if description is None:
+        description = str(sealed.get("description", ""))[:2000]
+    policy = Policy(kind=kind, name=name, description=description, created_by=user)
+    try:
+        with transaction.atomic():
+            _record(policy, user=user, reason="profile created")
+    except IntegrityError as exc:
+        raise ValidationError(
+            "%(path)s: %(message)s",
+            code="duplicate",
+            params={"path": "/name", "message": f"a profile named '{name}' already exists"},
+        ) from exc
+    version = PolicyVersion(
+        policy=policy,
+        number=1,
+        document=sealed,
+        content_hash=content_hash(sealed),
+        author=user,
+        change_note=change_note,
+    )
+    _record(version, user=user, reason=change_note or "first draft")
+    logger.info("profile %s created by %s", policy.name, user)
+    return version
+
+
+@transaction.atomic
+def version_create_draft(
+    *,
+    user,
+    policy: Policy,
+    document: Any | None = None,
+    parent: PolicyVersion | None = None,
+    change_note: str = "",
+) -> PolicyVersion:
+    """A new draft of ``policy``: from ``document``, or a copy of ``parent``'s document."""
+    require_role(user, AUTHORS, "create drafts")
+    policy = _lock_policy(policy)
+    if parent is not None and parent.policy_id != policy.pk:
+        raise ValidationError("The parent version belongs to another profile.", code="invalid")
+    if document is None:
+        if parent is None:
+            parent = policy.versions.order_by("-number").first()
+        if parent is None:
+            raise ValidationError("Give a document or a version to start from.", code="required")
+        document = parent.document
+    elif parent is None:
+        parent = (
+            policy.versions.filter(status=VersionStatus.APPROVED).first()
+            or policy.versions.order_by("-number").first()
+        )
+    sealed = _prepare(document, user=user, policy_name=policy.name)
+    version = PolicyVersion(
+        policy=policy,
+        number=_next_number(policy),
+        document=sealed,
+        content_hash=content_hash(sealed),
+        author=user,
+        parent=parent,
+        change_note=change_note,
+    )
+    _record(version, user=user, reason=change_note or f"draft started from {parent.label if parent else 'scratch'}")
+    _record(policy, user=user, reason=f"draft {version.number} created")
+    return version
+
+
+@transaction.atomic
+def version_update_draft(
+    *, user, version: PolicyVersion, document: Any, change_note: str | None = None
+) -> PolicyVersion:
+    """Replace a draft's document (and change note). Only its author may."""
+    require_role(user, AUTHORS, "edit drafts")
+    version = _lock_version(version)
+    if version.status != VersionStatus.DRAFT:
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}: only drafts can be edited; "
+            "start a new draft from it instead."
+        )
+    if version.author_id != user.pk and not user.is_superuser:
+        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may edit it.")
+    sealed = _prepare(document, user=user, policy_name=version.policy.name)
+    version.document = sealed
+    version.content_hash = content_hash(sealed)
+    if change_note is not None:
+        version.change_note = change_note
+    _record(version, user=user, reason="draft edited")
+    return version
+
+
+@transaction.atomic
+def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
+    """Freeze a draft and ask for review."""
+    require_role(user, AUTHORS, "submit versions")
+    version = _lock_version(version)
+    if version.status != VersionStatus.DRAFT:
+        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only drafts can be submitted.")
+    if version.author_id != user.pk and not user.is_superuser:
+        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may submit it.")
+    # The document was valid when saved, but referenced keys may have gone since.
+    validate_document(version.document)
+    version.status = VersionStatus.PENDING
+    version.submitted_at = timezone.now()
+    _record(version, user=user, reason="submitted for approval")
+    return version
+
+
+def _check_reviewer(user, version: PolicyVersion, action: str) -> None:
+    require_role(user, APPROVERS, f"{action} versions")
+    if version.author_id == user.pk:
+        raise NotPermitted(f"{user.username} wrote {version.label} and so may not {action} it; another approver must.")
+
+
+@transaction.atomic
+def version_approve(*, user, version: PolicyVersion, comment: str = "") -> PolicyVersion:
+    """Approve a pending version; it becomes the policy's active one."""
+    _check_reviewer(user, version, "approve")
+    _lock_policy(version.policy)
+    version = _lock_version(version)
+    if version.status != VersionStatus.PENDING:
+        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only pending versions can be approved.")
+    validate_document(version.document)
+    for previous in PolicyVersion.objects.select_for_update().filter(
+        policy_id=version.policy_id, status=VersionStatus.APPROVED
+    ):
+        previous.status = VersionStatus.SUPERSEDED
+        _record(previous, user=user, reason=f"superseded by {version.label}")
+    version.status = VersionStatus.APPROVED
+    version.reviewer = user
+    version.review_comment = comment
+    version.reviewed_at = timezone.now()
+    _record(version, user=user, reason=f"approved: {comment}" if comment else "approved")
+    logger.info("%s approved by %s", version.label, user)
+    return version
+
+
+@transaction.atomic
+def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersion:
+    """Reject a pending version; a comment saying why is required."""
+    _check_reviewer(user, version, "reject")
+    version = _lock_version(version)
+    if version.status != VersionStatus.PENDING:
+        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only pending versions can be rejected.")
+    if not comment or not comment.strip():
+        raise ValidationError(
+            "A rejection needs a comment that tells the author why.",
+            code="required",
+            params={"path": "comment"},
+        )
+    version.status = VersionStatus.REJECTED
+    version.reviewer = user
+    version.review_comment = comment.strip()
+    version.reviewed_at = timezone.now()
+    _record(version, user=user, reason=f"rejected: {comment.strip()}")
+    return version
+
+
+@transaction.atomic
+def version_retire(*, user, version: PolicyVersion, comment: str = "") -> PolicyVersion:
+    """Retire an approved (or superseded) version: it may no longer be used."""
+    require_role(user, APPROVERS, "retire versions")
+    version = _lock_version(version)
+    if version.status not in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED):
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}; only approved or superseded versions can be retired."
+        )
+    version.status = VersionStatus.RETIRED
+    if comment:
+        version.review_comment = comment
+    _record(version, user=user, reason=f"retired: {comment}" if comment else "retired")
+    return version
+
+
+@transaction.atomic
+def version_discard_draft(*, user, version: PolicyVersion) -> None:
+    """Delete a draft nobody else depends on. Only its author (or a superuser) may."""
+    require_role(user, AUTHORS, "discard drafts")
+    version = _lock_version(version)
+    if version.status != VersionStatus.DRAFT:
+        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only drafts can be discarded.")
+    if version.author_id != user.pk and not user.is_superuser:
+        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may discard it.")
+    if version.children.exists():
+        raise StateConflict(f"{version.label} has later versions started from it and cannot be discarded.")
+    version._history_user = user
+    version._change_reason = "draft discarded"
+    version.delete()

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Starts VM Persona on this machine in the foreground: migrations, demo data, Redis,
+# the local hypervisor testbed, the ASGI server (HTTP + websockets) and the workers.
+# Ctrl-C stops everything this script started (by pid), nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY="$ROOT/.venv/bin/python"
+export VMPERSONA_INSTANCE_DIR="${VMPERSONA_INSTANCE_DIR:-$ROOT/instance}"
+HOST="${VMPERSONA_HOST:-127.0.0.1}"
+PORT="${VMPERSONA_PORT:-8000}"
+REDIS_PORT="${VMPERSONA_REDIS_PORT:-6390}"
+mkdir -p "$VMPERSONA_INSTANCE_DIR/logs" "$VMPERSONA_INSTANCE_DIR/redis"
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping VM Persona..."
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+  echo "Stopped."
+}
+trap cleanup INT TERM EXIT
+
+# Redis: channel layer and queue broker, unless REDIS_URL points at one already.
+if [ -z "${REDIS_URL:-}" ]; then
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$VMPERSONA_INSTANCE_DIR/redis" \
+    --save "" --appendonly no --daemonize no --logfile "$VMPERSONA_INSTANCE_DIR/logs/redis.log" &
+  REDIS_PID=$!
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  for _ in $(seq 50); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
+
+"$PY" manage.py migrate --noinput >/dev/null
+"$PY" manage.py collectstatic --noinput >/dev/null
+CREDS=$("$PY" manage.py seed_demo)
+
+if "$PY" manage.py help persona >/dev/null 2>&1 && [ "${VMPERSONA_NO_TESTBED:-0}" != "1" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    "$PY" manage.py persona testbed up || echo "warning: the local hypervisor testbed did not start; see above" >&2
+  else
+    echo "note: not root, so the local libvirt testbed is not started" >&2
+  fi
+fi
+
+"$PY" -m daphne -b "$HOST" -p "$PORT" --access-log "$VMPERSONA_INSTANCE_DIR/logs/access.log" vmpersona.asgi:application &
+PIDS+=($!)
+"$PY" manage.py qcluster >>"$VMPERSONA_INSTANCE_DIR/logs/workers.log" 2>&1 &
+PIDS+=($!)
+
+for _ in $(seq 100); do
+  curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+cat <<MSG
+
+VM Persona is running.
+  Web UI:     http://$HOST:$PORT/
+  API docs:   http://$HOST:$PORT/api/docs/
+  Admin:      http://$HOST:$PORT/admin/
+$CREDS
+
+Logs: $VMPERSONA_INSTANCE_DIR/logs/   Press Ctrl-C to stop.
+MSG
+wait -n "${PIDS[@]}"
+echo "A process exited; shutting down." >&2
