@@ -114,6 +114,8 @@ else:
                     "PRAGMA foreign_keys=ON;"
                 ),
             },
+            # A file, not memory: live-server, worker and raw-file tests need to share it.
+            "TEST": {"NAME": str(INSTANCE_DIR / "test-db.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -224,3 +226,7 @@ LOGGING = {
 }
 
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+if TESTING:
+    # Password hashing dominates test set-up time; tests do not need it to be slow.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
