@@ -1,0 +1,149 @@
+"""Forms for the profile pages.
+
+They only parse what the browser sent; every rule about documents and states lives in
+the services. A document form also decides what of the user's text may be shown back:
+inline volume encryption keys never are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from profiles_app.documents import error_list, parse_document_text, pretty_json
+
+KEY_NOTICE = (
+    "volume keys are never shown back in a page: enter the key again (or name a stored "
+    "key with key_ref) before saving"
+)
+
+# A "key" member in text that is not valid JSON: its string (possibly unterminated)
+# or bare value. Used only when the text cannot be parsed, so it errs on blanking too
+# much rather than too little.
+_KEY_MEMBER = re.compile(r'("key"\s*:\s*)("(?:[^"\\\n]|\\.)*"?|[^\s,}\]]+)')
+
+
+def _escape_pointer(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _blank_encryption_keys(value: Any, pointer: str, found: list[tuple[str, str]]) -> None:
+    """Blank every ``encryption.key`` anywhere in ``value``; record (pointer, old)."""
+    if isinstance(value, dict):
+        for member, child in value.items():
+            child_pointer = f"{pointer}/{_escape_pointer(str(member))}"
+            if member == "encryption" and isinstance(child, dict) and "key" in child:
+                old = child["key"]
+                if old not in ("", None):
+                    found.append((f"{child_pointer}/key", str(old)))
+                child["key"] = ""
+            _blank_encryption_keys(child, child_pointer, found)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _blank_encryption_keys(child, f"{pointer}/{index}", found)
+
+
+def redact_editor_text(text: str) -> tuple[str, list[dict[str, str]], list[str]]:
+    """The user's text made safe to show again.
+
+    Returns (text, notices, removed values). Inline volume keys become empty strings
+    and each one gets a notice at its JSON pointer. Text without keys comes back
+    unchanged, so the user's formatting is kept.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if document is not None:
+        found: list[tuple[str, str]] = []
+        _blank_encryption_keys(document, "", found)
+        if not found:
+            return text, [], []
+        notices = [{"path": path, "message": KEY_NOTICE} for path, _ in found]
+        return pretty_json(document), notices, [old for _, old in found]
+    removed: list[str] = []
+
+    def blank(match: re.Match) -> str:
+        value = match.group(2).strip('"')
+        if value:
+            removed.append(value)
+        return f'{match.group(1)}""'
+
+    safe = _KEY_MEMBER.sub(blank, text)
+    notices = [{"path": "", "message": KEY_NOTICE}] if removed else []
+    return safe, notices, removed
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if value and len(value) >= 3:
+            message = message.replace(value, "[redacted]")
+    return message
+
+
+class DocumentForm(forms.Form):
+    """A VPPD as JSON text plus a change note."""
+
+    document = forms.CharField(
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"class": "code-editor", "rows": 32, "spellcheck": "false", "autocomplete": "off"}
+        ),
+    )
+    change_note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What changed and why"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.document_errors: list[dict[str, str]] = []
+        self._removed_keys: list[str] = []
+        self.key_notices: list[dict[str, str]] = []
+        if self.is_bound:
+            text = self.data.get(self.add_prefix("document"), "")
+            self.safe_text, self.key_notices, self._removed_keys = redact_editor_text(text)
+        else:
+            self.safe_text = self.initial.get("document", "")
+
+    def clean_document(self) -> Any:
+        text = self.cleaned_data["document"]
+        try:
+            return parse_document_text(text)
+        except ValidationError as exc:
+            self.add_document_errors(exc)
+            raise ValidationError(
+                "The document is not valid JSON; see the errors listed.", code="invalid"
+            ) from None
+
+    def add_document_errors(self, exc: ValidationError) -> None:
+        for item in error_list(exc):
+            self.document_errors.append(
+                {"path": item["path"], "message": scrub(item["message"], self._removed_keys)}
+            )
+
+    @property
+    def all_document_errors(self) -> list[dict[str, str]]:
+        """Problems with the document, then notices about keys removed from the echo."""
+        return [*self.document_errors, *self.key_notices]
+
+
+class ProfileCreateForm(DocumentForm):
+    name = forms.SlugField(
+        required=False,
+        max_length=63,
+        help_text="Leave empty to use the document's name.",
+        widget=forms.TextInput(attrs={"placeholder": "from the document", "autocomplete": "off"}),
+    )
+    field_order = ["name", "change_note", "document"]
+
+
+class ReviewForm(forms.Form):
+    comment = forms.CharField(
+        required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
