@@ -85,24 +85,28 @@ def machine_allowed(machine: str, allowed: list[str] | None) -> bool:
 
 
 def effective_capabilities(capabilities: dict, constraints: dict) -> dict:
-    """What a VM may use on the platform: reported capabilities narrowed by constraints."""
-    caps = dict(capabilities or {})
+    """What a VM may use on the platform: reported capabilities narrowed by constraints.
+
+    ``capabilities`` is ``Capabilities.to_dict()`` as stored on the platform.
+    """
+    caps = capabilities or {}
     constraints = constraints or {}
+    usable = [a["domain_type"] for a in caps.get("accelerators") or [] if a.get("usable")]
+    reported = {
+        "disk_buses": list(caps.get("disk_buses") or []),
+        "nic_models": list(caps.get("nic_models") or []),
+        "accelerators": usable,
+        "cpu_modes": list(caps.get("cpu_modes") or []),
+        "firmware": list(caps.get("firmware") or []),
+    }
     narrowed: dict[str, Any] = {}
-    for key, cap_key in (
-        ("disk_buses", "disk_buses"),
-        ("nic_models", "nic_models"),
-        ("accelerators", "usable_accelerators"),
-        ("cpu_modes", "cpu_modes"),
-        ("firmware", "firmware"),
-    ):
-        reported = list(caps.get(cap_key) or [])
+    for key, values in reported.items():
         allowed = constraints.get(key)
-        narrowed[key] = [v for v in reported if v in allowed] if allowed else reported
-    machines = list(caps.get("machine_types") or [])
+        narrowed[key] = [v for v in values if v in allowed] if allowed else values
+    machines = [m["name"] for m in caps.get("machines") or []]
     narrowed["machine_types"] = [m for m in machines if machine_allowed(m, constraints.get("machine_types"))]
-    cpus = caps.get("cpus") or 0
-    narrowed["max_vcpus"] = min(x for x in (constraints.get("max_vcpus"), cpus or None) if x) if (constraints.get("max_vcpus") or cpus) else None
-    memory = caps.get("memory_mib") or 0
-    narrowed["max_memory_mib"] = min(x for x in (constraints.get("max_memory_mib"), memory or None) if x) if (constraints.get("max_memory_mib") or memory) else None
+    limits = [v for v in (constraints.get("max_vcpus"), caps.get("cpu_count")) if v]
+    narrowed["max_vcpus"] = min(limits) if limits else None
+    limits = [v for v in (constraints.get("max_memory_mib"), caps.get("memory_mib")) if v]
+    narrowed["max_memory_mib"] = min(limits) if limits else None
     return narrowed

@@ -31,6 +31,12 @@ class Platform(models.Model):
         help_text="libvirt URI: qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system, "
         "qemu+unix:///system?socket=/path, test:///default",
     )
+    migration_uri = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="How other hosts' libvirtd reach this one as a peer-to-peer migration destination, "
+        "when it differs from the URI above (e.g. qemu+tls://host-b.example/system).",
+    )
     description = models.TextField(blank=True)
     site = models.CharField(max_length=100, blank=True)
     region = models.CharField(max_length=100, blank=True)

@@ -1,0 +1,203 @@
+"""``python manage.py persona ...``: platforms, inventory, images and the local testbed.
+
+Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
+2 usage, 3 the operation was refused or failed (unknown object, unreachable host, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from operations_app import testbed
+from operations_app.models import BaseImage, Platform
+from operations_app.services import inventory as inventory_services
+from operations_app.services import platforms as platform_services
+from profiles_app.documents import error_list
+from vmpersona.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = "Manage platforms, inventory, base images and the local two-host testbed."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="area", required=True, metavar="AREA")
+
+        tb = sub.add_parser("testbed", help="the local two-host libvirt testbed")
+        tb.add_argument("action", choices=["up", "down", "status"])
+        tb.add_argument("--no-image", action="store_true", help="do not build the tiny guest image")
+
+        pf = sub.add_parser("platform", help="hypervisor platforms")
+        pf_sub = pf.add_subparsers(dest="action", required=True, metavar="ACTION")
+        add = pf_sub.add_parser("add", help="register a platform")
+        add.add_argument("name")
+        add.add_argument("--uri", required=True, help="libvirt URI, e.g. qemu+ssh://root@host/system")
+        self._platform_options(add)
+        upd = pf_sub.add_parser("update", help="change a platform's settings")
+        upd.add_argument("name")
+        upd.add_argument("--uri")
+        self._platform_options(upd)
+        pf_sub.add_parser("list", help="list platforms")
+        show = pf_sub.add_parser("show", help="a platform's settings and capabilities")
+        show.add_argument("name")
+        ref = pf_sub.add_parser("refresh", help="read capabilities from libvirt")
+        ref.add_argument("names", nargs="*", help="platforms (all enabled ones when omitted)")
+
+        inv = sub.add_parser("inventory", help="VM inventory")
+        inv_sub = inv.add_subparsers(dest="action", required=True, metavar="ACTION")
+        sync = inv_sub.add_parser("sync", help="read the domains of every enabled platform")
+        sync.add_argument("--platform", action="append", default=[])
+        inv_sub.add_parser("list", help="list VMs")
+
+        img = sub.add_parser("image", help="base images")
+        img_sub = img.add_subparsers(dest="action", required=True, metavar="ACTION")
+        reg = img_sub.add_parser("register", help="register an image from its image.json")
+        reg.add_argument("manifest")
+        reg.add_argument("--platform", action="append", required=True)
+        img_sub.add_parser("list", help="list base images")
+
+    def _platform_options(self, p):
+        p.add_argument("--description")
+        p.add_argument("--site")
+        p.add_argument("--region")
+        p.add_argument("--pool", dest="storage_pool")
+        p.add_argument("--network", dest="networks", action="append", help="repeat for several")
+        p.add_argument("--vlan", dest="vlans", action="append", metavar="ID=NETWORK", help="VLAN id to network")
+        p.add_argument("--kvm", choices=["auto", "use", "avoid"])
+        p.add_argument("--constraints", help="JSON object of declared constraints")
+        p.add_argument("--currency")
+        p.add_argument("--cost-vcpu-hour", dest="cost_vcpu_hour")
+        p.add_argument("--cost-ram-gib-hour", dest="cost_ram_gib_hour")
+        p.add_argument("--cost-storage-gib-month", dest="cost_storage_gib_month")
+        p.add_argument("--disable", dest="enabled", action="store_false", default=None)
+        p.add_argument("--enable", dest="enabled", action="store_true")
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, *args, **opts):
+        handler = getattr(self, f"do_{opts['area']}")
+        try:
+            handler(opts)
+        except ValidationError as exc:
+            for err in error_list(exc):
+                self.stderr.write(f"{err['path'] or '/'}: {err['message']}")
+            sys.exit(1)
+        except (DomainError, Platform.DoesNotExist, BaseImage.DoesNotExist) as exc:
+            raise CommandError(str(exc), returncode=3) from exc
+
+    def _platform(self, name: str) -> Platform:
+        try:
+            return Platform.objects.get(name=name)
+        except Platform.DoesNotExist as exc:
+            raise DomainError(f"No platform named '{name}'.") from exc
+
+    def _fields(self, opts) -> dict:
+        fields = {}
+        for key in ("description", "site", "region", "storage_pool", "networks", "kvm", "currency",
+                    "cost_vcpu_hour", "cost_ram_gib_hour", "cost_storage_gib_month", "enabled"):
+            if opts.get(key) is not None:
+                fields[key] = opts[key]
+        if opts.get("vlans"):
+            mapping = {}
+            for item in opts["vlans"]:
+                vlan, _, network = item.partition("=")
+                mapping[vlan.strip()] = network.strip()
+            fields["vlan_networks"] = mapping
+        if opts.get("constraints"):
+            try:
+                fields["constraints"] = json.loads(opts["constraints"])
+            except ValueError as exc:
+                raise ValidationError("%(path)s: %(message)s", params={"path": "constraints", "message": f"not JSON: {exc}"}) from exc
+        return fields
+
+    # ------------------------------------------------------------------ areas
+
+    def do_testbed(self, opts):
+        action = opts["action"]
+        if action == "up":
+            platforms = testbed.up(build_image=not opts["no_image"])
+            for p in platforms:
+                state = p.get_status_display() + (f" ({p.last_error})" if p.last_error else "")
+                self.stdout.write(f"platform {p.name}: {p.uri} — {state}")
+            if BaseImage.objects.filter(image_id="tiny-linux").exists():
+                self.stdout.write("base image tiny-linux registered")
+        elif action == "down":
+            testbed.daemons_down()
+            self.stdout.write("testbed stopped")
+        else:
+            env = testbed.read_env()
+            self.stdout.write(f"host A: {env.host_a_uri}\nhost B: {env.host_b_uri}")
+
+    def do_platform(self, opts):
+        action = opts["action"]
+        if action == "add":
+            p = platform_services.platform_create(name=opts["name"], uri=opts["uri"], **self._fields(opts))
+            p = platform_services.platform_refresh(platform=p)
+            self.stdout.write(f"platform {p.name} added: {p.get_status_display()}" + (f" ({p.last_error})" if p.last_error else ""))
+        elif action == "update":
+            fields = self._fields(opts)
+            if opts.get("uri"):
+                fields["uri"] = opts["uri"]
+            p = platform_services.platform_update(platform=self._platform(opts["name"]), **fields)
+            self.stdout.write(f"platform {p.name} updated")
+        elif action == "list":
+            rows = Platform.objects.order_by("name")
+            self.stdout.write(f"{'NAME':<16} {'STATUS':<12} {'ENABLED':<8} {'VMS':>4}  URI")
+            for p in rows:
+                self.stdout.write(f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {p.vms.exclude(state='gone').count():>4}  {p.uri}")
+        elif action == "show":
+            p = self._platform(opts["name"])
+            data = {
+                "name": p.name, "uri": p.uri, "status": p.status, "enabled": p.enabled, "site": p.site,
+                "region": p.region, "storage_pool": p.storage_pool, "networks": p.networks,
+                "vlan_networks": p.vlan_networks, "kvm": p.kvm, "constraints": p.constraints,
+                "costs": {"currency": p.currency, "vcpu_hour": str(p.cost_vcpu_hour),
+                          "ram_gib_hour": str(p.cost_ram_gib_hour), "storage_gib_month": str(p.cost_storage_gib_month)},
+                "capabilities": p.capabilities, "last_error": p.last_error,
+            }
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        elif action == "refresh":
+            names = opts["names"]
+            platforms = [self._platform(n) for n in names] if names else Platform.objects.filter(enabled=True)
+            failed = False
+            for p in platforms:
+                p = platform_services.platform_refresh(platform=p)
+                failed |= p.status != "ok"
+                self.stdout.write(f"{p.name}: {p.get_status_display()}" + (f" ({p.last_error})" if p.last_error else ""))
+            if failed:
+                raise DomainError("At least one platform could not be reached.")
+
+    def do_inventory(self, opts):
+        if opts["action"] == "list":
+            from operations_app.models import ManagedVM
+
+            self.stdout.write(f"{'NAME':<24} {'PLATFORM':<12} {'STATE':<9} {'MANAGED':<8} PROFILE")
+            for vm in ManagedVM.objects.select_related("platform", "profile_version__policy").order_by("platform__name", "name"):
+                profile = vm.profile_version.label if vm.profile_version else "-"
+                self.stdout.write(f"{vm.name:<24} {vm.platform.name:<12} {vm.state:<9} {('yes' if vm.managed else 'no'):<8} {profile}")
+            return
+        names = opts["platform"]
+        platforms = [self._platform(n) for n in names] if names else list(Platform.objects.filter(enabled=True))
+        failed = False
+        for p in platforms:
+            r = inventory_services.inventory_sync(platform=p)
+            if not r.reachable:
+                failed = True
+                self.stdout.write(f"{p.name}: unreachable ({r.error})")
+                continue
+            self.stdout.write(f"{p.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone, {r.samples} samples")
+        if failed:
+            raise DomainError("At least one platform could not be reached.")
+
+    def do_image(self, opts):
+        if opts["action"] == "list":
+            for image in BaseImage.objects.prefetch_related("locations__platform"):
+                where = ", ".join(loc.platform.name for loc in image.locations.all()) or "nowhere"
+                self.stdout.write(f"{image.image_id:<16} {image.name:<30} {image.os:<16} on {where}")
+            return
+        platforms = [self._platform(n) for n in opts["platform"]]
+        image = platform_services.base_image_register_from_manifest(manifest_path=opts["manifest"], platforms=platforms)
+        self.stdout.write(f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}")

@@ -1,0 +1,153 @@
+"""Inventory: what runs on each platform, and how busy it is."""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuid_mod
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from operations_app import hypervisor as hv
+from operations_app.models import ManagedVM, Platform, PlatformStatus, VMMetricSample, VMState
+from operations_app.services.platforms import platform_connect
+
+logger = logging.getLogger(__name__)
+
+_STATE_MAP = {
+    hv.DomainState.RUNNING: VMState.RUNNING,
+    hv.DomainState.BLOCKED: VMState.RUNNING,
+    hv.DomainState.PAUSED: VMState.PAUSED,
+    hv.DomainState.SHUTDOWN: VMState.RUNNING,
+    hv.DomainState.SHUTOFF: VMState.SHUTOFF,
+    hv.DomainState.CRASHED: VMState.CRASHED,
+    hv.DomainState.PMSUSPENDED: VMState.SUSPENDED,
+}
+
+
+@dataclass
+class SyncResult:
+    platform: str
+    reachable: bool
+    seen: int = 0
+    added: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    samples: int = 0
+    error: str = ""
+
+
+def _profile_version(metadata: hv.DomainMetadata | None):
+    if metadata is None or not metadata.profile or metadata.profile_version is None:
+        return None
+    from profiles_app.models import PolicyVersion
+
+    return PolicyVersion.objects.filter(
+        policy__name=metadata.profile, number=metadata.profile_version
+    ).first()
+
+
+def _metric(prev: VMMetricSample | None, stats: hv.DomainStats, vcpus: int) -> VMMetricSample:
+    at = timezone.now()
+    cpu_percent = None
+    if prev is not None and stats.cpu_time_ns is not None and prev.cpu_time_ns:
+        elapsed_ns = (at - prev.at).total_seconds() * 1e9
+        used = stats.cpu_time_ns - prev.cpu_time_ns
+        if elapsed_ns > 0 and used >= 0:
+            cpu_percent = round(min(100.0, 100.0 * used / (elapsed_ns * max(vcpus, 1))), 2)
+    total_kib = stats.balloon_current_kib or stats.balloon_maximum_kib
+    used_mib = None
+    if total_kib and stats.balloon_unused_kib is not None:
+        used_mib = (total_kib - stats.balloon_unused_kib) / 1024
+    elif stats.balloon_rss_kib:
+        used_mib = stats.balloon_rss_kib / 1024
+    return VMMetricSample(
+        at=at,
+        cpu_time_ns=stats.cpu_time_ns or 0,
+        cpu_percent=cpu_percent,
+        memory_used_mib=round(used_mib, 1) if used_mib is not None else None,
+        memory_total_mib=round(total_kib / 1024, 1) if total_kib else None,
+        disk_read_bytes=sum(b.rd_bytes for b in stats.block),
+        disk_write_bytes=sum(b.wr_bytes for b in stats.block),
+        net_rx_bytes=sum(n.rx_bytes for n in stats.net),
+        net_tx_bytes=sum(n.tx_bytes for n in stats.net),
+    )
+
+
+def inventory_sync(*, platform: Platform, sample_metrics: bool = True, timeout: float = 30.0) -> SyncResult:
+    """Record every domain on the platform; domains no longer there are marked gone."""
+    result = SyncResult(platform=platform.name, reachable=False)
+    try:
+        with platform_connect(platform, timeout=timeout) as conn:
+            domains = conn.domains.list()
+            stats = {s.uuid: s for s in conn.domains.stats()} if sample_metrics else {}
+    except hv.HypervisorError as exc:
+        Platform.objects.filter(pk=platform.pk).update(status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000])
+        result.error = str(exc)
+        logger.warning("inventory of %s failed: %s", platform.name, exc)
+        return result
+    result.reachable = True
+    now = timezone.now()
+    with transaction.atomic():
+        seen_uuids = []
+        for info in domains:
+            domain_uuid = uuid_mod.UUID(info.uuid)
+            seen_uuids.append(domain_uuid)
+            meta = info.metadata
+            defaults = {
+                "name": info.name,
+                "state": _STATE_MAP.get(info.state, VMState.OTHER),
+                "managed": meta is not None,
+                "vcpus": info.vcpus,
+                "memory_mib": info.memory_mib,
+                "last_seen": now,
+                "metadata": meta.to_dict() if meta is not None else {},
+                "execution_flags": list(meta.execution_flags) if meta is not None else [],
+                "content_hash": (meta.content_hash or "") if meta is not None else "",
+            }
+            version = _profile_version(meta)
+            if version is not None:
+                defaults["profile_version"] = version
+            vm = ManagedVM.objects.filter(platform=platform, domain_uuid=domain_uuid).first()
+            if vm is None:
+                vm = ManagedVM(platform=platform, domain_uuid=domain_uuid, **defaults)
+                vm._change_reason = "found on platform"
+                vm.save()
+                result.added.append(info.name)
+            else:
+                changed = any(getattr(vm, k) != v for k, v in defaults.items() if k != "last_seen")
+                for key, value in defaults.items():
+                    setattr(vm, key, value)
+                if changed:
+                    vm._change_reason = "changed on platform"
+                    vm.save()
+                else:
+                    ManagedVM.objects.filter(pk=vm.pk).update(last_seen=now)
+            result.seen += 1
+            sample_stats = stats.get(info.uuid)
+            if sample_stats is not None and info.state.active:
+                prev = vm.samples.order_by("-at").first()
+                sample = _metric(prev, sample_stats, info.vcpus)
+                sample.vm = vm
+                sample.save()
+                result.samples += 1
+        for vm in ManagedVM.objects.filter(platform=platform).exclude(domain_uuid__in=seen_uuids).exclude(state=VMState.GONE):
+            vm.state = VMState.GONE
+            vm._change_reason = "no longer on platform"
+            vm.save()
+            result.gone.append(vm.name)
+        Platform.objects.filter(pk=platform.pk).update(status=PlatformStatus.OK, last_error="", last_synced_at=now)
+    return result
+
+
+def inventory_sync_all(*, sample_metrics: bool = True) -> list[SyncResult]:
+    return [
+        inventory_sync(platform=p, sample_metrics=sample_metrics)
+        for p in Platform.objects.filter(enabled=True).order_by("name")
+    ]
+
+
+def metrics_prune(*, keep_days: int = 14) -> int:
+    cutoff = timezone.now() - timezone.timedelta(days=keep_days)
+    deleted, _ = VMMetricSample.objects.filter(at__lt=cutoff).delete()
+    return deleted

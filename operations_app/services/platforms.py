@@ -1,0 +1,211 @@
+"""Platforms and base images: every write goes through here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from operations_app import hypervisor as hv
+from operations_app.constraints import constraint_errors
+from operations_app.models import BaseImage, BaseImageLocation, KvmPolicy, Platform, PlatformStatus
+from vmpersona.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+URI_SCHEMES = {"qemu", "qemu+ssh", "qemu+tls", "qemu+tcp", "qemu+unix", "qemu+libssh2", "qemu+libssh", "test"}
+
+EDITABLE_FIELDS = (
+    "uri", "migration_uri", "description", "site", "region", "enabled", "currency", "cost_vcpu_hour",
+    "cost_ram_gib_hour", "cost_storage_gib_month", "storage_pool", "networks",
+    "vlan_networks", "kvm", "constraints",
+)
+
+
+def _error(path: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError("%(path)s: %(message)s", code=code, params={"path": path, "message": message})
+
+
+def _check_uri(uri: str, *, field: str = "uri") -> None:
+    scheme = urlsplit(uri).scheme
+    if scheme not in URI_SCHEMES:
+        raise _error(field, f"'{uri}' is not a libvirt URI this product drives; use one of {', '.join(sorted(URI_SCHEMES))}://...")
+
+
+def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
+    errors: list[ValidationError] = []
+    cleaned = dict(values)
+    for key in ("uri", "migration_uri"):
+        if cleaned.get(key):
+            try:
+                _check_uri(str(cleaned[key]), field=key)
+            except ValidationError as exc:
+                errors.append(exc)
+    for key in ("cost_vcpu_hour", "cost_ram_gib_hour", "cost_storage_gib_month"):
+        if key in cleaned:
+            try:
+                amount = Decimal(str(cleaned[key]))
+                if amount < 0 or not amount.is_finite():
+                    raise InvalidOperation
+                cleaned[key] = amount
+            except (InvalidOperation, ValueError):
+                errors.append(_error(key, "a cost rate must be a number of at least 0"))
+    if "networks" in cleaned and (
+        not isinstance(cleaned["networks"], list) or not all(isinstance(n, str) and n for n in cleaned["networks"])
+    ):
+        errors.append(_error("networks", "a list of libvirt network names"))
+    if "vlan_networks" in cleaned:
+        mapping = cleaned["vlan_networks"]
+        if not isinstance(mapping, dict):
+            errors.append(_error("vlan_networks", 'a mapping of VLAN id to network name, e.g. {"100": "vlan100"}'))
+        else:
+            for vlan, network in mapping.items():
+                if not str(vlan).isdigit() or not 1 <= int(vlan) <= 4094:
+                    errors.append(_error(f"vlan_networks/{vlan}", "VLAN ids run from 1 to 4094"))
+                elif not isinstance(network, str) or not network:
+                    errors.append(_error(f"vlan_networks/{vlan}", "the name of a libvirt network"))
+    if "constraints" in cleaned:
+        for err in constraint_errors(cleaned["constraints"]):
+            errors.append(_error(f"constraints{err.path}", err.message))
+    if "kvm" in cleaned and cleaned["kvm"] not in KvmPolicy.values:
+        errors.append(_error("kvm", f"one of {', '.join(KvmPolicy.values)}"))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platform:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise _error(sorted(unknown)[0], "not a platform setting")
+    if not name or slugify(name) != name:
+        raise _error("name", "lowercase letters, digits and dashes")
+    if Platform.objects.filter(name=name).exists():
+        raise _error("name", f"a platform named '{name}' already exists", code="duplicate")
+    cleaned = _clean_fields({"uri": uri, **fields})
+    platform = Platform(name=name, **cleaned)
+    platform._history_user = user
+    platform._change_reason = "platform added"
+    platform.save()
+    logger.info("platform %s added (%s)", name, hv.redact_uri(uri))
+    return platform
+
+
+@transaction.atomic
+def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise _error(sorted(unknown)[0], "not a platform setting")
+    cleaned = _clean_fields(fields)
+    platform = Platform.objects.select_for_update().get(pk=platform.pk)
+    for key, value in cleaned.items():
+        setattr(platform, key, value)
+    platform._history_user = user
+    platform._change_reason = "settings changed: " + ", ".join(sorted(cleaned))
+    platform.save()
+    return platform
+
+
+def _kvm_declaration(platform: Platform) -> bool | None:
+    return {KvmPolicy.AUTO: None, KvmPolicy.USE: True, KvmPolicy.AVOID: False}[KvmPolicy(platform.kvm)]
+
+
+def platform_connect(platform: Platform, *, timeout: float = 30.0) -> hv.Hypervisor:
+    """An open hypervisor connection to the platform (the caller closes it)."""
+    return hv.Hypervisor.connect(platform.uri, timeout=timeout)
+
+
+def platform_refresh(*, platform: Platform, timeout: float = 30.0) -> Platform:
+    """Read the platform's capabilities from libvirt and record them (or why not)."""
+    try:
+        with platform_connect(platform, timeout=timeout) as conn:
+            caps = conn.capabilities(kvm_usable=_kvm_declaration(platform))
+    except hv.HypervisorError as exc:
+        Platform.objects.filter(pk=platform.pk).update(
+            status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000], capabilities_refreshed_at=timezone.now()
+        )
+        platform.refresh_from_db()
+        logger.warning("platform %s unreachable: %s", platform.name, exc)
+        return platform
+    Platform.objects.filter(pk=platform.pk).update(
+        capabilities=caps.to_dict(),
+        capabilities_refreshed_at=timezone.now(),
+        status=PlatformStatus.OK,
+        last_error="",
+    )
+    platform.refresh_from_db()
+    return platform
+
+
+def platform_capabilities(platform: Platform) -> hv.Capabilities | None:
+    if not platform.capabilities:
+        return None
+    return hv.Capabilities.from_dict(platform.capabilities)
+
+
+# --------------------------------------------------------------------------- images
+
+
+@transaction.atomic
+def base_image_register(
+    *,
+    user=None,
+    image_id: str,
+    name: str,
+    locations: dict[Platform, str],
+    **fields: Any,
+) -> BaseImage:
+    """Register (or update) a base image and where its file lies on each platform."""
+    if not image_id or slugify(image_id) != image_id:
+        raise _error("image_id", "lowercase letters, digits and dashes")
+    allowed = {"os", "format", "checksum", "virtual_size_bytes", "min_vcpus", "min_memory_mib", "kernel", "initrd", "cmdline", "description"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise _error(sorted(unknown)[0], "not a base image setting")
+    image, created = BaseImage.objects.select_for_update().get_or_create(image_id=image_id, defaults={"name": name})
+    image.name = name
+    for key, value in fields.items():
+        setattr(image, key, value)
+    image._history_user = user
+    image._change_reason = "image registered" if created else "image updated"
+    image.save()
+    for platform, path in locations.items():
+        BaseImageLocation.objects.update_or_create(image=image, platform=platform, defaults={"path": path})
+    return image
+
+
+def base_image_register_from_manifest(*, user=None, manifest_path: Path, platforms: list[Platform]) -> BaseImage:
+    """Register an image built by ``make guest-image`` from its ``image.json``."""
+    try:
+        meta = json.loads(Path(manifest_path).read_text())
+    except (OSError, ValueError) as exc:
+        raise DomainError(f"Cannot read the image manifest {manifest_path}: {exc}") from exc
+    folder = Path(manifest_path).parent
+    disk = folder / meta.get("root_disk", "root.qcow2")
+    kernel = folder / meta.get("kernel", "vmlinuz")
+    initrd = folder / meta.get("initrd", "initrd.img")
+    return base_image_register(
+        user=user,
+        image_id=meta.get("id", "tiny-linux"),
+        name=meta.get("name", meta.get("id", "tiny-linux")),
+        locations={p: str(disk) for p in platforms},
+        os=meta.get("os", ""),
+        format=meta.get("root_disk_format", "qcow2"),
+        checksum=meta.get("checksum", ""),
+        virtual_size_bytes=int(meta.get("virtual_size_bytes") or meta.get("virtual_size") or 0),
+        min_vcpus=int(meta.get("min_vcpus", 1)),
+        min_memory_mib=int(meta.get("min_memory_mib", 128)),
+        kernel=str(kernel) if kernel.exists() else "",
+        initrd=str(initrd) if initrd.exists() else "",
+        cmdline=meta.get("cmdline", ""),
+        description=meta.get("description", ""),
+    )
