@@ -847,3 +847,19 @@ def test_an_overlong_comment_is_refused_with_a_message(client, users, make_docum
     [message] = messages_of(response)
     assert message.startswith("Could not reject web@1") and "at most 4000" in message
     assert fresh(version).status == VersionStatus.PENDING
+
+
+@pytest.mark.parametrize("example", ["database", "dev-workstation", "web-server"])
+def test_example_profiles_render(client, users, make_document, example):
+    document = make_document(example, example=example)
+    svc.policy_create(user=users["author"], document=document)
+    login(client, users["viewer"])
+    response = client.get(url("version", example, 1))
+    assert response.status_code == 200
+    html = text(response)
+    for app in document.get("application_manifest", []):
+        assert app["name"] in html
+    for volume in document.get("data_volume_definitions", []):
+        assert volume["mount_point"] in html
+    for fix in document.get("fixes", []):
+        assert fix["id"] in html
