@@ -134,3 +134,20 @@ __all__ = [
     "version_get",
     "version_list",
 ]
+
+
+def profile_summary(*, name: str, kind: str = PolicyKind.VPPD) -> Policy:
+    """One profile with the counts ``profile_list`` annotates (approved/latest number, ...)."""
+    policy = profile_list(kind=kind).filter(name=name).first()
+    if policy is None:
+        raise NotFound(f"No profile named '{name}'.")
+    return policy
+
+
+def version_history(*, version: PolicyVersion) -> QuerySet:
+    """The audit records of one version (by row, so a reused number never mixes), newest first."""
+    return (
+        PolicyVersion.history.filter(id=version.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+    )

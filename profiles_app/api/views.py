@@ -1,0 +1,482 @@
+"""REST endpoints for profiles and their versions.
+
+Each view parses its input, calls one selector or service and presents the result.
+Roles, states and document validity are the services' business, so a forbidden role
+answers 403, a forbidden transition 409 and an invalid document 400 with one
+``{"path", "message"}`` entry per problem — the same rules as the pages and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from profiles_app import selectors
+from profiles_app.api import serializers as s
+from profiles_app.diff import document_diff
+from profiles_app.documents import error_list, validate_document
+from profiles_app.services import versions as services
+from profiles_app.vppd.validation import load_vppd_schema
+from vmpersona.api import exception_handler as base_exception_handler
+
+MAX_JSON_DEPTH = 64
+
+# --- Parsing and errors ---------------------------------------------------------------
+
+
+def _reject_non_finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        nxt: list = []
+        for item in level:
+            if isinstance(item, dict):
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                nxt.extend(item)
+        level = nxt
+    return depth
+
+
+class StrictJSONParser(JSONParser):
+    """JSON only: no NaN/Infinity, no numbers that overflow, bounded nesting."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", "utf-8")
+        try:
+            data = json.loads(
+                stream.read().decode(encoding),
+                parse_constant=_reject_non_finite,
+                parse_float=_reject_non_finite,
+            )
+        except (ValueError, RecursionError) as exc:
+            message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+            raise exceptions.ParseError(f"JSON parse error - {message}") from exc
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise exceptions.ParseError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        return data
+
+
+class SchemaJSONRenderer(JSONRenderer):
+    media_type = "application/schema+json"
+    format = "jsonschema"
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested error detail as ``[{"path", "message"}]``."""
+    if isinstance(detail, dict):
+        items = []
+        for key, value in detail.items():
+            field = "" if key in ("non_field_errors", "detail") else str(key)
+            items.extend(
+                _flatten(value, f"{prefix}/{field}" if prefix and field else prefix or field)
+            )
+        return items
+    if isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            return [{"path": prefix, "message": str(v)} for v in detail]
+        items = []
+        for index, value in enumerate(detail):
+            items.extend(_flatten(value, f"{prefix}/{index}" if prefix else str(index)))
+        return items
+    return [{"path": prefix, "message": str(detail)}]
+
+
+def _django_errors(exc: DjangoValidationError) -> list[dict[str, str]]:
+    if hasattr(exc, "error_dict"):
+        items = []
+        for field, errors in exc.error_dict.items():
+            for item in error_list(DjangoValidationError(errors)):
+                items.append({"path": item["path"] or field, "message": item["message"]})
+        return items
+    return error_list(exc)
+
+
+def api_exception_handler(exc, context):
+    """Every 400 as ``{"errors": [...]}``; unknown profiles and versions as 404."""
+    if isinstance(exc, selectors.NotFound):
+        exc = exceptions.NotFound(str(exc))
+    if isinstance(exc, DjangoValidationError):
+        return Response({"errors": _django_errors(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
+        return Response({"errors": _flatten(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
+    return base_exception_handler(exc, context)
+
+
+ERRORS_400 = OpenApiResponse(s.ErrorResponseSerializer, description="Invalid input")
+DETAIL_403 = OpenApiResponse(
+    s.DetailResponseSerializer, description="The user's roles do not allow it"
+)
+DETAIL_404 = OpenApiResponse(s.DetailResponseSerializer, description="No such profile or version")
+DETAIL_409 = OpenApiResponse(
+    s.DetailResponseSerializer, description="The version's status does not allow it"
+)
+
+
+class ApiPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class BaseView(APIView):
+    parser_classes = [StrictJSONParser]
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def parse(self, serializer_class, data) -> dict:
+        serializer = serializer_class(data=data, context={"request": self.request})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def version(self, name: str, number: int):
+        if number > s.MAX_NUMBER:  # would overflow the database integer
+            raise exceptions.NotFound(f"No version {number} of profile '{name}'.")
+        return selectors.version_get(name=name, number=number)
+
+    def present(self, version, code=status.HTTP_200_OK) -> Response:
+        data = s.VersionSerializer(version, context={"request": self.request}).data
+        return Response(data, status=code)
+
+
+class ListView(BaseView):
+    pagination_class = ApiPagination
+
+    def paginated(self, queryset, serializer_class) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        data = serializer_class(page, many=True, context={"request": self.request}).data
+        return paginator.get_paginated_response(data)
+
+
+# --- Profiles -------------------------------------------------------------------------
+
+
+class ProfileListView(ListView):
+    @extend_schema(
+        operation_id="profiles_list",
+        tags=["profiles"],
+        summary="List profiles",
+        parameters=[s.ProfileListQuerySerializer],
+        responses={200: s.ProfileSerializer(many=True), 400: ERRORS_400},
+    )
+    def get(self, request):
+        filters = self.parse(s.ProfileListQuerySerializer, request.query_params)
+        return self.paginated(selectors.profile_list(**filters), s.ProfileSerializer)
+
+    @extend_schema(
+        operation_id="profiles_create",
+        tags=["profiles"],
+        summary="Create a profile and its first draft",
+        description="Needs the authors role. Inline volume keys are stored encrypted and "
+        "replaced by key_ref names before anything is saved.",
+        request=s.ProfileCreateSerializer,
+        responses={201: s.VersionSerializer, 400: ERRORS_400, 403: DETAIL_403},
+    )
+    def post(self, request):
+        data = self.parse(s.ProfileCreateSerializer, request.data)
+        version = services.policy_create(
+            user=request.user,
+            document=data["document"],
+            name=data["name"] or None,
+            change_note=data["change_note"],
+        )
+        response = self.present(version, status.HTTP_201_CREATED)
+        response["Location"] = response.data["links"]["self"]
+        return response
+
+
+class ProfileDetailView(BaseView):
+    @extend_schema(
+        operation_id="profiles_retrieve",
+        tags=["profiles"],
+        summary="A profile with its versions",
+        responses={200: s.ProfileDetailSerializer, 404: DETAIL_404},
+    )
+    def get(self, request, name: str):
+        policy = selectors.profile_summary(name=name)
+        versions = selectors.version_list(policy=policy)
+        context = {"request": request, "versions": versions}
+        return Response(s.ProfileDetailSerializer(policy, context=context).data)
+
+
+# --- Versions -------------------------------------------------------------------------
+
+
+class VersionListView(ListView):
+    @extend_schema(
+        operation_id="profiles_versions_list",
+        tags=["versions"],
+        summary="List a profile's versions (newest first)",
+        responses={200: s.VersionSummarySerializer(many=True), 404: DETAIL_404},
+    )
+    def get(self, request, name: str):
+        policy = selectors.profile_get(name=name)
+        return self.paginated(selectors.version_list(policy=policy), s.VersionSummarySerializer)
+
+    @extend_schema(
+        operation_id="profiles_versions_create",
+        tags=["versions"],
+        summary="Start a new draft",
+        description="From a document, or as a copy of `parent` (default: the approved or "
+        "latest version). Needs the authors role.",
+        request=s.VersionCreateSerializer,
+        responses={201: s.VersionSerializer, 400: ERRORS_400, 403: DETAIL_403, 404: DETAIL_404},
+    )
+    def post(self, request, name: str):
+        policy = selectors.profile_get(name=name)
+        data = self.parse(s.VersionCreateSerializer, request.data)
+        parent = None
+        if "parent" in data:
+            try:
+                parent = self.version(name, data["parent"])
+            except selectors.NotFound as exc:
+                raise DjangoValidationError(
+                    str(exc), code="invalid", params={"path": "parent"}
+                ) from exc
+        version = services.version_create_draft(
+            user=request.user,
+            policy=policy,
+            document=data.get("document"),
+            parent=parent,
+            change_note=data["change_note"],
+        )
+        response = self.present(version, status.HTTP_201_CREATED)
+        response["Location"] = response.data["links"]["self"]
+        return response
+
+
+class VersionDetailView(BaseView):
+    @extend_schema(
+        operation_id="profiles_versions_retrieve",
+        tags=["versions"],
+        summary="One version with its document",
+        responses={200: s.VersionSerializer, 404: DETAIL_404},
+    )
+    def get(self, request, name: str, number: int):
+        return self.present(self.version(name, number))
+
+    @extend_schema(
+        operation_id="profiles_versions_partial_update",
+        tags=["versions"],
+        summary="Edit a draft",
+        description="Only the draft's author may; submitted versions never change (409).",
+        request=s.VersionUpdateSerializer,
+        responses={
+            200: s.VersionSerializer,
+            400: ERRORS_400,
+            403: DETAIL_403,
+            404: DETAIL_404,
+            409: DETAIL_409,
+        },
+    )
+    def patch(self, request, name: str, number: int):
+        version = self.version(name, number)
+        data = self.parse(s.VersionUpdateSerializer, request.data)
+        version = services.version_update_draft(
+            user=request.user,
+            version=version,
+            document=data.get("document", version.document),
+            change_note=data.get("change_note"),
+        )
+        return self.present(version)
+
+    @extend_schema(
+        operation_id="profiles_versions_destroy",
+        tags=["versions"],
+        summary="Discard a draft",
+        responses={204: None, 403: DETAIL_403, 404: DETAIL_404, 409: DETAIL_409},
+    )
+    def delete(self, request, name: str, number: int):
+        services.version_discard_draft(user=request.user, version=self.version(name, number))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _action_schema(operation: str, summary: str, request, description: str = ""):
+    return extend_schema(
+        operation_id=f"profiles_versions_{operation}",
+        tags=["versions"],
+        summary=summary,
+        description=description,
+        request=request,
+        responses={
+            200: s.VersionSerializer,
+            400: ERRORS_400,
+            403: DETAIL_403,
+            404: DETAIL_404,
+            409: DETAIL_409,
+        },
+    )
+
+
+class VersionSubmitView(BaseView):
+    @_action_schema("submit", "Submit a draft for approval", None, "The draft's author only.")
+    def post(self, request, name: str, number: int):
+        version = services.version_submit(user=request.user, version=self.version(name, number))
+        return self.present(version)
+
+
+class VersionApproveView(BaseView):
+    @_action_schema(
+        "approve",
+        "Approve a pending version",
+        s.CommentSerializer,
+        "Approvers only, and never the version's author. The previously approved version "
+        "becomes superseded.",
+    )
+    def post(self, request, name: str, number: int):
+        data = self.parse(s.CommentSerializer, request.data)
+        version = services.version_approve(
+            user=request.user, version=self.version(name, number), comment=data["comment"]
+        )
+        return self.present(version)
+
+
+class VersionRejectView(BaseView):
+    @_action_schema(
+        "reject",
+        "Reject a pending version",
+        s.RejectSerializer,
+        "Approvers only, never the version's author; a comment is required.",
+    )
+    def post(self, request, name: str, number: int):
+        data = self.parse(s.RejectSerializer, request.data)
+        version = services.version_reject(
+            user=request.user, version=self.version(name, number), comment=data["comment"]
+        )
+        return self.present(version)
+
+
+class VersionRetireView(BaseView):
+    @_action_schema(
+        "retire",
+        "Retire an approved or superseded version",
+        s.CommentSerializer,
+        "Approvers only. A retired version may no longer be used.",
+    )
+    def post(self, request, name: str, number: int):
+        data = self.parse(s.CommentSerializer, request.data)
+        version = services.version_retire(
+            user=request.user, version=self.version(name, number), comment=data["comment"]
+        )
+        return self.present(version)
+
+
+class VersionDiffView(BaseView):
+    @extend_schema(
+        operation_id="profiles_versions_diff",
+        tags=["versions"],
+        summary="Structured changes between two versions",
+        description="Changes from version `against` (default: the parent; no parent: an "
+        "empty document) to this version, one entry per JSON pointer.",
+        parameters=[s.DiffQuerySerializer],
+        responses={200: s.DiffSerializer, 400: ERRORS_400, 404: DETAIL_404},
+    )
+    def get(self, request, name: str, number: int):
+        query = self.parse(s.DiffQuerySerializer, request.query_params)
+        version = self.version(name, number)
+        if "against" in query:
+            base = self.version(name, query["against"])
+        else:
+            base = version.parent
+        changes = document_diff(base.document if base else {}, version.document)
+        data = {
+            "profile": name,
+            "number": version.number,
+            "against": base.number if base else None,
+            "changes": [c.to_dict() for c in changes],
+        }
+        return Response(s.DiffSerializer(data).data)
+
+
+class VersionHistoryView(ListView):
+    @extend_schema(
+        operation_id="profiles_versions_history",
+        tags=["versions"],
+        summary="Audit trail of one version (newest first)",
+        responses={200: s.HistoryEntrySerializer(many=True), 404: DETAIL_404},
+    )
+    def get(self, request, name: str, number: int):
+        version = self.version(name, number)
+        return self.paginated(selectors.version_history(version=version), s.HistoryEntrySerializer)
+
+
+# --- Documents ------------------------------------------------------------------------
+
+
+class VppdSchemaView(BaseView):
+    """The VPPD JSON Schema: a public contract, so anyone may read it."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [SchemaJSONRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="schemas_vppd_retrieve",
+        tags=["documents"],
+        summary="The VPPD JSON Schema (draft 2020-12)",
+        description="Readable without logging in. The `VPPD` component in these docs is its "
+        "OpenAPI 3.0 rendering.",
+        auth=[],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema")},
+    )
+    def get(self, request):
+        return Response(load_vppd_schema())
+
+
+class ValidateView(BaseView):
+    @extend_schema(
+        operation_id="validate_create",
+        tags=["documents"],
+        summary="Validate a document without saving it",
+        description="Schema, semantic checks and key_ref existence, exactly as on save.",
+        request=s.ValidateSerializer,
+        responses={200: s.ValidResponseSerializer, 400: ERRORS_400},
+    )
+    def post(self, request):
+        data = self.parse(s.ValidateSerializer, request.data)
+        validate_document(data["document"])
+        return Response({"valid": True})
+
+
+class TokenView(BaseView):
+    """Exchange a username and password for an API token (`Authorization: Token <key>`)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        tags=["auth"],
+        summary="Obtain an API token",
+        auth=[],
+        request=AuthTokenSerializer,
+        responses={200: s.TokenResponseSerializer, 400: ERRORS_400},
+    )
+    def post(self, request):
+        user = self.parse(AuthTokenSerializer, request.data)["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
