@@ -30,6 +30,9 @@ from vmpersona.roles import APPROVERS, AUTHORS, require_role
 
 logger = logging.getLogger(__name__)
 
+# Names that would collide with the pages' own URLs (/profiles/new/, ...).
+RESERVED_NAMES = frozenset({"new", "diff", "edit", "api"})
+
 
 def _record(obj, *, user, reason: str) -> None:
     """Save with an explicit history user and change reason (works without a request)."""
@@ -110,6 +113,12 @@ def policy_create(
     if not name or not isinstance(name, str):
         validate_document(document)  # reports /name among the rest
         raise ValidationError("A profile needs a name.", code="required", params={"path": "/name"})
+    if name in RESERVED_NAMES:
+        raise ValidationError(
+            "%(path)s: %(message)s",
+            code="reserved",
+            params={"path": "/name", "message": f"'{name}' is reserved; choose another name"},
+        )
     if Policy.objects.filter(kind=kind, name=name).exists():
         raise ValidationError(
             "%(path)s: %(message)s",

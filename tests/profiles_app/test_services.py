@@ -227,3 +227,8 @@ def test_discard_draft(users, make_document):
     assert not PolicyVersion.objects.filter(pk=v2.pk).exists()
     with pytest.raises(StateConflict):
         svc.version_discard_draft(user=users["author"], version=v1)
+
+
+def test_reserved_names_are_refused(users, make_document):
+    with pytest.raises(ValidationError, match="reserved"):
+        svc.policy_create(user=users["author"], document=make_document("new"))
