@@ -29,8 +29,7 @@ def _convert(tp: Any, value: Any) -> Any:
         return value
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        for arg in args:
+        for arg in (a for a in get_args(tp) if a is not type(None)):
             try:
                 return _convert(arg, value)
             except (TypeError, ValueError):
@@ -39,8 +38,7 @@ def _convert(tp: Any, value: Any) -> Any:
     if origin is typing.Literal:
         return value
     if origin in (list, tuple):
-        args = get_args(tp)
-        inner = args[0] if args else Any
+        inner = get_args(tp)[0] if get_args(tp) else Any
         items = [_convert(inner, v) for v in value]
         return tuple(items) if origin is tuple else items
     if origin is dict:

@@ -38,7 +38,9 @@ _UNITS = {
 }
 
 
-def sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrs: object) -> ET.Element:
+def sub(
+    parent: ET.Element, tag: str, text: str | int | None = None, /, **attrs: object
+) -> ET.Element:
     """Append a child; attributes whose value is None are left out."""
     elem = ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
     if text is not None:
@@ -90,6 +92,12 @@ def size_of(elem: ET.Element | None, *, default_unit: str = "b") -> int | None:
     if elem is None:
         return None
     return to_bytes(elem.text, elem.get("unit"), default_unit=default_unit)
+
+
+def attr(root: ET.Element, path: str, name: str) -> str | None:
+    """Attribute ``name`` of the first element at ``path``, or None."""
+    elem = root.find(path)
+    return None if elem is None else elem.get(name)
 
 
 def text_of(elem: ET.Element | None) -> str | None:

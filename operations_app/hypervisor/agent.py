@@ -27,6 +27,7 @@ from .errors import (
     InvalidSpec,
     InvalidState,
     OperationFailed,
+    Unsupported,
     is_connection_error,
     libvirt_message,
 )
@@ -66,6 +67,10 @@ def agent_error(exc: libvirt.libvirtError, *, domain: str, command: str) -> Hype
     if code in _UNAVAILABLE_CODES:
         return AgentUnavailable(
             f"The guest agent of {domain!r} is not available for {command}: {detail}", code=code
+        )
+    if code == libvirt.VIR_ERR_NO_SUPPORT:
+        return Unsupported(
+            f"This driver cannot reach guest agents ({command}): {detail}", code=code
         )
     match = _AGENT_FAILED.search(detail)
     if match:

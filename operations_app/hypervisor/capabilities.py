@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ._xml import parse, to_int
+from ._xml import attr, parse, to_int
 from .types import (
     Accelerator,
     Capabilities,
@@ -165,7 +165,7 @@ def parse_domain_capabilities(xml: str) -> DomainTypeCapabilities:
         domain_type=root.findtext("domain") or "",
         emulator=root.findtext("path"),
         machine=root.findtext("machine"),
-        max_vcpus=to_int(root.find("vcpu").get("max")) if root.find("vcpu") is not None else None,
+        max_vcpus=to_int(attr(root, "vcpu", "max")),
     )
     for mode in root.findall("cpu/mode"):
         if mode.get("supported") != "yes":

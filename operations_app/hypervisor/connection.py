@@ -295,6 +295,7 @@ class Hypervisor:
             guest = host.guest()
             domcaps: dict[str, DomainTypeCapabilities] = {}
             for dtype in guest.domain_types if guest else []:
+                assert guest is not None
                 try:
                     xml = conn.getDomainCapabilities(None, guest.arch, None, dtype, 0)
                 except libvirt.libvirtError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -10,7 +13,7 @@ from collections.abc import Callable, Iterable
 import libvirt
 
 from ._facet import Facet
-from ._xml import PERSONA_NS, PERSONA_PREFIX, parse
+from ._xml import PERSONA_NS, PERSONA_PREFIX, attr, parse
 from .domainxml import (
     disk_xml,
     domain_xml,
@@ -52,6 +55,7 @@ _STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
 _UNSUPPORTED_FLAGS = (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT)
+_UNSUPPORTED_FLAGS_RE = re.compile(r"unsupported flags \((0x[0-9a-fA-F]+)\)")
 _STATS = (
     libvirt.VIR_DOMAIN_STATS_STATE
     | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
@@ -100,6 +104,10 @@ def domain_info(dom: libvirt.virDomain) -> DomainInfo:
         memory_mib=max_kib // 1024,
         metadata=read_metadata(dom),
     )
+
+
+def replace_uuid(spec: DomainSpec, uuid: str) -> DomainSpec:
+    return dataclasses.replace(spec, uuid=uuid)
 
 
 def affect_flags(dom: libvirt.virDomain, *, live: bool, config: bool) -> int:
@@ -187,20 +195,23 @@ class Domains(Facet):
         xml = domain_xml(spec)
 
         def run(conn: libvirt.virConnect) -> DomainInfo:
-            if not replace:
-                try:
-                    conn.lookupByName(spec.name)
-                except libvirt.libvirtError as exc:
-                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                        raise
-                else:
-                    raise AlreadyExists(f"A domain named {spec.name!r} already exists")
+            document = xml
             try:
-                dom = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+                existing = conn.lookupByName(spec.name)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+            else:
+                if not replace:
+                    raise AlreadyExists(f"A domain named {spec.name!r} already exists")
+                if spec.uuid is None:  # keep the identity of the domain being replaced
+                    document = domain_xml(replace_uuid(spec, existing.UUIDString()))
+            try:
+                dom = conn.defineXMLFlags(document, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() not in _UNSUPPORTED_FLAGS or "flags" not in str(exc):
                     raise
-                dom = conn.defineXML(xml)
+                dom = conn.defineXML(document)
             return domain_info(dom)
 
         return self._call(f"define domain {spec.name!r}", run)
@@ -308,41 +319,50 @@ class Domains(Facet):
     ) -> None:
         """Remove the definition (a running domain becomes transient). With the flags set,
         also its NVRAM file and snapshot/checkpoint metadata (snapshot data in qcow2 files
-        stays in the files). Flags the driver does not know are dropped and retried."""
+        stays in the files). Flags the driver reports as unsupported are dropped."""
         wanted = [
             (nvram, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM),
             (snapshots_metadata, libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA),
             (checkpoints_metadata, libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA),
         ]
-        flags = [flag for on, flag in wanted if on]
+        flags = 0
+        for on, flag in wanted:
+            if on:
+                flags |= flag
 
         def run(conn: libvirt.virConnect) -> None:
             dom = conn.lookupByName(name)
-            attempts = [flags[i:] for i in range(len(flags) + 1)]
-            for index, subset in enumerate(attempts):
-                value = 0
-                for flag in subset:
-                    value |= flag
+            current = flags
+            while True:
                 try:
-                    dom.undefineFlags(value)
+                    dom.undefineFlags(current)
                     return
                 except libvirt.libvirtError as exc:
-                    last = index == len(attempts) - 1
-                    if last or exc.get_error_code() not in _UNSUPPORTED_FLAGS:
+                    # "unsupported flags (0x4) in function ...": drop those bits, retry
+                    match = _UNSUPPORTED_FLAGS_RE.search(str(exc))
+                    if exc.get_error_code() not in _UNSUPPORTED_FLAGS or not match:
                         raise
+                    bits = int(match.group(1), 16)
+                    if not bits & current:
+                        raise
+                    current &= ~bits
 
         self._call(f"undefine domain {name!r}", run)
 
     def delete(self, name: str, *, missing_ok: bool = True) -> bool:
         """Destroy (if running) and undefine. Returns False when there was nothing."""
         try:
-            self.destroy(name)
-            if self.lookup(name).persistent:
-                self.undefine(name)
+            info = self.lookup(name)
         except NotFound:
             if not missing_ok:
                 raise
             return False
+        try:
+            self.destroy(name)
+            if info.persistent:
+                self.undefine(name)
+        except NotFound:
+            pass  # a transient domain is gone once destroyed
         return True
 
     # ------------------------------------------------------------------ changes
@@ -386,7 +406,7 @@ class Domains(Facet):
             xml = self._device_xml(
                 dom,
                 "disk",
-                lambda e: e.find("target") is not None and e.find("target").get("dev") == target,
+                lambda e: attr(e, "target", "dev") == target,
             )
             if xml is None:
                 raise NotFound(f"Domain {name!r} has no disk {target}")
@@ -413,10 +433,7 @@ class Domains(Facet):
             xml = self._device_xml(
                 dom,
                 "interface",
-                lambda e: (
-                    e.find("mac") is not None
-                    and (e.find("mac").get("address") or "").lower() == mac
-                ),
+                lambda e: (attr(e, "mac", "address") or "").lower() == mac,
             )
             if xml is None:
                 raise NotFound(f"Domain {name!r} has no interface with MAC {mac}")
@@ -446,7 +463,7 @@ class Domains(Facet):
 
     # ------------------------------------------------------------------ metrics
 
-    def stats(self, names: Iterable[str] | None = None) -> list[DomainStats]:
+    def stats(self, names: Iterable[str] | None = None) -> builtins.list[DomainStats]:
         """One sample per domain (all active ones, or ``names``) from getAllDomainStats."""
         wanted = None if names is None else [check_name(n, what="domain name") for n in names]
 

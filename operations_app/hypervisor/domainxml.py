@@ -196,11 +196,11 @@ def _interface_element(devices: ET.Element, nic: InterfaceSpec, index: int) -> N
             id=v.check_int(nic.vlan_tag, what=f"{what} VLAN tag", minimum=1, maximum=4094),
         )
     if nic.filter is not None:
-        ref = sub(elem, "filterref", filter=v.check_name(nic.filter, what=f"{what} filter"))
+        ref = sub(elem, "filterref", filter=v.check_filter_name(nic.filter, what=f"{what} filter"))
         for key, value in nic.filter_parameters.items():
             if not isinstance(key, str) or not _PARAM_RE.match(key):
                 raise InvalidSpec(f"{what} filter parameter name {key!r} is not a variable name")
-            text = v.check_text(value, what=f"{what} filter parameter {key}", single_line=True)
+            text = v.check_filter_value(value, what=f"{what} filter parameter {key}")
             sub(ref, "parameter", name=key, value=text)
     elif nic.filter_parameters:
         raise InvalidSpec(f"{what} has filter parameters but no filter")
@@ -251,12 +251,12 @@ def _boot(root: ET.Element, spec: DomainSpec) -> None:
         sub(os_elem, "kernel", v.check_path(boot.kernel, what="kernel"))
         if boot.initrd is not None:
             sub(os_elem, "initrd", v.check_path(boot.initrd, what="initrd"))
-        if boot.cmdline is not None:
+        if boot.cmdline:  # libvirt drops an empty command line
             cmdline = v.check_text(
                 boot.cmdline, what="kernel cmdline", single_line=True, max_len=4096
             )
             sub(os_elem, "cmdline", cmdline)
-    elif boot.initrd is not None or boot.cmdline is not None:
+    elif boot.initrd is not None or boot.cmdline:
         raise InvalidSpec("an initrd or kernel cmdline needs a kernel (direct kernel boot)")
     for dev in boot.devices:
         sub(os_elem, "boot", dev=v.check_choice(dev, what="boot device", choices=BOOT_DEVICES))
@@ -424,7 +424,7 @@ def parse_domain_element(root: ET.Element) -> DomainSpec:
         spec.boot = BootSpec(
             kernel=os_elem.findtext("kernel"),
             initrd=os_elem.findtext("initrd"),
-            cmdline=os_elem.findtext("cmdline"),
+            cmdline=os_elem.findtext("cmdline") or None,
             devices=[b.get("dev", "") for b in os_elem.findall("boot")],
             firmware="efi" if efi else "bios",
         )

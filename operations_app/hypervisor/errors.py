@@ -161,7 +161,7 @@ def is_connection_error(exc: libvirt.libvirtError) -> bool:
         if exc.get_error_domain() in _CONNECTION_SOURCES:
             return True
         text = (exc.get_error_message() or "").lower()
-        return "client socket is closed" in text or "connection" in text and "closed" in text
+        return "client socket is closed" in text or ("connection" in text and "closed" in text)
     return False
 
 
@@ -187,12 +187,17 @@ def translate_libvirt_error(exc: libvirt.libvirtError, operation: str) -> Hyperv
         return OperationTimeout(message, **kwargs)
     if code in _AGENT:
         return AgentUnavailable(message, **kwargs)
-    if code in _UNSUPPORTED:
+    if code in _UNSUPPORTED or (
+        code == libvirt.VIR_ERR_INVALID_ARG and "unsupported flags" in detail.lower()
+    ):
         return Unsupported(message, **kwargs)
     if code in _INVALID_SPEC:
         return InvalidSpec(message, **kwargs)
     if code in _CONNECTION or is_connection_error(exc):
         return ConnectionFailed(message, **kwargs)
-    if code == libvirt.VIR_ERR_OPERATION_INVALID:
+    lowered = detail.lower()
+    if code == libvirt.VIR_ERR_OPERATION_INVALID or (
+        "already running" in lowered or "not running" in lowered or "is not active" in lowered
+    ):
         return InvalidState(message, **kwargs)
     return OperationFailed(message, **kwargs)

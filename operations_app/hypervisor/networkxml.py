@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from . import validation as v
-from ._xml import parse, sub, to_int, to_string
+from ._xml import attr, parse, sub, to_int, to_string
 from .errors import InvalidSpec, Unsupported
 from .types import DhcpHost, NetworkInfo, NetworkSpec, PortGroup, VlanPlacement
 
@@ -132,7 +132,7 @@ def parse_network_xml(xml: str) -> NetworkSpec:
         bridge=bridge.get("name") if bridge is not None else None,
         forward_mode=forward.get("mode", "nat") if forward is not None else None,
         openvswitch=root.find("virtualport[@type='openvswitch']") is not None,
-        mtu=to_int(root.find("mtu").get("size")) if root.find("mtu") is not None else None,
+        mtu=to_int(attr(root, "mtu", "size")),
     )
     for group in root.findall("portgroup"):
         spec.portgroups.append(

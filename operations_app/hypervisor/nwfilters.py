@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import libvirt
 
 from ._facet import Facet
@@ -54,10 +56,10 @@ class NWFilters(Facet):
             "list network filters", lambda c: sorted(f.name() for f in c.listAllNWFilters(0))
         )
 
-    def bindings(self) -> list[tuple[str, str]]:
+    def bindings(self) -> builtins.list[tuple[str, str]]:
         """(port device, filter name) of every filter bound to a running interface."""
 
-        def run(conn: libvirt.virConnect) -> list[tuple[str, str]]:
+        def run(conn: libvirt.virConnect) -> builtins.list[tuple[str, str]]:
             return sorted((b.portDev(), b.filterName()) for b in conn.listAllNWFilterBindings(0))
 
         return self._call("list network filter bindings", run)

@@ -59,7 +59,7 @@ def filter_name_for(vm_name: str, *, prefix: str = "persona-") -> str:
         name = (
             f"{prefix}{base[:keep].rstrip('-.')}-{digest}" if base[:keep] else f"{prefix}{digest}"
         )
-    return v.check_name(name, what="filter name")
+    return v.check_filter_name(name)
 
 
 def _network(cidr: str, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -116,7 +116,7 @@ def _rule_element(parent: ET.Element, rule: FirewallRule, index: int) -> None:
 
 
 def nwfilter_element(spec: NWFilterSpec) -> ET.Element:
-    root = ET.Element("filter", name=v.check_name(spec.name, what="filter name"), chain="root")
+    root = ET.Element("filter", name=v.check_filter_name(spec.name), chain="root")
     if spec.uuid is not None:
         sub(root, "uuid", v.check_uuid(spec.uuid, what="filter uuid"))
     v.check_choice(spec.default_policy, what="default policy", choices=POLICIES)
@@ -131,8 +131,8 @@ def nwfilter_element(spec: NWFilterSpec) -> ET.Element:
         _rule_element(root, rule, index)
     if spec.default_policy == "drop":
         for tag in ("all", "all-ipv6"):
-            rule = sub(root, "rule", action="drop", direction="inout", priority=DEFAULT_PRIORITY)
-            sub(rule, tag, comment=MARK_DEFAULT)
+            drop = sub(root, "rule", action="drop", direction="inout", priority=DEFAULT_PRIORITY)
+            sub(drop, tag, comment=MARK_DEFAULT)
     return root
 
 

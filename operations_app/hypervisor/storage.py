@@ -234,20 +234,20 @@ class Storage(Facet):
         """Delete a volume and (``delete_secret``) the secret of its encryption, if any.
         Returns False when it did not exist and ``missing_ok``."""
 
-        def run(conn: libvirt.virConnect) -> tuple[str | None, str]:
+        def run(conn: libvirt.virConnect) -> VolumeInfo:
             vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
             info = _volume_info(vol, pool)
             vol.delete(0)
-            return info.secret_uuid, info.path
+            return info
 
         try:
-            secret_uuid, path = self._call(f"delete volume {name!r} from pool {pool!r}", run)
+            info = self._call(f"delete volume {name!r} from pool {pool!r}", run)
         except NotFound:
             if missing_ok:
                 return False
             raise
-        if delete_secret:
-            uuid = secret_uuid or self.secret_lookup_usage(path)
+        if delete_secret and info.encrypted:
+            uuid = info.secret_uuid or self.secret_lookup_usage(info.path)
             if uuid:
                 self.secret_undefine(uuid, missing_ok=True)
         return True

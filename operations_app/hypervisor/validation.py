@@ -15,6 +15,8 @@ import uuid as uuidlib
 from .errors import InvalidSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+FILTER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+FILTER_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:]+$")
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -38,6 +40,21 @@ def check_name(value: object, *, what: str, max_len: int = 64) -> str:
     return value
 
 
+def check_filter_name(value: object, *, what: str = "filter name") -> str:
+    """An nwfilter name: a libvirt name that is also an XML NCName (no leading digit)."""
+    name = check_name(value, what=what)
+    if not FILTER_RE.match(name):
+        raise InvalidSpec(f"{what} {name!r} must start with a letter or '_'")
+    return name
+
+
+def check_filter_value(value: object, *, what: str) -> str:
+    """A filter parameter value (an address, a MAC, a word): ``[A-Za-z0-9_.:]+``."""
+    if not isinstance(value, str) or not FILTER_VALUE_RE.match(value) or len(value) > 256:
+        raise InvalidSpec(f"{what} may hold only letters, digits, '_', '.' and ':'")
+    return value
+
+
 def check_text(
     value: object, *, what: str, max_len: int | None = None, single_line: bool = False
 ) -> str:
@@ -56,8 +73,8 @@ def check_text(
 def check_path(value: object, *, what: str) -> str:
     """An absolute file path, single line."""
     text = check_text(value, what=what, single_line=True, max_len=4096)
-    if not text.startswith("/"):
-        raise InvalidSpec(f"{what} must be an absolute path")
+    if not text.startswith("/") or len(text) < 2:
+        raise InvalidSpec(f"{what} must be an absolute path to a file")
     return text
 
 
