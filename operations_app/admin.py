@@ -8,10 +8,24 @@ from operations_app.services import platforms as platform_services
 
 @admin.register(Platform)
 class PlatformAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "uri", "status", "enabled", "site", "region", "capabilities_refreshed_at")
+    list_display = (
+        "name",
+        "uri",
+        "status",
+        "enabled",
+        "site",
+        "region",
+        "capabilities_refreshed_at",
+    )
     list_filter = ("enabled", "status", "site", "region")
     search_fields = ("name", "uri", "description")
-    readonly_fields = ("status", "last_error", "capabilities_refreshed_at", "last_synced_at", "capabilities")
+    readonly_fields = (
+        "status",
+        "last_error",
+        "capabilities_refreshed_at",
+        "last_synced_at",
+        "capabilities",
+    )
     actions = ["refresh", "sync_inventory"]
 
     @admin.action(description="Refresh capabilities")
@@ -19,14 +33,21 @@ class PlatformAdmin(SimpleHistoryAdmin):
         for platform in queryset:
             platform = platform_services.platform_refresh(platform=platform)
             level = messages.SUCCESS if platform.status == "ok" else messages.ERROR
-            self.message_user(request, f"{platform.name}: {platform.get_status_display()} {platform.last_error}", level)
+            self.message_user(
+                request,
+                f"{platform.name}: {platform.get_status_display()} {platform.last_error}",
+                level,
+            )
 
     @admin.action(description="Sync inventory")
     def sync_inventory(self, request, queryset):
         for platform in queryset:
             r = inventory_services.inventory_sync(platform=platform)
             if r.reachable:
-                self.message_user(request, f"{platform.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone")
+                self.message_user(
+                    request,
+                    f"{platform.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone",
+                )
             else:
                 self.message_user(request, f"{platform.name}: {r.error}", messages.ERROR)
 
@@ -57,7 +78,16 @@ class ManagedVMAdmin(SimpleHistoryAdmin):
 
 @admin.register(VMMetricSample)
 class VMMetricSampleAdmin(admin.ModelAdmin):
-    list_display = ("vm", "at", "cpu_percent", "memory_used_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes")
+    list_display = (
+        "vm",
+        "at",
+        "cpu_percent",
+        "memory_used_mib",
+        "disk_read_bytes",
+        "disk_write_bytes",
+        "net_rx_bytes",
+        "net_tx_bytes",
+    )
     list_filter = ("vm__platform",)
     list_select_related = ("vm__platform",)
     readonly_fields = [f.name for f in VMMetricSample._meta.fields]

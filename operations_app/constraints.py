@@ -37,9 +37,15 @@ CONSTRAINTS_SCHEMA: dict[str, Any] = {
     "properties": {
         "machine_types": _LIST,
         "disk_buses": {**_LIST, "items": {"enum": ["virtio", "sata", "scsi", "ide", "usb"]}},
-        "nic_models": {**_LIST, "items": {"enum": ["virtio", "e1000", "e1000e", "rtl8139", "vmxnet3"]}},
+        "nic_models": {
+            **_LIST,
+            "items": {"enum": ["virtio", "e1000", "e1000e", "rtl8139", "vmxnet3"]},
+        },
         "accelerators": {**_LIST, "items": {"enum": ["kvm", "qemu"]}},
-        "cpu_modes": {**_LIST, "items": {"enum": ["host-model", "host-passthrough", "custom", "maximum"]}},
+        "cpu_modes": {
+            **_LIST,
+            "items": {"enum": ["host-model", "host-passthrough", "custom", "maximum"]},
+        },
         "firmware": {**_LIST, "items": {"enum": ["bios", "efi"]}},
         "max_vcpus": {"type": "integer", "minimum": 1},
         "max_memory_mib": {"type": "integer", "minimum": 16},
@@ -47,7 +53,14 @@ CONSTRAINTS_SCHEMA: dict[str, Any] = {
     },
 }
 
-CONSTRAINT_LIST_KEYS = ("machine_types", "disk_buses", "nic_models", "accelerators", "cpu_modes", "firmware")
+CONSTRAINT_LIST_KEYS = (
+    "machine_types",
+    "disk_buses",
+    "nic_models",
+    "accelerators",
+    "cpu_modes",
+    "firmware",
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,9 @@ def effective_capabilities(capabilities: dict, constraints: dict) -> dict:
         allowed = constraints.get(key)
         narrowed[key] = [v for v in values if v in allowed] if allowed else values
     machines = [m["name"] for m in caps.get("machines") or []]
-    narrowed["machine_types"] = [m for m in machines if machine_allowed(m, constraints.get("machine_types"))]
+    narrowed["machine_types"] = [
+        m for m in machines if machine_allowed(m, constraints.get("machine_types"))
+    ]
     limits = [v for v in (constraints.get("max_vcpus"), caps.get("cpu_count")) if v]
     narrowed["max_vcpus"] = min(limits) if limits else None
     limits = [v for v in (constraints.get("max_memory_mib"), caps.get("memory_mib")) if v]

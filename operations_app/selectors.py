@@ -14,7 +14,12 @@ def platform_list(*, search: str = "", enabled: bool | None = None) -> QuerySet[
         running_count=Count("vms", filter=Q(vms__state=VMState.RUNNING), distinct=True),
     ).order_by("name")
     if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(uri__icontains=search) | Q(site__icontains=search) | Q(region__icontains=search))
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(uri__icontains=search)
+            | Q(site__icontains=search)
+            | Q(region__icontains=search)
+        )
     if enabled is not None:
         qs = qs.filter(enabled=enabled)
     return qs
@@ -24,8 +29,12 @@ def platform_effective_capabilities(platform: Platform) -> dict:
     return effective_capabilities(platform.capabilities, platform.constraints)
 
 
-def vm_list(*, platform: str = "", state: str = "", managed: bool | None = None, search: str = "") -> QuerySet[ManagedVM]:
-    qs = ManagedVM.objects.select_related("platform", "profile_version__policy").order_by("platform__name", "name")
+def vm_list(
+    *, platform: str = "", state: str = "", managed: bool | None = None, search: str = ""
+) -> QuerySet[ManagedVM]:
+    qs = ManagedVM.objects.select_related("platform", "profile_version__policy").order_by(
+        "platform__name", "name"
+    )
     if platform:
         qs = qs.filter(platform__name=platform)
     if state:

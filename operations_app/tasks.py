@@ -14,7 +14,10 @@ logger = logging.getLogger(__name__)
 def sync_all_platforms() -> dict:
     """Periodic: refresh capabilities of stale platforms and sync every inventory."""
     results = inventory_services.inventory_sync_all()
-    return {r.platform: {"reachable": r.reachable, "seen": r.seen, "added": r.added, "gone": r.gone} for r in results}
+    return {
+        r.platform: {"reachable": r.reachable, "seen": r.seen, "added": r.added, "gone": r.gone}
+        for r in results
+    }
 
 
 def refresh_all_capabilities() -> dict:

@@ -49,7 +49,10 @@ def _run(modeladmin, request, queryset, action, **kwargs):
             action(user=request.user, version=version, **kwargs)
             done += 1
         except ValidationError as exc:
-            msgs = "; ".join(f"{e['path']}: {e['message']}" if e["path"] else e["message"] for e in error_list(exc))
+            msgs = "; ".join(
+                f"{e['path']}: {e['message']}" if e["path"] else e["message"]
+                for e in error_list(exc)
+            )
             modeladmin.message_user(request, f"{version.label}: {msgs}", messages.ERROR)
         except DomainError as exc:
             modeladmin.message_user(request, f"{version.label}: {exc}", messages.ERROR)
@@ -64,8 +67,19 @@ class PolicyVersionAdmin(SimpleHistoryAdmin):
     search_fields = ("policy__name", "change_note", "review_comment")
     list_select_related = ("policy", "author", "reviewer")
     readonly_fields = (
-        "policy", "number", "status", "content_hash", "parent", "author", "reviewer",
-        "review_comment", "change_note", "created_at", "submitted_at", "reviewed_at", "document_pretty",
+        "policy",
+        "number",
+        "status",
+        "content_hash",
+        "parent",
+        "author",
+        "reviewer",
+        "review_comment",
+        "change_note",
+        "created_at",
+        "submitted_at",
+        "reviewed_at",
+        "document_pretty",
     )
     exclude = ("document",)
     actions = ["submit_versions", "approve_versions", "reject_versions", "retire_versions"]
@@ -109,5 +123,3 @@ class VolumeKeyAdmin(SimpleHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-

@@ -85,8 +85,12 @@ def _walk(old: Any, new: Any, pointer: str, out: list[Change]) -> None:
 
 def _redact_change(change: Change) -> Change:
     if _is_secret(change.pointer):
-        return Change(change.pointer, change.kind, REDACTED if change.old is not None else None,
-                      REDACTED if change.new is not None else None)
+        return Change(
+            change.pointer,
+            change.kind,
+            REDACTED if change.old is not None else None,
+            REDACTED if change.new is not None else None,
+        )
     old = _redact_value(change.old)
     new = _redact_value(change.new)
     return Change(change.pointer, change.kind, old, new)
@@ -127,13 +131,23 @@ def side_by_side(old: Any, new: Any) -> list[SideBySideRow]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             for k in range(i2 - i1):
-                rows.append(SideBySideRow("equal", i1 + k + 1, left[i1 + k], j1 + k + 1, right[j1 + k]))
+                rows.append(
+                    SideBySideRow("equal", i1 + k + 1, left[i1 + k], j1 + k + 1, right[j1 + k])
+                )
             continue
         span = max(i2 - i1, j2 - j1)
         for k in range(span):
             li = i1 + k if i1 + k < i2 else None
             rj = j1 + k if j1 + k < j2 else None
-            kind = tag if tag != "replace" else ("replace" if li is not None and rj is not None else ("delete" if rj is None else "insert"))
+            kind = (
+                tag
+                if tag != "replace"
+                else (
+                    "replace"
+                    if li is not None and rj is not None
+                    else ("delete" if rj is None else "insert")
+                )
+            )
             rows.append(
                 SideBySideRow(
                     kind,

@@ -66,7 +66,9 @@ def _scrub(message: str, secrets_: list[str]) -> str:
     return message
 
 
-def errors_to_validation_error(errors: list[DocumentError], *, secrets_: list[str] = ()) -> ValidationError:
+def errors_to_validation_error(
+    errors: list[DocumentError], *, secrets_: list[str] = ()
+) -> ValidationError:
     return ValidationError(
         [
             ValidationError(
@@ -111,9 +113,11 @@ def parse_document_text(text: str) -> Any:
 def error_list(exc: ValidationError) -> list[dict[str, str]]:
     """``[{"path": ..., "message": ...}]`` for pages, API and CLI alike."""
     items = []
-    for err in exc.error_list if not hasattr(exc, "error_dict") else [
-        e for errs in exc.error_dict.values() for e in errs
-    ]:
+    for err in (
+        exc.error_list
+        if not hasattr(exc, "error_dict")
+        else [e for errs in exc.error_dict.values() for e in errs]
+    ):
         params = err.params or {}
         message = params.get("message")
         if message is None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
-from vmpersona.errors import DomainError
+from vmpersona.errors import NotFoundError
 
 
-class NotFound(DomainError):
+class NotFound(NotFoundError):
     pass
 
 
-def profile_list(*, search: str = "", status: str = "", flag: str = "", kind: str = PolicyKind.VPPD) -> QuerySet[Policy]:
+def profile_list(
+    *, search: str = "", status: str = "", flag: str = "", kind: str = PolicyKind.VPPD
+) -> QuerySet[Policy]:
     approved = PolicyVersion.objects.filter(policy=OuterRef("pk"), status=VersionStatus.APPROVED)
     qs = (
         Policy.objects.filter(kind=kind)
@@ -21,8 +23,12 @@ def profile_list(*, search: str = "", status: str = "", flag: str = "", kind: st
             version_count=Count("versions", distinct=True),
             latest_number=Max("versions__number"),
             approved_number=Subquery(approved.values("number")[:1]),
-            pending_count=Count("versions", filter=Q(versions__status=VersionStatus.PENDING), distinct=True),
-            draft_count=Count("versions", filter=Q(versions__status=VersionStatus.DRAFT), distinct=True),
+            pending_count=Count(
+                "versions", filter=Q(versions__status=VersionStatus.PENDING), distinct=True
+            ),
+            draft_count=Count(
+                "versions", filter=Q(versions__status=VersionStatus.DRAFT), distinct=True
+            ),
             last_change=Max("versions__updated_at"),
         )
         .order_by("name")
@@ -54,6 +60,8 @@ def version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
 
 
 def version_get(*, name: str, number: int, kind: str = PolicyKind.VPPD) -> PolicyVersion:
+    if not isinstance(number, int) or not 0 < number < 2**31:
+        raise NotFound(f"No version {number} of profile '{name}'.")
     try:
         return PolicyVersion.objects.select_related("policy", "author", "reviewer", "parent").get(
             policy__kind=kind, policy__name=name, number=number

@@ -56,10 +56,14 @@ def users(db):
         "viewer": ["viewers"],
     }
     for username, groups in spec.items():
-        user = User.objects.create_user(username=username, password=f"pw-{username}-Secret!1", email=f"{username}@example.test")
+        user = User.objects.create_user(
+            username=username, password=f"pw-{username}-Secret!1", email=f"{username}@example.test"
+        )
         user.groups.set(Group.objects.filter(name__in=groups))
         made[username] = user
-    made["admin"] = User.objects.create_superuser("admin", "admin@example.test", "pw-admin-Secret!1")
+    made["admin"] = User.objects.create_superuser(
+        "admin", "admin@example.test", "pw-admin-Secret!1"
+    )
     return made
 
 

@@ -11,3 +11,7 @@ class StateConflict(DomainError):
 
 class NotPermitted(DomainError):
     """The user's roles do not allow the operation (HTTP 403)."""
+
+
+class NotFoundError(DomainError):
+    """The named object does not exist (HTTP 404)."""

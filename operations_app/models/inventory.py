@@ -28,7 +28,11 @@ class ManagedVM(models.Model):
     state = models.CharField(max_length=20, choices=VMState.choices, default=VMState.OTHER)
     managed = models.BooleanField(default=False)
     profile_version = models.ForeignKey(
-        "profiles_app.PolicyVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="vms"
+        "profiles_app.PolicyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vms",
     )
     content_hash = models.CharField(max_length=64, blank=True)
     execution_flags = models.JSONField(default=list, blank=True)
@@ -42,7 +46,9 @@ class ManagedVM(models.Model):
     class Meta:
         ordering = ["platform__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["platform", "domain_uuid"], name="managedvm_unique_domain"),
+            models.UniqueConstraint(
+                fields=["platform", "domain_uuid"], name="managedvm_unique_domain"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -58,7 +64,9 @@ class VMMetricSample(models.Model):
     vm = models.ForeignKey(ManagedVM, on_delete=models.CASCADE, related_name="samples")
     at = models.DateTimeField(db_index=True)
     cpu_time_ns = models.BigIntegerField(default=0)
-    cpu_percent = models.FloatField(null=True, blank=True, help_text="Of the VM's vCPUs, since the previous sample.")
+    cpu_percent = models.FloatField(
+        null=True, blank=True, help_text="Of the VM's vCPUs, since the previous sample."
+    )
     memory_used_mib = models.FloatField(null=True, blank=True)
     memory_total_mib = models.FloatField(null=True, blank=True)
     disk_read_bytes = models.BigIntegerField(default=0)
@@ -69,3 +77,6 @@ class VMMetricSample(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["vm", "-at"], name="vmmetric_vm_at")]
+
+    def __str__(self) -> str:
+        return f"{self.vm.name} at {self.at:%Y-%m-%d %H:%M:%S}"

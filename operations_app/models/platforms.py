@@ -44,17 +44,30 @@ class Platform(models.Model):
 
     # Cost rates, for cost-driven scheduling.
     currency = models.CharField(
-        max_length=3, default="EUR", validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code, e.g. EUR.")]
+        max_length=3,
+        default="EUR",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code, e.g. EUR.")],
     )
-    cost_vcpu_hour = models.DecimalField(max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)])
-    cost_ram_gib_hour = models.DecimalField(max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)])
-    cost_storage_gib_month = models.DecimalField(max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)])
+    cost_vcpu_hour = models.DecimalField(
+        max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    cost_ram_gib_hour = models.DecimalField(
+        max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    cost_storage_gib_month = models.DecimalField(
+        max_digits=10, decimal_places=5, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
 
     # Where things go on this platform.
-    storage_pool = models.CharField(max_length=100, default="default", help_text="Storage pool for VM disks and volumes.")
-    networks = models.JSONField(default=list, blank=True, help_text="Names of the libvirt networks VMs may join.")
+    storage_pool = models.CharField(
+        max_length=100, default="default", help_text="Storage pool for VM disks and volumes."
+    )
+    networks = models.JSONField(
+        default=list, blank=True, help_text="Names of the libvirt networks VMs may join."
+    )
     vlan_networks = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='VLAN id to libvirt network, for hosts without Open vSwitch: {"100": "persona-vlan-100"}.',
     )
     kvm = models.CharField(max_length=10, choices=KvmPolicy.choices, default=KvmPolicy.AUTO)
@@ -65,13 +78,25 @@ class Platform(models.Model):
     # The last capabilities read from the host.
     capabilities = models.JSONField(default=dict, blank=True, editable=False)
     capabilities_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    status = models.CharField(max_length=20, choices=PlatformStatus.choices, default=PlatformStatus.UNKNOWN, editable=False)
+    status = models.CharField(
+        max_length=20,
+        choices=PlatformStatus.choices,
+        default=PlatformStatus.UNKNOWN,
+        editable=False,
+    )
     last_error = models.TextField(blank=True, editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["capabilities", "capabilities_refreshed_at", "last_synced_at", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "capabilities",
+            "capabilities_refreshed_at",
+            "last_synced_at",
+            "updated_at",
+        ]
+    )
 
     class Meta:
         ordering = ["name"]
@@ -86,10 +111,14 @@ class Platform(models.Model):
 class BaseImage(models.Model):
     """A core OS image a VPPD's ``base_image_id`` points at."""
 
-    image_id = models.SlugField(max_length=100, unique=True, help_text="What base_image_id in a VPPD names.")
+    image_id = models.SlugField(
+        max_length=100, unique=True, help_text="What base_image_id in a VPPD names."
+    )
     name = models.CharField(max_length=200)
     os = models.CharField(max_length=100, blank=True)
-    format = models.CharField(max_length=10, default="qcow2", choices=[("qcow2", "qcow2"), ("raw", "raw")])
+    format = models.CharField(
+        max_length=10, default="qcow2", choices=[("qcow2", "qcow2"), ("raw", "raw")]
+    )
     checksum = models.CharField(max_length=80, blank=True, help_text="sha256 of the image file.")
     virtual_size_bytes = models.BigIntegerField(default=0)
     min_vcpus = models.PositiveIntegerField(default=1)
@@ -118,7 +147,9 @@ class BaseImageLocation(models.Model):
 
     image = models.ForeignKey(BaseImage, on_delete=models.CASCADE, related_name="locations")
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="image_locations")
-    path = models.CharField(max_length=500, help_text="Path of the image file as the platform's host sees it.")
+    path = models.CharField(
+        max_length=500, help_text="Path of the image file as the platform's host sees it."
+    )
 
     class Meta:
         constraints = [

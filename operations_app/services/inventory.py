@@ -74,7 +74,9 @@ def _metric(prev: VMMetricSample | None, stats: hv.DomainStats, vcpus: int) -> V
     )
 
 
-def inventory_sync(*, platform: Platform, sample_metrics: bool = True, timeout: float = 30.0) -> SyncResult:
+def inventory_sync(
+    *, platform: Platform, sample_metrics: bool = True, timeout: float = 30.0
+) -> SyncResult:
     """Record every domain on the platform; domains no longer there are marked gone."""
     result = SyncResult(platform=platform.name, reachable=False)
     try:
@@ -82,7 +84,9 @@ def inventory_sync(*, platform: Platform, sample_metrics: bool = True, timeout: 
             domains = conn.domains.list()
             stats = {s.uuid: s for s in conn.domains.stats()} if sample_metrics else {}
     except hv.HypervisorError as exc:
-        Platform.objects.filter(pk=platform.pk).update(status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000])
+        Platform.objects.filter(pk=platform.pk).update(
+            status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000]
+        )
         result.error = str(exc)
         logger.warning("inventory of %s failed: %s", platform.name, exc)
         return result
@@ -131,12 +135,18 @@ def inventory_sync(*, platform: Platform, sample_metrics: bool = True, timeout: 
                 sample.vm = vm
                 sample.save()
                 result.samples += 1
-        for vm in ManagedVM.objects.filter(platform=platform).exclude(domain_uuid__in=seen_uuids).exclude(state=VMState.GONE):
+        for vm in (
+            ManagedVM.objects.filter(platform=platform)
+            .exclude(domain_uuid__in=seen_uuids)
+            .exclude(state=VMState.GONE)
+        ):
             vm.state = VMState.GONE
             vm._change_reason = "no longer on platform"
             vm.save()
             result.gone.append(vm.name)
-        Platform.objects.filter(pk=platform.pk).update(status=PlatformStatus.OK, last_error="", last_synced_at=now)
+        Platform.objects.filter(pk=platform.pk).update(
+            status=PlatformStatus.OK, last_error="", last_synced_at=now
+        )
     return result
 
 

@@ -21,23 +21,49 @@ from vmpersona.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
-URI_SCHEMES = {"qemu", "qemu+ssh", "qemu+tls", "qemu+tcp", "qemu+unix", "qemu+libssh2", "qemu+libssh", "test"}
+URI_SCHEMES = {
+    "qemu",
+    "qemu+ssh",
+    "qemu+tls",
+    "qemu+tcp",
+    "qemu+unix",
+    "qemu+libssh2",
+    "qemu+libssh",
+    "test",
+}
 
 EDITABLE_FIELDS = (
-    "uri", "migration_uri", "description", "site", "region", "enabled", "currency", "cost_vcpu_hour",
-    "cost_ram_gib_hour", "cost_storage_gib_month", "storage_pool", "networks",
-    "vlan_networks", "kvm", "constraints",
+    "uri",
+    "migration_uri",
+    "description",
+    "site",
+    "region",
+    "enabled",
+    "currency",
+    "cost_vcpu_hour",
+    "cost_ram_gib_hour",
+    "cost_storage_gib_month",
+    "storage_pool",
+    "networks",
+    "vlan_networks",
+    "kvm",
+    "constraints",
 )
 
 
 def _error(path: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError("%(path)s: %(message)s", code=code, params={"path": path, "message": message})
+    return ValidationError(
+        "%(path)s: %(message)s", code=code, params={"path": path, "message": message}
+    )
 
 
 def _check_uri(uri: str, *, field: str = "uri") -> None:
     scheme = urlsplit(uri).scheme
     if scheme not in URI_SCHEMES:
-        raise _error(field, f"'{uri}' is not a libvirt URI this product drives; use one of {', '.join(sorted(URI_SCHEMES))}://...")
+        raise _error(
+            field,
+            f"'{uri}' is not a libvirt URI this product drives; use one of {', '.join(sorted(URI_SCHEMES))}://...",
+        )
 
 
 def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -59,13 +85,18 @@ def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
             except (InvalidOperation, ValueError):
                 errors.append(_error(key, "a cost rate must be a number of at least 0"))
     if "networks" in cleaned and (
-        not isinstance(cleaned["networks"], list) or not all(isinstance(n, str) and n for n in cleaned["networks"])
+        not isinstance(cleaned["networks"], list)
+        or not all(isinstance(n, str) and n for n in cleaned["networks"])
     ):
         errors.append(_error("networks", "a list of libvirt network names"))
     if "vlan_networks" in cleaned:
         mapping = cleaned["vlan_networks"]
         if not isinstance(mapping, dict):
-            errors.append(_error("vlan_networks", 'a mapping of VLAN id to network name, e.g. {"100": "vlan100"}'))
+            errors.append(
+                _error(
+                    "vlan_networks", 'a mapping of VLAN id to network name, e.g. {"100": "vlan100"}'
+                )
+            )
         else:
             for vlan, network in mapping.items():
                 if not str(vlan).isdigit() or not 1 <= int(vlan) <= 4094:
@@ -116,7 +147,9 @@ def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform
 
 
 def _kvm_declaration(platform: Platform) -> bool | None:
-    return {KvmPolicy.AUTO: None, KvmPolicy.USE: True, KvmPolicy.AVOID: False}[KvmPolicy(platform.kvm)]
+    return {KvmPolicy.AUTO: None, KvmPolicy.USE: True, KvmPolicy.AVOID: False}[
+        KvmPolicy(platform.kvm)
+    ]
 
 
 def platform_connect(platform: Platform, *, timeout: float = 30.0) -> hv.Hypervisor:
@@ -131,7 +164,9 @@ def platform_refresh(*, platform: Platform, timeout: float = 30.0) -> Platform:
             caps = conn.capabilities(kvm_usable=_kvm_declaration(platform))
     except hv.HypervisorError as exc:
         Platform.objects.filter(pk=platform.pk).update(
-            status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000], capabilities_refreshed_at=timezone.now()
+            status=PlatformStatus.UNREACHABLE,
+            last_error=str(exc)[:2000],
+            capabilities_refreshed_at=timezone.now(),
         )
         platform.refresh_from_db()
         logger.warning("platform %s unreachable: %s", platform.name, exc)
@@ -167,11 +202,24 @@ def base_image_register(
     """Register (or update) a base image and where its file lies on each platform."""
     if not image_id or slugify(image_id) != image_id:
         raise _error("image_id", "lowercase letters, digits and dashes")
-    allowed = {"os", "format", "checksum", "virtual_size_bytes", "min_vcpus", "min_memory_mib", "kernel", "initrd", "cmdline", "description"}
+    allowed = {
+        "os",
+        "format",
+        "checksum",
+        "virtual_size_bytes",
+        "min_vcpus",
+        "min_memory_mib",
+        "kernel",
+        "initrd",
+        "cmdline",
+        "description",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise _error(sorted(unknown)[0], "not a base image setting")
-    image, created = BaseImage.objects.select_for_update().get_or_create(image_id=image_id, defaults={"name": name})
+    image, created = BaseImage.objects.select_for_update().get_or_create(
+        image_id=image_id, defaults={"name": name}
+    )
     image.name = name
     for key, value in fields.items():
         setattr(image, key, value)
@@ -179,11 +227,15 @@ def base_image_register(
     image._change_reason = "image registered" if created else "image updated"
     image.save()
     for platform, path in locations.items():
-        BaseImageLocation.objects.update_or_create(image=image, platform=platform, defaults={"path": path})
+        BaseImageLocation.objects.update_or_create(
+            image=image, platform=platform, defaults={"path": path}
+        )
     return image
 
 
-def base_image_register_from_manifest(*, user=None, manifest_path: Path, platforms: list[Platform]) -> BaseImage:
+def base_image_register_from_manifest(
+    *, user=None, manifest_path: Path, platforms: list[Platform]
+) -> BaseImage:
     """Register an image built by ``make guest-image`` from its ``image.json``."""
     try:
         meta = json.loads(Path(manifest_path).read_text())

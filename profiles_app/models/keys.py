@@ -18,7 +18,9 @@ class VolumeKey(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     ciphertext = models.TextField(editable=False)
     fingerprint = models.CharField(
-        max_length=16, editable=False, help_text="First hex digits of a keyed hash; lets people tell keys apart."
+        max_length=16,
+        editable=False,
+        help_text="First hex digits of a keyed hash; lets people tell keys apart.",
     )
     description = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(

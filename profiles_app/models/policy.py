@@ -42,7 +42,9 @@ FINAL_STATUSES = (
 
 class Policy(models.Model):
     kind = models.CharField(max_length=20, choices=PolicyKind.choices, default=PolicyKind.VPPD)
-    name = models.SlugField(max_length=63, help_text="Unique per kind; lowercase letters, digits and dashes.")
+    name = models.SlugField(
+        max_length=63, help_text="Unique per kind; lowercase letters, digits and dashes."
+    )
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
@@ -93,7 +95,9 @@ class PolicyVersion(models.Model):
     class Meta:
         ordering = ["policy", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["policy", "number"], name="policyversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["policy", "number"], name="policyversion_unique_number"
+            ),
             models.UniqueConstraint(
                 fields=["policy"],
                 condition=Q(status="approved"),
@@ -103,6 +107,9 @@ class PolicyVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy.name}@{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("profiles:version", kwargs={"name": self.policy.name, "number": self.number})
 
     @property
     def label(self) -> str:
@@ -123,6 +130,3 @@ class PolicyVersion(models.Model):
             if flag in ("Development", "Testing", "Production"):
                 return flag
         return ""
-
-    def get_absolute_url(self) -> str:
-        return reverse("profiles:version", kwargs={"name": self.policy.name, "number": self.number})

@@ -105,10 +105,14 @@ def volume_key_create(*, user=None, plain: str, name_hint: str, description: str
     return key
 
 
-def volume_key_generate(*, user=None, name_hint: str, description: str = "") -> tuple[VolumeKey, str]:
+def volume_key_generate(
+    *, user=None, name_hint: str, description: str = ""
+) -> tuple[VolumeKey, str]:
     """A new random key, stored; returns the row and the plain key for immediate use."""
     plain = secrets.token_urlsafe(32)
-    return volume_key_create(user=user, plain=plain, name_hint=name_hint, description=description), plain
+    return volume_key_create(
+        user=user, plain=plain, name_hint=name_hint, description=description
+    ), plain
 
 
 def volume_key_reveal(*, name: str) -> str:
@@ -160,7 +164,11 @@ def kek_rotate(*, new_key: str | None = None) -> dict:
     else:
         _write_kek_file([new])
     logger.info("key-encryption key rotated; %d volume keys re-encrypted", count)
-    return {"rotated": count, "kek_source": "environment" if from_env else str(_kek_file()), "new_key": new if from_env else None}
+    return {
+        "rotated": count,
+        "kek_source": "environment" if from_env else str(_kek_file()),
+        "new_key": new if from_env else None,
+    }
 
 
 def _write_kek_file(keys: list[str]) -> None:

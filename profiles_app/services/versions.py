@@ -36,7 +36,9 @@ RESERVED_NAMES = frozenset({"new", "diff", "edit", "api"})
 
 def _record(obj, *, user, reason: str) -> None:
     """Save with an explicit history user and change reason (works without a request)."""
-    obj._history_user = user if user is not None and getattr(user, "is_authenticated", False) else None
+    obj._history_user = (
+        user if user is not None and getattr(user, "is_authenticated", False) else None
+    )
     obj._change_reason = reason
     obj.save()
 
@@ -186,7 +188,11 @@ def version_create_draft(
         parent=parent,
         change_note=change_note,
     )
-    _record(version, user=user, reason=change_note or f"draft started from {parent.label if parent else 'scratch'}")
+    _record(
+        version,
+        user=user,
+        reason=change_note or f"draft started from {parent.label if parent else 'scratch'}",
+    )
     _record(policy, user=user, reason=f"draft {version.number} created")
     return version
 
@@ -204,7 +210,9 @@ def version_update_draft(
             "start a new draft from it instead."
         )
     if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may edit it.")
+        raise NotPermitted(
+            f"{version.label} is {version.author}'s draft; only its author may edit it."
+        )
     sealed = _prepare(document, user=user, policy_name=version.policy.name)
     version.document = sealed
     version.content_hash = content_hash(sealed)
@@ -220,9 +228,13 @@ def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
     require_role(user, AUTHORS, "submit versions")
     version = _lock_version(version)
     if version.status != VersionStatus.DRAFT:
-        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only drafts can be submitted.")
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}; only drafts can be submitted."
+        )
     if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may submit it.")
+        raise NotPermitted(
+            f"{version.label} is {version.author}'s draft; only its author may submit it."
+        )
     # The document was valid when saved, but referenced keys may have gone since.
     validate_document(version.document)
     version.status = VersionStatus.PENDING
@@ -234,7 +246,9 @@ def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
 def _check_reviewer(user, version: PolicyVersion, action: str) -> None:
     require_role(user, APPROVERS, f"{action} versions")
     if version.author_id == user.pk:
-        raise NotPermitted(f"{user.username} wrote {version.label} and so may not {action} it; another approver must.")
+        raise NotPermitted(
+            f"{user.username} wrote {version.label} and so may not {action} it; another approver must."
+        )
 
 
 @transaction.atomic
@@ -244,7 +258,9 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
     _lock_policy(version.policy)
     version = _lock_version(version)
     if version.status != VersionStatus.PENDING:
-        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only pending versions can be approved.")
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}; only pending versions can be approved."
+        )
     validate_document(version.document)
     for previous in PolicyVersion.objects.select_for_update().filter(
         policy_id=version.policy_id, status=VersionStatus.APPROVED
@@ -266,7 +282,9 @@ def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersi
     _check_reviewer(user, version, "reject")
     version = _lock_version(version)
     if version.status != VersionStatus.PENDING:
-        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only pending versions can be rejected.")
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}; only pending versions can be rejected."
+        )
     if not comment or not comment.strip():
         raise ValidationError(
             "A rejection needs a comment that tells the author why.",
@@ -303,11 +321,17 @@ def version_discard_draft(*, user, version: PolicyVersion) -> None:
     require_role(user, AUTHORS, "discard drafts")
     version = _lock_version(version)
     if version.status != VersionStatus.DRAFT:
-        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}; only drafts can be discarded.")
+        raise StateConflict(
+            f"{version.label} is {version.get_status_display().lower()}; only drafts can be discarded."
+        )
     if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(f"{version.label} is {version.author}'s draft; only its author may discard it.")
+        raise NotPermitted(
+            f"{version.label} is {version.author}'s draft; only its author may discard it."
+        )
     if version.children.exists():
-        raise StateConflict(f"{version.label} has later versions started from it and cannot be discarded.")
+        raise StateConflict(
+            f"{version.label} has later versions started from it and cannot be discarded."
+        )
     version._history_user = user
     version._change_reason = "draft discarded"
     version.delete()

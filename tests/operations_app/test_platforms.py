@@ -56,7 +56,9 @@ def test_refresh_records_capabilities_of_the_test_driver():
 
 
 def test_unreachable_platform_is_recorded_not_raised():
-    platform = svc.platform_create(name="gone", uri="qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+    platform = svc.platform_create(
+        name="gone", uri="qemu+unix:///system?socket=/nonexistent/libvirt-sock"
+    )
     platform = svc.platform_refresh(platform=platform, timeout=5)
     assert platform.status == "unreachable"
     assert platform.last_error
@@ -79,7 +81,9 @@ def test_inventory_sync_finds_unmanaged_domains_and_marks_gone():
     # A domain the platform no longer reports is marked gone, not deleted.
     import uuid
 
-    ghost = ManagedVM.objects.create(platform=platform, name="ghost", domain_uuid=uuid.uuid4(), state=VMState.RUNNING)
+    ghost = ManagedVM.objects.create(
+        platform=platform, name="ghost", domain_uuid=uuid.uuid4(), state=VMState.RUNNING
+    )
     inventory_services.inventory_sync(platform=platform)
     ghost.refresh_from_db()
     assert ghost.state == VMState.GONE
@@ -89,12 +93,20 @@ def test_effective_capabilities_are_narrowed_by_declared_constraints():
     caps = {
         "disk_buses": ["ide", "sata", "scsi", "virtio"],
         "nic_models": ["e1000", "rtl8139", "virtio"],
-        "accelerators": [{"domain_type": "kvm", "usable": False}, {"domain_type": "qemu", "usable": True}],
+        "accelerators": [
+            {"domain_type": "kvm", "usable": False},
+            {"domain_type": "qemu", "usable": True},
+        ],
         "machines": [{"name": "pc-i440fx-7.2"}, {"name": "pc-q35-7.2"}, {"name": "q35"}],
         "cpu_count": 2,
         "memory_mib": 24000,
     }
-    constraints = {"disk_buses": ["virtio", "scsi"], "nic_models": ["virtio"], "machine_types": ["q35"], "max_vcpus": 8}
+    constraints = {
+        "disk_buses": ["virtio", "scsi"],
+        "nic_models": ["virtio"],
+        "machine_types": ["q35"],
+        "max_vcpus": 8,
+    }
     eff = effective_capabilities(caps, constraints)
     assert eff["disk_buses"] == ["scsi", "virtio"]
     assert eff["nic_models"] == ["virtio"]

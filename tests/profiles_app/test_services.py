@@ -129,7 +129,9 @@ def test_drafts_cannot_be_approved_and_approved_cannot_be_resubmitted(users, mak
 
 def test_approving_supersedes_the_previous_version(users, make_document):
     v1 = _approved(users, make_document)
-    v2 = svc.version_create_draft(user=users["author2"], policy=v1.policy, document=make_document("web", description="v2"))
+    v2 = svc.version_create_draft(
+        user=users["author2"], policy=v1.policy, document=make_document("web", description="v2")
+    )
     assert v2.number == 2 and v2.parent == v1
     svc.version_submit(user=users["author2"], version=v2)
     svc.version_approve(user=users["approver"], version=v2)
@@ -137,7 +139,9 @@ def test_approving_supersedes_the_previous_version(users, make_document):
     v2.refresh_from_db()
     assert v1.status == VersionStatus.SUPERSEDED
     assert v2.status == VersionStatus.APPROVED
-    assert PolicyVersion.objects.filter(policy=v1.policy, status=VersionStatus.APPROVED).count() == 1
+    assert (
+        PolicyVersion.objects.filter(policy=v1.policy, status=VersionStatus.APPROVED).count() == 1
+    )
 
 
 def test_database_allows_one_approved_version_per_profile(users, make_document):
@@ -158,7 +162,9 @@ def test_reject_needs_a_comment(users, make_document):
 
 def test_new_draft_from_any_version_copies_its_document(users, make_document):
     v1 = _approved(users, make_document)
-    v2 = svc.version_create_draft(user=users["author2"], policy=v1.policy, parent=v1, change_note="from v1")
+    v2 = svc.version_create_draft(
+        user=users["author2"], policy=v1.policy, parent=v1, change_note="from v1"
+    )
     assert v2.document == v1.document and v2.content_hash == v1.content_hash
     assert v2.parent == v1 and v2.status == VersionStatus.DRAFT
 
@@ -199,13 +205,19 @@ def test_unknown_key_ref_is_rejected_with_its_path(users, make_document):
     doc = make_document(
         "vault",
         data_volume_definitions=[
-            {"name": "data", "size_gib": 1, "mount_point": "/srv", "encryption": {"enabled": True, "key_ref": "nope"}}
+            {
+                "name": "data",
+                "size_gib": 1,
+                "mount_point": "/srv",
+                "encryption": {"enabled": True, "key_ref": "nope"},
+            }
         ],
     )
     with pytest.raises(ValidationError) as info:
         svc.policy_create(user=users["author"], document=doc)
     assert any(
-        e.params["path"].startswith("/data_volume_definitions/0/encryption") for e in info.value.error_list
+        e.params["path"].startswith("/data_volume_definitions/0/encryption")
+        for e in info.value.error_list
     )
 
 

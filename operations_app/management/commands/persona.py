@@ -34,7 +34,9 @@ class Command(BaseCommand):
         pf_sub = pf.add_subparsers(dest="action", required=True, metavar="ACTION")
         add = pf_sub.add_parser("add", help="register a platform")
         add.add_argument("name")
-        add.add_argument("--uri", required=True, help="libvirt URI, e.g. qemu+ssh://root@host/system")
+        add.add_argument(
+            "--uri", required=True, help="libvirt URI, e.g. qemu+ssh://root@host/system"
+        )
         self._platform_options(add)
         upd = pf_sub.add_parser("update", help="change a platform's settings")
         upd.add_argument("name")
@@ -65,7 +67,9 @@ class Command(BaseCommand):
         p.add_argument("--region")
         p.add_argument("--pool", dest="storage_pool")
         p.add_argument("--network", dest="networks", action="append", help="repeat for several")
-        p.add_argument("--vlan", dest="vlans", action="append", metavar="ID=NETWORK", help="VLAN id to network")
+        p.add_argument(
+            "--vlan", dest="vlans", action="append", metavar="ID=NETWORK", help="VLAN id to network"
+        )
         p.add_argument("--kvm", choices=["auto", "use", "avoid"])
         p.add_argument("--constraints", help="JSON object of declared constraints")
         p.add_argument("--currency")
@@ -96,8 +100,19 @@ class Command(BaseCommand):
 
     def _fields(self, opts) -> dict:
         fields = {}
-        for key in ("description", "site", "region", "storage_pool", "networks", "kvm", "currency",
-                    "cost_vcpu_hour", "cost_ram_gib_hour", "cost_storage_gib_month", "enabled"):
+        for key in (
+            "description",
+            "site",
+            "region",
+            "storage_pool",
+            "networks",
+            "kvm",
+            "currency",
+            "cost_vcpu_hour",
+            "cost_ram_gib_hour",
+            "cost_storage_gib_month",
+            "enabled",
+        ):
             if opts.get(key) is not None:
                 fields[key] = opts[key]
         if opts.get("vlans"):
@@ -110,7 +125,10 @@ class Command(BaseCommand):
             try:
                 fields["constraints"] = json.loads(opts["constraints"])
             except ValueError as exc:
-                raise ValidationError("%(path)s: %(message)s", params={"path": "constraints", "message": f"not JSON: {exc}"}) from exc
+                raise ValidationError(
+                    "%(path)s: %(message)s",
+                    params={"path": "constraints", "message": f"not JSON: {exc}"},
+                ) from exc
         return fields
 
     # ------------------------------------------------------------------ areas
@@ -134,9 +152,14 @@ class Command(BaseCommand):
     def do_platform(self, opts):
         action = opts["action"]
         if action == "add":
-            p = platform_services.platform_create(name=opts["name"], uri=opts["uri"], **self._fields(opts))
+            p = platform_services.platform_create(
+                name=opts["name"], uri=opts["uri"], **self._fields(opts)
+            )
             p = platform_services.platform_refresh(platform=p)
-            self.stdout.write(f"platform {p.name} added: {p.get_status_display()}" + (f" ({p.last_error})" if p.last_error else ""))
+            self.stdout.write(
+                f"platform {p.name} added: {p.get_status_display()}"
+                + (f" ({p.last_error})" if p.last_error else "")
+            )
         elif action == "update":
             fields = self._fields(opts)
             if opts.get("uri"):
@@ -147,26 +170,48 @@ class Command(BaseCommand):
             rows = Platform.objects.order_by("name")
             self.stdout.write(f"{'NAME':<16} {'STATUS':<12} {'ENABLED':<8} {'VMS':>4}  URI")
             for p in rows:
-                self.stdout.write(f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {p.vms.exclude(state='gone').count():>4}  {p.uri}")
+                self.stdout.write(
+                    f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {p.vms.exclude(state='gone').count():>4}  {p.uri}"
+                )
         elif action == "show":
             p = self._platform(opts["name"])
             data = {
-                "name": p.name, "uri": p.uri, "status": p.status, "enabled": p.enabled, "site": p.site,
-                "region": p.region, "storage_pool": p.storage_pool, "networks": p.networks,
-                "vlan_networks": p.vlan_networks, "kvm": p.kvm, "constraints": p.constraints,
-                "costs": {"currency": p.currency, "vcpu_hour": str(p.cost_vcpu_hour),
-                          "ram_gib_hour": str(p.cost_ram_gib_hour), "storage_gib_month": str(p.cost_storage_gib_month)},
-                "capabilities": p.capabilities, "last_error": p.last_error,
+                "name": p.name,
+                "uri": p.uri,
+                "status": p.status,
+                "enabled": p.enabled,
+                "site": p.site,
+                "region": p.region,
+                "storage_pool": p.storage_pool,
+                "networks": p.networks,
+                "vlan_networks": p.vlan_networks,
+                "kvm": p.kvm,
+                "constraints": p.constraints,
+                "costs": {
+                    "currency": p.currency,
+                    "vcpu_hour": str(p.cost_vcpu_hour),
+                    "ram_gib_hour": str(p.cost_ram_gib_hour),
+                    "storage_gib_month": str(p.cost_storage_gib_month),
+                },
+                "capabilities": p.capabilities,
+                "last_error": p.last_error,
             }
             self.stdout.write(json.dumps(data, indent=2, default=str))
         elif action == "refresh":
             names = opts["names"]
-            platforms = [self._platform(n) for n in names] if names else Platform.objects.filter(enabled=True)
+            platforms = (
+                [self._platform(n) for n in names]
+                if names
+                else Platform.objects.filter(enabled=True)
+            )
             failed = False
             for p in platforms:
                 p = platform_services.platform_refresh(platform=p)
                 failed |= p.status != "ok"
-                self.stdout.write(f"{p.name}: {p.get_status_display()}" + (f" ({p.last_error})" if p.last_error else ""))
+                self.stdout.write(
+                    f"{p.name}: {p.get_status_display()}"
+                    + (f" ({p.last_error})" if p.last_error else "")
+                )
             if failed:
                 raise DomainError("At least one platform could not be reached.")
 
@@ -175,12 +220,20 @@ class Command(BaseCommand):
             from operations_app.models import ManagedVM
 
             self.stdout.write(f"{'NAME':<24} {'PLATFORM':<12} {'STATE':<9} {'MANAGED':<8} PROFILE")
-            for vm in ManagedVM.objects.select_related("platform", "profile_version__policy").order_by("platform__name", "name"):
+            for vm in ManagedVM.objects.select_related(
+                "platform", "profile_version__policy"
+            ).order_by("platform__name", "name"):
                 profile = vm.profile_version.label if vm.profile_version else "-"
-                self.stdout.write(f"{vm.name:<24} {vm.platform.name:<12} {vm.state:<9} {('yes' if vm.managed else 'no'):<8} {profile}")
+                self.stdout.write(
+                    f"{vm.name:<24} {vm.platform.name:<12} {vm.state:<9} {('yes' if vm.managed else 'no'):<8} {profile}"
+                )
             return
         names = opts["platform"]
-        platforms = [self._platform(n) for n in names] if names else list(Platform.objects.filter(enabled=True))
+        platforms = (
+            [self._platform(n) for n in names]
+            if names
+            else list(Platform.objects.filter(enabled=True))
+        )
         failed = False
         for p in platforms:
             r = inventory_services.inventory_sync(platform=p)
@@ -188,7 +241,9 @@ class Command(BaseCommand):
                 failed = True
                 self.stdout.write(f"{p.name}: unreachable ({r.error})")
                 continue
-            self.stdout.write(f"{p.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone, {r.samples} samples")
+            self.stdout.write(
+                f"{p.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone, {r.samples} samples"
+            )
         if failed:
             raise DomainError("At least one platform could not be reached.")
 
@@ -196,8 +251,14 @@ class Command(BaseCommand):
         if opts["action"] == "list":
             for image in BaseImage.objects.prefetch_related("locations__platform"):
                 where = ", ".join(loc.platform.name for loc in image.locations.all()) or "nowhere"
-                self.stdout.write(f"{image.image_id:<16} {image.name:<30} {image.os:<16} on {where}")
+                self.stdout.write(
+                    f"{image.image_id:<16} {image.name:<30} {image.os:<16} on {where}"
+                )
             return
         platforms = [self._platform(n) for n in opts["platform"]]
-        image = platform_services.base_image_register_from_manifest(manifest_path=opts["manifest"], platforms=platforms)
-        self.stdout.write(f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}")
+        image = platform_services.base_image_register_from_manifest(
+            manifest_path=opts["manifest"], platforms=platforms
+        )
+        self.stdout.write(
+            f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}"
+        )

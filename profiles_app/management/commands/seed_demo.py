@@ -68,7 +68,9 @@ class Command(BaseCommand):
             if user is None:
                 password = creds.get(username) or secrets.token_urlsafe(12)
                 if superuser:
-                    user = User.objects.create_superuser(username, f"{username}@localhost", password)
+                    user = User.objects.create_superuser(
+                        username, f"{username}@localhost", password
+                    )
                 else:
                     user = User.objects.create_user(username, f"{username}@localhost", password)
                 creds[username] = password
@@ -78,7 +80,7 @@ class Command(BaseCommand):
         if not options["no_profiles"]:
             self._seed_profiles(users)
         if not options["quiet"]:
-            self.stdout.write("Demo logins (kept in %s):" % _credentials_file())
+            self.stdout.write(f"Demo logins (kept in {_credentials_file()}):")
             for username, roles, superuser in DEMO_USERS:
                 role_text = "superuser" if superuser else ", ".join(roles)
                 shown = creds.get(username, "(set before; unchanged)")
@@ -100,12 +102,18 @@ class Command(BaseCommand):
             doc2["resource_allocation"]["vcpus"] = doc2["resource_allocation"].get("vcpus", 1) + 1
             doc2["description"] = doc2.get("description", "") + " (scaled up)"
             v2 = svc.version_create_draft(
-                user=alice, policy=v1.policy, document=doc2, parent=v1, change_note="One more vCPU for peak traffic"
+                user=alice,
+                policy=v1.policy,
+                document=doc2,
+                parent=v1,
+                change_note="One more vCPU for peak traffic",
             )
             svc.version_submit(user=alice, version=v2)
         if not Policy.objects.filter(name="database").exists():
             doc = load("database")
-            v1 = svc.policy_create(user=erin, document=doc, change_note="Database profile with encrypted data volume")
+            v1 = svc.policy_create(
+                user=erin, document=doc, change_note="Database profile with encrypted data volume"
+            )
             svc.version_submit(user=erin, version=v1)
             svc.version_approve(user=bob, version=v1, comment="Approved for testing.")
         if not Policy.objects.filter(name="dev-workstation").exists():
@@ -113,5 +121,7 @@ class Command(BaseCommand):
             v1 = svc.policy_create(user=alice, document=doc, change_note="Developer workstation")
             svc.version_submit(user=alice, version=v1)
             svc.version_reject(user=bob, version=v1, comment="Please pin the runtime versions.")
-            v2 = svc.version_create_draft(user=alice, policy=v1.policy, parent=v1, change_note="Work in progress")
+            v2 = svc.version_create_draft(
+                user=alice, policy=v1.policy, parent=v1, change_note="Work in progress"
+            )
             assert v2.status == "draft"
