@@ -30,3 +30,23 @@ def refresh_all_capabilities() -> dict:
 
 def prune_metrics() -> int:
     return inventory_services.metrics_prune()
+
+
+def run_job(job_id: int) -> str:
+    """The worker entry point: load the job, hand it to its runner."""
+    from operations_app.models import OperationJob
+    from operations_app.runners import runner_for
+
+    job = OperationJob.objects.select_related(
+        "platform", "profile_version__policy", "requested_by"
+    ).get(pk=job_id)
+    runner_for(job).run()
+    job.refresh_from_db()
+    return job.status
+
+
+def reap_jobs() -> list[int]:
+    """Periodic: end jobs whose worker died and clean what they left."""
+    from operations_app.services.jobs import jobs_reap
+
+    return jobs_reap()

@@ -241,3 +241,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 if TESTING:
     # Password hashing dominates test set-up time; tests do not need it to be slow.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Absolute address of the web UI, for links in notification emails.
+VMPERSONA_BASE_URL = os.environ.get("VMPERSONA_BASE_URL", "http://127.0.0.1:8000")
+# A running job that has not beaten its heartbeat for this long is considered dead.
+VMPERSONA_JOB_STALE_SECONDS = int(os.environ.get("VMPERSONA_JOB_STALE_SECONDS", "600"))

@@ -1,4 +1,20 @@
 from operations_app.models.inventory import ManagedVM, VMMetricSample, VMState
+from operations_app.models.jobs import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    JobEvent,
+    JobKind,
+    JobResource,
+    JobStatus,
+    JobStep,
+    JobTrigger,
+    Notification,
+    OperationJob,
+    ResourceKind,
+    Severity,
+    StepStatus,
+    VerificationCheck,
+)
 from operations_app.models.platforms import (
     BaseImage,
     BaseImageLocation,
@@ -8,6 +24,20 @@ from operations_app.models.platforms import (
 )
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "JobEvent",
+    "JobKind",
+    "JobResource",
+    "JobStatus",
+    "JobStep",
+    "JobTrigger",
+    "Notification",
+    "OperationJob",
+    "ResourceKind",
+    "Severity",
+    "StepStatus",
+    "VerificationCheck",
     "BaseImage",
     "BaseImageLocation",
     "KvmPolicy",

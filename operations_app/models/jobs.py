@@ -1,0 +1,277 @@
+"""Long-running operations: one job row per clone, migration, rollback or decommission,
+with append-only steps and events, verification checks, the libvirt resources a job
+created (so rollback and the reaper know what to remove) and user notifications.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from operations_app.models.inventory import ManagedVM
+from operations_app.models.platforms import Platform
+
+
+class JobKind(models.TextChoices):
+    CLONE = "clone", "Clone"
+    MIGRATE = "migrate", "Migrate"
+    ROLLBACK = "rollback", "Roll back to snapshot"
+    DECOMMISSION = "decommission", "Decommission"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    VERIFYING = "verifying", "Verifying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLING_BACK = "rolling_back", "Rolling back"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    CANCELLED = "cancelled", "Cancelled"
+    ERRORED = "errored", "Errored"
+
+
+# Named groups: transitions are written against these.
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
+TERMINAL_STATUSES = (
+    JobStatus.SUCCEEDED,
+    JobStatus.FAILED,
+    JobStatus.ROLLED_BACK,
+    JobStatus.CANCELLED,
+    JobStatus.ERRORED,
+)
+
+
+class JobTrigger(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    POLICY = "policy", "Policy"
+
+
+class OperationJob(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=JobKind.choices)
+    status = models.CharField(
+        max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    trigger = models.CharField(max_length=10, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
+    trigger_policy = models.ForeignKey(
+        "profiles_app.Policy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="triggered_jobs",
+    )
+    trigger_detail = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+
+    profile_version = models.ForeignKey(
+        "profiles_app.PolicyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
+    content_hash = models.CharField(max_length=64, blank=True)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="jobs", help_text="Target platform."
+    )
+    source_platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, null=True, blank=True, related_name="outgoing_jobs"
+    )
+    vm = models.ForeignKey(
+        ManagedVM, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    vm_name = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+
+    queue_task_id = models.CharField(max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.PositiveSmallIntegerField(default=0)
+    current_step = models.CharField(max_length=60, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    failing_check = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    event_seq = models.PositiveIntegerField(
+        default=0, help_text="Sequence number of the newest event."
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(
+        excluded_fields=["heartbeat_at", "progress", "current_step", "event_seq"]
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one active job per VM.
+            models.UniqueConstraint(
+                fields=["vm_name"],
+                condition=Q(status__in=["queued", "running", "verifying", "rolling_back"]),
+                name="operationjob_one_active_per_vm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.vm_name} (#{self.pk})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("operations:job", kwargs={"pk": self.pk})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def group_name(self) -> str:
+        return f"job-{self.pk}"
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class JobStep(models.Model):
+    job = models.ForeignKey(OperationJob, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=60)
+    title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=StepStatus.choices, default=StepStatus.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    output = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "index", "started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.name}"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class JobEvent(models.Model):
+    """Append-only; ``seq`` increases by one per job so clients resume with ``after=<seq>``."""
+
+    job = models.ForeignKey(OperationJob, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="jobevent_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.seq} {self.kind}"
+
+
+class VerificationCheck(models.Model):
+    """One item of a verification report: a VPPD element, expected against actual."""
+
+    job = models.ForeignKey(OperationJob, on_delete=models.CASCADE, related_name="checks")
+    index = models.PositiveSmallIntegerField()
+    section = models.CharField(max_length=60)
+    pointer = models.CharField(
+        max_length=300, blank=True, help_text="JSON pointer of the VPPD element."
+    )
+    name = models.CharField(max_length=200)
+    source = models.CharField(
+        max_length=20, help_text="Where the actual value was read: libvirt or guest."
+    )
+    expected = models.TextField(blank=True)
+    actual = models.TextField(blank=True)
+    passed = models.BooleanField()
+    detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'pass' if self.passed else 'FAIL'}"
+
+
+class ResourceKind(models.TextChoices):
+    DOMAIN = "domain", "Domain"
+    VOLUME = "volume", "Volume"
+    SECRET = "secret", "Secret"
+    NWFILTER = "nwfilter", "Network filter"
+    DHCP_HOST = "dhcp_host", "DHCP host entry"
+    SNAPSHOT = "snapshot", "Snapshot"
+
+
+class JobResource(models.Model):
+    """Something a job made on a platform; rollback and the reaper remove what is left."""
+
+    job = models.ForeignKey(OperationJob, on_delete=models.CASCADE, related_name="resources")
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=ResourceKind.choices)
+    identifier = models.CharField(
+        max_length=500, help_text="Name, path or UUID as libvirt knows it."
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="Handed over to a VM that succeeded."
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.identifier}"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    SUCCESS = "success", "Success"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
+    message = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    job = models.ForeignKey(
+        OperationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    read = models.BooleanField(default=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["recipient", "read", "-created_at"], name="notification_inbox")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.message[:60]}"

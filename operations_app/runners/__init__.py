@@ -1,0 +1,17 @@
+"""Runners turn a job into a list of small, named, idempotent steps."""
+
+from __future__ import annotations
+
+
+def runner_for(job):
+    from operations_app.models import JobKind
+
+    if job.kind == JobKind.CLONE:
+        from operations_app.runners.clone import CloneRunner
+
+        return CloneRunner(job)
+    if job.kind == JobKind.DECOMMISSION:
+        from operations_app.runners.decommission import DecommissionRunner
+
+        return DecommissionRunner(job)
+    raise ValueError(f"No runner for jobs of kind {job.kind}")

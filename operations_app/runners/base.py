@@ -1,0 +1,212 @@
+"""The runner skeleton every operation shares.
+
+``Runner.run()`` moves the job to running, executes its steps in order (re-checking the
+cancel flag between steps and beating the heartbeat), and ends it:
+
+- every step passed: ``succeeded`` (what the job made is released to the VM);
+- a step raised ``StepFailed`` (a domain failure, e.g. a failed verification): roll back,
+  end ``rolled_back`` with the reason and the failing check;
+- the job was cancelled: roll back, end ``cancelled``;
+- anything else (a bug, an unexpected error): roll back, end ``errored`` with the
+  traceback kept;
+- the rollback itself could not remove something: end ``failed`` naming the leftovers
+  (the reaper retries them).
+
+Administrators are notified of every outcome but success (the requester hears of that).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import close_old_connections
+
+from operations_app.models import JobStatus, OperationJob, Severity, StepStatus
+from operations_app.services import jobs as job_services
+from operations_app.services.resources import resource_release, resources_remove
+from vmpersona.errors import DomainError, StateConflict
+
+logger = logging.getLogger(__name__)
+
+
+class StepFailed(DomainError):
+    """A step could not do its work; the message is for the user."""
+
+    def __init__(self, message: str, *, check: str = "") -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Step:
+    name: str
+    title: str
+    func: Callable[[], str | None]
+    weight: int = 1
+    verifying: bool = False
+
+
+class Runner:
+    """Subclasses define ``steps()`` and may extend ``rollback()`` and ``on_success()``."""
+
+    def __init__(self, job: OperationJob) -> None:
+        self.job = job
+        self.log_lines: list[str] = []
+        self._step = None
+
+    # -- for subclasses ------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        raise NotImplementedError
+
+    def rollback(self) -> list[str]:
+        """Undo what the job did; return descriptions of what could not be undone."""
+        return resources_remove(job=self.job)
+
+    def on_success(self) -> None:
+        resource_release(job=self.job)
+
+    def success_message(self) -> str:
+        return f"{self.job.get_kind_display()} of {self.job.vm_name} on {self.job.platform.name} succeeded."
+
+    def log(self, message: str, *, level: str = "info") -> None:
+        step = self._step.name if self._step is not None else ""
+        if self._step is not None:
+            self.log_lines.append(message)
+        job_services.job_log(job=self.job, message=message, level=level, step=step)
+
+    def check_cancel(self) -> None:
+        if job_services.job_cancel_requested(job=self.job):
+            raise Cancelled()
+
+    # -- the skeleton ----------------------------------------------------------------
+
+    def run(self) -> OperationJob:
+        job = self.job
+        try:
+            job_services.job_transition(
+                job=job,
+                to=JobStatus.RUNNING,
+                allowed=[JobStatus.QUEUED],
+                reason="worker started",
+                worker=job_services.worker_identity(),
+            )
+        except StateConflict:
+            logger.info("job %s is no longer queued; nothing to run", job.pk)
+            return job
+        steps = self.steps()
+        total = sum(s.weight for s in steps) or 1
+        done = 0
+        try:
+            for index, step in enumerate(steps):
+                self.check_cancel()
+                if step.verifying and job.status != JobStatus.VERIFYING:
+                    job_services.job_transition(
+                        job=job,
+                        to=JobStatus.VERIFYING,
+                        allowed=[JobStatus.RUNNING],
+                        reason="verifying",
+                    )
+                job_services.job_progress(job=job, progress=int(100 * done / total), step=step.name)
+                self._run_step(index, step)
+                done += step.weight
+            job_services.job_progress(job=job, progress=100, step="")
+            self.on_success()
+            job_services.job_transition(
+                job=job,
+                to=JobStatus.SUCCEEDED,
+                allowed=[JobStatus.RUNNING, JobStatus.VERIFYING],
+                reason="all steps passed",
+                result=job.result,
+            )
+            job_services.notify_job_outcome(
+                job=job, severity=Severity.SUCCESS, message=self.success_message()
+            )
+        except StepFailed as exc:
+            self._end_with_rollback(JobStatus.ROLLED_BACK, str(exc), check=exc.check)
+        except Cancelled:
+            self._end_with_rollback(JobStatus.CANCELLED, "Cancelled on request.")
+        except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened
+            logger.exception("job %s errored", job.pk)
+            close_old_connections()
+            self._end_with_rollback(
+                JobStatus.ERRORED,
+                f"Unexpected error: {exc.__class__.__name__}: {exc}",
+                tb=traceback.format_exc(),
+            )
+        return job
+
+    def _run_step(self, index: int, step: Step) -> None:
+        record = job_services.step_start(
+            job=self.job, index=index, name=step.name, title=step.title
+        )
+        self._step = record
+        self.log_lines = []
+        try:
+            output = step.func() or ""
+        except BaseException as exc:
+            text = "\n".join(self.log_lines + [str(exc)]).strip()
+            job_services.step_finish(step=record, status=StepStatus.FAILED, output=text)
+            self._step = None
+            raise
+        job_services.step_finish(
+            step=record,
+            status=StepStatus.SUCCEEDED,
+            output="\n".join(self.log_lines + [output]).strip(),
+        )
+        self._step = None
+        job_services.job_heartbeat(job=self.job)
+
+    def _end_with_rollback(self, final: str, reason: str, *, check: str = "", tb: str = "") -> None:
+        job = self.job
+        job.refresh_from_db()
+        fields = {"error": reason[:5000], "failing_check": check[:2000]}
+        if tb:
+            fields["traceback"] = tb[-20000:]
+        job_services.job_transition(
+            job=job,
+            to=JobStatus.ROLLING_BACK,
+            allowed=[JobStatus.RUNNING, JobStatus.VERIFYING],
+            reason=reason[:200],
+            **fields,
+        )
+        try:
+            leftovers = self.rollback()
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("rollback of job %s failed", job.pk)
+            leftovers = [f"rollback raised {exc.__class__.__name__}: {exc}"]
+        if leftovers:
+            job_services.job_log(
+                job=job, level="error", message="Rollback left: " + "; ".join(leftovers)
+            )
+            job_services.job_transition(
+                job=job,
+                to=JobStatus.FAILED,
+                allowed=[JobStatus.ROLLING_BACK],
+                reason="rollback incomplete",
+                error=(reason + "\nRollback left: " + "; ".join(leftovers))[:5000],
+            )
+            severity = Severity.ERROR
+            message = f"{job.get_kind_display()} of {job.vm_name} failed and its rollback was incomplete: {reason}"
+        else:
+            job_services.job_transition(
+                job=job, to=final, allowed=[JobStatus.ROLLING_BACK], reason="rolled back"
+            )
+            severity = Severity.WARNING if final == JobStatus.CANCELLED else Severity.ERROR
+            what = {
+                JobStatus.CANCELLED: "was cancelled and rolled back",
+                JobStatus.ERRORED: "hit an unexpected error and was rolled back",
+            }.get(final, "failed and was rolled back")
+            message = (
+                f"{job.get_kind_display()} of {job.vm_name} on {job.platform.name} {what}: {reason}"
+            )
+            if check:
+                message += f" (failing check: {check})"
+        job_services.notify_job_outcome(job=job, severity=severity, message=message)

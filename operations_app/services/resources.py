@@ -1,0 +1,101 @@
+"""What a job made on a platform, recorded *before* it is made, removed on rollback.
+
+Recording first means a worker killed between "create" and "record" cannot leak: the
+row names something that may or may not exist, and removal treats "not there" as done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from operations_app import hypervisor as hv
+from operations_app.models import JobResource, OperationJob, Platform, ResourceKind
+from operations_app.services.platforms import platform_connect
+
+logger = logging.getLogger(__name__)
+
+
+def resource_track(
+    *, job: OperationJob, platform: Platform, kind: str, identifier: str, **detail
+) -> JobResource:
+    existing = JobResource.objects.filter(
+        job=job, platform=platform, kind=kind, identifier=identifier, removed_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    return JobResource.objects.create(
+        job=job, platform=platform, kind=kind, identifier=identifier, detail=detail
+    )
+
+
+def resource_release(*, job: OperationJob) -> int:
+    """The job succeeded: what it made now belongs to the VM and is no longer rolled back."""
+    return JobResource.objects.filter(
+        job=job, removed_at__isnull=True, released_at__isnull=True
+    ).update(released_at=timezone.now())
+
+
+def _remove_one(conn: hv.Hypervisor, res: JobResource) -> None:
+    kind, ident, detail = res.kind, res.identifier, res.detail or {}
+    if kind == ResourceKind.DOMAIN:
+        conn.domains.delete(ident, missing_ok=True)
+    elif kind == ResourceKind.VOLUME:
+        conn.storage.volume_delete(
+            detail.get("pool") or res.platform.storage_pool,
+            ident,
+            delete_secret=True,
+            missing_ok=True,
+        )
+    elif kind == ResourceKind.SECRET:
+        conn.storage.secret_undefine(ident, missing_ok=True)
+    elif kind == ResourceKind.NWFILTER:
+        conn.nwfilters.undefine(ident, missing_ok=True)
+    elif kind == ResourceKind.DHCP_HOST:
+        try:
+            conn.networks.dhcp_host_remove(detail["network"], mac=ident)
+        except hv.NotFound:
+            pass
+    elif kind == ResourceKind.SNAPSHOT:
+        try:
+            conn.snapshots.delete(detail["domain"], ident)
+        except hv.NotFound:
+            pass
+    else:  # pragma: no cover - new kinds must be handled here
+        raise ValueError(f"unknown resource kind {kind}")
+
+
+def resources_remove(*, job: OperationJob, include_released: bool = False) -> list[str]:
+    """Remove, newest first, everything the job made that is still there.
+
+    Returns a description of what could not be removed (empty when all is clean).
+    """
+    qs = JobResource.objects.filter(job=job, removed_at__isnull=True).select_related("platform")
+    if not include_released:
+        qs = qs.filter(released_at__isnull=True)
+    resources = list(qs.order_by("-created_at", "-pk"))
+    leftovers: list[str] = []
+    by_platform: dict[int, list[JobResource]] = {}
+    for res in resources:
+        by_platform.setdefault(res.platform_id, []).append(res)
+    # Keep the global newest-first order within each platform.
+    for platform_resources in by_platform.values():
+        platform = platform_resources[0].platform
+        try:
+            conn = platform_connect(platform, timeout=30)
+        except hv.HypervisorError as exc:
+            leftovers.extend(
+                f"{r.kind} {r.identifier} on {platform.name}: {exc}" for r in platform_resources
+            )
+            continue
+        with conn:
+            for res in platform_resources:
+                try:
+                    _remove_one(conn, res)
+                except hv.HypervisorError as exc:
+                    leftovers.append(f"{res.kind} {res.identifier} on {platform.name}: {exc}")
+                    logger.warning("could not remove %s %s: %s", res.kind, res.identifier, exc)
+                    continue
+                JobResource.objects.filter(pk=res.pk).update(removed_at=timezone.now())
+    return leftovers
