@@ -27,6 +27,7 @@ from .domainxml import (
     metadata_xml,
     parse_domain_xml,
     parse_metadata_xml,
+    retarget_disks,
 )
 from .errors import (
     AgentCommandFailed,
@@ -163,6 +164,7 @@ __all__ = [
     "place_vlan",
     "probe_kvm_boot",
     "redact_uri",
+    "retarget_disks",
     "secret_xml",
     "snapshot_xml",
     "volume_xml",

@@ -172,9 +172,12 @@ class Domains(Facet):
 
         return self._call("list domains", run)
 
-    def xml(self, name: str, *, inactive: bool = False) -> str:
-        """The domain's XML (live unless ``inactive``; never with secure values)."""
+    def xml(self, name: str, *, inactive: bool = False, migratable: bool = False) -> str:
+        """The domain's XML (live unless ``inactive``; never with secure values).
+        ``migratable`` gives the form a migration's ``dest_xml`` must start from."""
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
+        if migratable:
+            flags |= libvirt.VIR_DOMAIN_XML_MIGRATABLE
         return self._call(
             f"read the XML of domain {name!r}", lambda c: c.lookupByName(name).XMLDesc(flags)
         )

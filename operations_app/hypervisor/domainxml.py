@@ -135,6 +135,8 @@ def _disk_element(devices: ET.Element, disk: DiskSpec) -> None:
     v.check_choice(disk.bus, what=f"disk {disk.target} bus", choices=DISK_BUSES)
     v.check_choice(disk.format, what=f"disk {disk.target} format", choices=DISK_FORMATS)
     v.check_choice(disk.device, what=f"disk {disk.target} device", choices=DISK_DEVICES)
+    if disk.readonly and disk.device == "disk" and disk.bus in ("sata", "ide"):
+        raise InvalidSpec(f"disk {disk.target}: read-only disks need bus virtio or scsi")
     by_volume = disk.pool is not None or disk.volume is not None
     if by_volume and disk.path is not None:
         raise InvalidSpec(f"disk {disk.target}: give either a path or a pool and volume")
@@ -473,3 +475,18 @@ def interface_xml(nic: InterfaceSpec) -> str:
     devices = ET.Element("devices")
     _interface_element(devices, nic, 0)
     return to_string(devices[0])
+
+
+def retarget_disks(xml: str, paths: dict[str, str]) -> str:
+    """A copy of a domain XML document whose file disks at the keys of ``paths`` point
+    to the values instead (e.g. the destination's paths in a migration's ``dest_xml``).
+    Everything else in the document is kept. Raises ``InvalidSpec``."""
+    root = parse(xml, what="domain XML")
+    if root.tag != "domain":
+        raise InvalidSpec("domain XML must have a <domain> root element")
+    targets = {old: v.check_path(new, what="new disk path") for old, new in paths.items()}
+    for source in root.findall("devices/disk/source"):
+        old = source.get("file")
+        if old in targets:
+            source.set("file", targets[old])
+    return to_string(root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 
 import libvirt
 
@@ -18,10 +19,21 @@ class NWFilters(Facet):
     def define(self, spec: NWFilterSpec) -> str:
         """Define or update the filter ``spec.name``; returns its UUID. Interfaces that
         reference it pick up the new rules at once."""
-        xml = nwfilter_xml(spec)
-        return self._call(
-            f"define network filter {spec.name!r}", lambda c: c.nwfilterDefineXML(xml).UUIDString()
-        )
+        nwfilter_xml(spec)  # validate before touching libvirt
+
+        def run(conn: libvirt.virConnect) -> str:
+            document = spec
+            if spec.uuid is None:  # libvirt keys filters by uuid: keep the existing one
+                try:
+                    existing = conn.nwfilterLookupByName(spec.name).UUIDString()
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_NWFILTER:
+                        raise
+                else:
+                    document = dataclasses.replace(spec, uuid=existing)
+            return conn.nwfilterDefineXML(nwfilter_xml(document)).UUIDString()
+
+        return self._call(f"define network filter {spec.name!r}", run)
 
     def undefine(self, name: str, *, missing_ok: bool = True) -> bool:
         """Remove a filter (libvirt refuses while an interface uses it)."""

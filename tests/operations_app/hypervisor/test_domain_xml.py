@@ -53,7 +53,7 @@ def full_spec() -> DomainSpec:
                 serial="data0",
                 encryption_secret_uuid="5e0f3c6a-3f1e-4a38-8bbd-2ad0ef1c5b01",
             ),
-            DiskSpec(target="sda", path="/srv/seed.raw", format="raw", bus="sata", readonly=True),
+            DiskSpec(target="sda", path="/srv/seed.raw", format="raw", bus="scsi", readonly=True),
         ],
         interfaces=[
             InterfaceSpec(
@@ -203,6 +203,7 @@ def test_hotplug_fragments():
         ({"disks": [DiskSpec(target="vda", path="/a", bus="usb")]}, "bus"),
         ({"disks": [DiskSpec(target="vda", path="/a", format="vmdk")]}, "format"),
         ({"disks": [DiskSpec(target="vda", path="/a", serial="has space")]}, "serial"),
+        ({"disks": [DiskSpec(target="sda", path="/a", bus="sata", readonly=True)]}, "read-only"),
         ({"interfaces": [InterfaceSpec(network="n", mac="01:00:5e:00:00:01")]}, "multicast"),
         ({"interfaces": [InterfaceSpec(network="n", mac="zz")]}, "MAC"),
         ({"interfaces": [InterfaceSpec(network="n", vlan_tag=4095)]}, "VLAN"),

@@ -1,0 +1,112 @@
+"""Integration: dir pools, LUKS volumes with secrets and linked clones on qemu:///system."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from operations_app.hypervisor import AlreadyExists, InvalidSpec, NotFound
+
+from .conftest import unique_name
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+
+
+def qemu_img_info(path: str) -> dict:
+    out = subprocess.run(
+        ["qemu-img", "info", "--force-share", "--output=json", path],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_dir_pool_ensure_is_idempotent(system_hv, system_pool, world_readable_dir):
+    info = system_hv.storage.pool_ensure_dir(system_pool, str(world_readable_dir / "pool"))
+    assert info.active and info.type == "dir" and info.path == str(world_readable_dir / "pool")
+    assert os.path.isdir(info.path)
+    with pytest.raises(AlreadyExists, match="already exists"):
+        system_hv.storage.pool_ensure_dir(system_pool, str(world_readable_dir / "elsewhere"))
+
+
+def test_encrypted_luks_volume_and_its_secret(system_hv, system_pool, system_reaper):
+    name = system_reaper.volume(system_pool, f"{unique_name()}.qcow2")
+    passphrase = b"correct horse battery staple"
+    info = system_hv.storage.volume_create_encrypted(
+        system_pool, name, capacity_bytes=16 * MIB, passphrase=passphrase
+    )
+    system_reaper.secret(info.secret_uuid)  # in case the test fails before deleting
+    assert info.encrypted and info.encryption_format == "luks" and info.secret_uuid
+    details = qemu_img_info(info.path)
+    assert details["format"] == "qcow2"
+    assert details["encrypted"] is True
+    assert details["format-specific"]["data"]["encrypt"]["format"] == "luks"
+    assert details["virtual-size"] == 16 * MIB
+
+    secret = system_hv.storage.secret_info(info.secret_uuid)
+    assert secret["usage_type"] == "volume" and secret["usage_id"] == info.path
+    assert system_hv.storage.secret_lookup_usage(info.path) == info.secret_uuid
+    # a second secret for the same volume path is refused, without echoing the value
+    with pytest.raises(AlreadyExists) as exc_info:
+        system_hv.storage.secret_define(info.path, passphrase)
+    assert passphrase.decode() not in str(exc_info.value)
+
+    assert system_hv.storage.volume_delete(system_pool, name)
+    assert not os.path.exists(info.path)
+    assert not system_hv.storage.secret_exists(info.secret_uuid)
+
+
+def test_encrypted_volume_failure_leaves_no_secret(system_hv, system_pool, system_reaper):
+    name = system_reaper.volume(system_pool, f"{unique_name()}.qcow2")
+    system_hv.storage.volume_create(system_pool, name, capacity_bytes=MIB)
+    path = system_hv.storage.volume_info(system_pool, name).path
+    # the volume exists already: creation fails, and the secret made for it is removed
+    with pytest.raises(AlreadyExists):
+        system_hv.storage.volume_create_encrypted(
+            system_pool, name, capacity_bytes=MIB, passphrase=b"x" * 16
+        )
+    assert system_hv.storage.secret_lookup_usage(path) is None
+
+
+@pytest.mark.parametrize("base_mib", [16, 4096])
+def test_linked_clone_costs_the_same_whatever_the_base(
+    system_hv, system_pool, system_reaper, base_mib
+):
+    base = system_reaper.volume(system_pool, f"{unique_name()}-base.qcow2")
+    clone = system_reaper.volume(system_pool, f"{unique_name()}-clone.qcow2")
+    base_info = system_hv.storage.volume_create(system_pool, base, capacity_bytes=base_mib * MIB)
+    info = system_hv.storage.volume_create_linked_clone(
+        system_pool, clone, base_path=base_info.path
+    )
+    assert info.backing_path == base_info.path and info.backing_format == "qcow2"
+    assert info.capacity_bytes == base_mib * MIB  # inherited from the base
+    details = qemu_img_info(info.path)
+    assert details["backing-filename"] == base_info.path
+    assert details["backing-filename-format"] == "qcow2"
+    assert os.stat(info.path).st_size < MIB  # only a header, whatever the base's size
+    assert system_hv.storage.volume_delete(system_pool, clone)
+    assert os.path.exists(base_info.path)  # the base is untouched
+
+
+def test_linked_clone_of_an_image_outside_any_pool(
+    system_hv, system_pool, system_reaper, world_readable_dir
+):
+    base = world_readable_dir / "outside.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "32M"], check=True)
+    clone = system_reaper.volume(system_pool, f"{unique_name()}.qcow2")
+    info = system_hv.storage.volume_create_linked_clone(system_pool, clone, base_path=str(base))
+    assert info.backing_path == str(base) and info.capacity_bytes == 32 * MIB
+
+
+def test_volume_errors(system_hv, system_pool):
+    with pytest.raises(NotFound):
+        system_hv.storage.volume_info(system_pool, "pt-none.qcow2")
+    with pytest.raises(InvalidSpec):
+        system_hv.storage.volume_create(system_pool, "pt bad", capacity_bytes=MIB)
+    assert system_hv.storage.volume_delete(system_pool, "pt-none.qcow2", missing_ok=True) is False
