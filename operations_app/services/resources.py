@@ -74,7 +74,10 @@ def resources_remove(*, job: OperationJob, include_released: bool = False) -> li
     qs = JobResource.objects.filter(job=job, removed_at__isnull=True).select_related("platform")
     if not include_released:
         qs = qs.filter(released_at__isnull=True)
-    resources = list(qs.order_by("-created_at", "-pk"))
+    # Domains first (their disks and filters are then free), then newest first.
+    resources = sorted(
+        qs.order_by("-created_at", "-pk"), key=lambda r: r.kind != ResourceKind.DOMAIN
+    )
     leftovers: list[str] = []
     by_platform: dict[int, list[JobResource]] = {}
     for res in resources:
