@@ -278,6 +278,19 @@ class Hypervisor:
     def hostname(self) -> str:
         return self._call("read the host name", lambda c: c.getHostname())
 
+    def domain_capabilities(
+        self, domain_type: str, *, arch: str | None = None, machine: str | None = None
+    ) -> DomainTypeCapabilities:
+        """``getDomainCapabilities`` for one domain type, arch (default: the host's) and
+        machine type (default: the emulator's)."""
+
+        def run(conn: libvirt.virConnect) -> DomainTypeCapabilities:
+            guest_arch = arch or parse_host_capabilities(conn.getCapabilities()).cpu.arch
+            xml = conn.getDomainCapabilities(None, guest_arch, machine, domain_type, 0)
+            return parse_domain_capabilities(xml)
+
+        return self._call(f"read {domain_type} domain capabilities", run)
+
     def capabilities(
         self,
         *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import logging
 import re
 import threading
 import time
@@ -43,6 +44,8 @@ from .types import (
     NetStats,
 )
 from .validation import check_mac, check_name, check_target_dev, check_uuid
+
+logger = logging.getLogger(__name__)
 
 _STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
@@ -285,13 +288,16 @@ class Domains(Facet):
         except HypervisorError as exc:
             if isinstance(exc, NotFound) or not force:
                 raise
-            # the guest could not even be asked (no agent, no ACPI): fall through to destroy
+            logger.info("domain %s could not be asked to shut down (%s); destroying it", name, exc)
+            self.destroy(name)
+            return "destroyed"
         try:
             self.wait_for_state(name, [DomainState.SHUTOFF], timeout=limit)
             return "shutdown"
         except OperationTimeout:
             if not force:
                 raise
+        logger.info("domain %s ignored the shutdown request for %ss; destroying it", name, limit)
         self.destroy(name)
         return "destroyed"
 

@@ -95,6 +95,10 @@ class Storage(Facet):
                     f"Storage pool {name!r} already exists as a {info.type} pool at {info.path}"
                 )
             if not pool.isActive():
+                try:
+                    pool.build(0)  # the directory may have gone while the pool was stopped
+                except libvirt.libvirtError as exc:
+                    logger.debug("building pool %s: %s", name, exc)
                 pool.create(0)
             if autostart and pool.isPersistent():
                 pool.setAutostart(1)

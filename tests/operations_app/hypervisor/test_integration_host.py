@@ -61,6 +61,13 @@ def test_real_capabilities(system_hv):
     assert Capabilities.from_dict(json.loads(json.dumps(caps.to_dict()))) == caps
 
 
+def test_domain_capabilities_per_machine(system_hv):
+    q35 = system_hv.domain_capabilities("qemu", machine="q35")
+    assert q35.machine.startswith("pc-q35-") and "sata" in q35.disk_buses
+    pc = system_hv.domain_capabilities("qemu")
+    assert pc.machine.startswith("pc-i440fx-") and pc.domain_type == "qemu"
+
+
 def test_kvm_declared_through_environment(system_hv):
     caps = system_hv.capabilities(environ={"VMPERSONA_KVM_USABLE": "0"})
     assert caps.domain_type == "qemu"
