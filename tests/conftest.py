@@ -70,3 +70,123 @@ def users(db):
 @pytest.fixture
 def password():
     return lambda username: f"pw-{username}-Secret!1"
+
+
+# --------------------------------------------------------------------------- real hosts
+#
+# Integration tests (marked ``integration``) run on the two-host testbed that
+# ``scripts/test.sh`` starts (``scripts/testbed.sh up``). A session-wide check records
+# every libvirt object on both hosts before the first test and fails the run if any
+# object a test made is still there at the end.
+
+LEAK_KINDS = ("domains", "volumes", "secrets", "networks", "nwfilters", "pools")
+
+
+def _testbed_uris() -> list[str]:
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        proc = subprocess.run(
+            ["bash", str(root / "scripts" / "testbed.sh"), "env"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    uris = []
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key in ("VMPERSONA_HOST_A_URI", "VMPERSONA_HOST_B_URI"):
+            uris.append(value.strip().strip("'"))
+    return uris
+
+
+def _inventory(uri: str) -> dict[str, set[str]]:
+    from operations_app import hypervisor as hv
+    from operations_app.hypervisor.listing import secret_uuids
+
+    with hv.Hypervisor.connect(uri, timeout=15) as conn:
+        found: dict[str, set[str]] = {k: set() for k in LEAK_KINDS}
+        found["domains"] = {d.name for d in conn.domains.list()}
+        for pool in conn.storage.pool_list():
+            found["pools"].add(pool.name)
+            if pool.active:
+                found["volumes"] |= {
+                    f"{pool.name}/{v.name}" for v in conn.storage.volume_list(pool.name)
+                }
+        found["networks"] = {n.name for n in conn.networks.list()}
+        found["nwfilters"] = set(conn.nwfilters.list())
+        found["secrets"] = set(secret_uuids(conn))
+        return found
+
+
+def pytest_collection_modifyitems(session, config, items):
+    config._vmpersona_integration = any(item.get_closest_marker("integration") for item in items)
+
+
+def pytest_runtestloop(session):
+    config = session.config
+    config._vmpersona_before = {}
+    if not getattr(config, "_vmpersona_integration", False):
+        return
+    for uri in _testbed_uris():
+        try:
+            config._vmpersona_before[uri] = _inventory(uri)
+        except Exception as exc:  # noqa: BLE001 - reported by the tests that need the host
+            config._vmpersona_before[uri] = None
+            print(f"\nlibvirt host {uri} not reachable before the run: {exc}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    before = getattr(config, "_vmpersona_before", {})
+    leaks = []
+    for uri, objects in before.items():
+        if objects is None:
+            continue
+        try:
+            after = _inventory(uri)
+        except Exception as exc:  # noqa: BLE001
+            leaks.append(f"{uri}: cannot be read after the run: {exc}")
+            continue
+        for kind in LEAK_KINDS:
+            for name in sorted(after[kind] - objects[kind]):
+                leaks.append(f"{uri}: {kind[:-1]} {name}")
+    if leaks:
+        print("\nThe tests left libvirt objects behind:\n  " + "\n  ".join(leaks))
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def testbed_env():
+    """The running two-host testbed (images built, daemons up); fails when it is not."""
+    import os
+
+    from operations_app import testbed
+
+    if not testbed.TINY_IMAGE_MANIFEST.exists():
+        testbed.ensure_image()
+    try:
+        env = testbed.read_env()
+        from operations_app import hypervisor as hv
+
+        for uri in (env.host_a_uri, env.host_b_uri):
+            with hv.Hypervisor.connect(uri, timeout=15):
+                pass
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") or os.geteuid() == 0:
+            raise
+        pytest.skip(f"the libvirt testbed is not running: {exc}")
+    return env
+
+
+@pytest.fixture
+def testbed_platforms(db, testbed_env):
+    """host-a and host-b registered in the test database, capabilities read."""
+    from operations_app import testbed
+    from operations_app.services.platforms import platform_refresh
+
+    platforms = testbed.register(testbed_env)
+    return {p.name: platform_refresh(platform=p) for p in platforms}

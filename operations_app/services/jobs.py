@@ -36,7 +36,6 @@ from operations_app.models import (
     OperationJob,
     Platform,
     Severity,
-    StepStatus,
     VMState,
 )
 from profiles_app.models import PolicyVersion, VersionStatus
