@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import glob
 import os
+import resource
 import select
 import shutil
 import subprocess
@@ -310,6 +311,35 @@ def probe_kvm_boot(
     )
 
 
+_CAP_SYS_RESOURCE = 24
+
+
+def memory_hard_limit_ceiling_mib(
+    uri: str, *, status_path: str = "/proc/self/status"
+) -> int | None:
+    """The largest ``memtune`` hard limit a guest can be *started* with, or None for no
+    ceiling (or a remote host, which cannot be checked from here).
+
+    libvirt raises QEMU's RLIMIT_MEMLOCK to the domain's hard limit when it starts it.
+    Without CAP_SYS_RESOURCE in the capability bounding set (containers) that fails
+    above the current hard RLIMIT_MEMLOCK, and the domain does not start at all.
+    """
+    if not is_local_uri(uri) or uri.startswith("test:"):
+        return None
+    try:
+        with open(status_path) as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        bounding = int(fields["CapBnd"].strip(), 16)
+    except (OSError, KeyError, ValueError):
+        return None
+    if bounding & (1 << _CAP_SYS_RESOURCE):
+        return None
+    _soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if hard == resource.RLIM_INFINITY:
+        return None
+    return hard // (1024 * 1024)
+
+
 def openvswitch_seen(uri: str, networks: list[NetworkInfo]) -> bool:
     """OVS counts as available when a network uses it, or (local hosts) its socket exists."""
     if any(n.openvswitch for n in networks):
@@ -373,5 +403,6 @@ def assemble_capabilities(
         pools=pools,
         networks=networks,
         openvswitch=openvswitch_seen(uri, networks),
+        memory_hard_limit_max_mib=memory_hard_limit_ceiling_mib(uri),
         migration_transports=host.migration_transports,
     )

@@ -286,6 +286,12 @@ class Storage(Facet):
         # the operation text names the usage only, never the value
         return self._call(f"define the secret for {usage_id!r}", run)
 
+    def secret_list(self) -> list[str]:
+        """UUIDs of every secret on the host (values are never read)."""
+        return self._call(
+            "list secrets", lambda c: sorted(s.UUIDString() for s in c.listAllSecrets(0))
+        )
+
     def secret_lookup_usage(self, usage_id: str, *, usage_type: str = "volume") -> str | None:
         """UUID of the secret for ``usage_id``, or None."""
         kind = {"volume": libvirt.VIR_SECRET_USAGE_TYPE_VOLUME}[usage_type]

@@ -144,6 +144,8 @@ class Capabilities(JsonMixin):
     networks: list[NetworkInfo] = field(default_factory=list)
     openvswitch: bool = False
     migration_transports: list[str] = field(default_factory=list)
+    # largest memtune hard limit a guest can start with here; None: no ceiling known
+    memory_hard_limit_max_mib: int | None = None
 
     def accelerator(self, domain_type: str) -> Accelerator | None:
         return next((a for a in self.accelerators if a.domain_type == domain_type), None)

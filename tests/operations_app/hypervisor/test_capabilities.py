@@ -10,6 +10,7 @@ from operations_app.hypervisor import Capabilities, Hypervisor, judge_kvm
 from operations_app.hypervisor.capabilities import (
     assemble_capabilities,
     is_local_uri,
+    memory_hard_limit_ceiling_mib,
     parse_domain_capabilities,
     parse_host_capabilities,
     version_string,
@@ -155,6 +156,19 @@ def test_json_round_trip():
     assert data["domain_type"] == "qemu"
     assert data["libvirt_version"] == "9.0.0" and data["hypervisor_version"] == "7.2.22"
     assert Capabilities.from_dict(data) == caps
+
+
+def test_memory_hard_limit_ceiling(tmp_path):
+    import resource
+
+    status = tmp_path / "status"
+    status.write_text("Name:\tx\nCapBnd:\t000001ffffffffff\n")  # CAP_SYS_RESOURCE present
+    assert memory_hard_limit_ceiling_mib("qemu:///system", status_path=str(status)) is None
+    status.write_text("Name:\tx\nCapBnd:\t000001fffeffffff\n")  # ... absent
+    hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+    expected = None if hard == resource.RLIM_INFINITY else hard // (1024 * 1024)
+    assert memory_hard_limit_ceiling_mib("qemu:///system", status_path=str(status)) == expected
+    assert memory_hard_limit_ceiling_mib("qemu+ssh://b/system", status_path=str(status)) is None
 
 
 def test_version_string():

@@ -17,6 +17,7 @@ import pytest
 from operations_app.hypervisor import (
     AgentCommandFailed,
     BootSpec,
+    DiskIoTune,
     DiskSpec,
     DomainMetadata,
     DomainSpec,
@@ -27,6 +28,7 @@ from operations_app.hypervisor import (
     InterfaceSpec,
     NetworkSpec,
     NWFilterSpec,
+    Tunables,
     filter_name_for,
     retarget_disks,
 )
@@ -199,6 +201,21 @@ def test_tiny_guest_end_to_end(system_hv, system_reaper, system_pool, world_read
     top = hv.domains.spec(guest.name).disks[0].path
     assert top != guest.disk_path and os.path.exists(top)
     hv.agent.exec(guest.name, ["/bin/busybox", "sync"])
+
+    # live resource limits. A memory hard limit goes in live only and only after the
+    # snapshots: libvirt would raise QEMU's RLIMIT_MEMLOCK to it on the next start, which
+    # hosts without CAP_SYS_RESOURCE refuse (see Capabilities.memory_hard_limit_max_mib)
+    hv.domains.set_tunables(
+        guest.name,
+        Tunables(cpu_shares=512),
+        disk_iotune={"vda": DiskIoTune(total_iops_sec=2000)},
+    )
+    hv.domains.set_tunables(guest.name, Tunables(memory_hard_limit_mib=1024), config=False)
+    live = hv.domains.tunables(guest.name)
+    assert live.cpu_shares == 512 and live.memory_hard_limit_mib == 1024
+    assert hv.domains.disk_iotune(guest.name, "vda").total_iops_sec == 2000
+    config = hv.domains.tunables(guest.name, inactive=True)
+    assert config.cpu_shares == 512 and config.memory_hard_limit_mib is None
 
     # stop: agent/ACPI first, destroy after the deadline
     outcome = hv.domains.shutdown(guest.name, timeout=30)

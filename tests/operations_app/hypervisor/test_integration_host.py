@@ -16,16 +16,19 @@ from operations_app.hypervisor import (
     AlreadyExists,
     Capabilities,
     DhcpHost,
+    DiskIoTune,
     DiskSpec,
     DomainMetadata,
     DomainSpec,
     FirewallRule,
     Hypervisor,
+    HypervisorError,
     InterfaceSpec,
     InvalidSpec,
     NetworkSpec,
     NotFound,
     NWFilterSpec,
+    Tunables,
     filter_name_for,
     probe_kvm_boot,
 )
@@ -167,6 +170,52 @@ def test_device_hotplug_on_defined_domain(system_hv, system_reaper):
     system_hv.domains.detach_interface(name, "52:54:00:fa:00:09")
     spec = system_hv.domains.spec(name, inactive=True)
     assert spec.disks == [] and spec.interfaces == []
+
+
+def test_resource_limits_on_defined_domain(system_hv, system_reaper):
+    name = system_reaper.domain(unique_name())
+    system_hv.domains.define(
+        DomainSpec(
+            name=name, memory_mib=64, disks=[DiskSpec(target="vda", path="/var/tmp/pt-x.qcow2")]
+        )
+    )
+    assert system_hv.domains.tunables(name) == Tunables()
+    wanted = Tunables(
+        cpu_shares=700,
+        cpu_period=100000,
+        cpu_quota=50000,
+        memory_hard_limit_mib=300,
+        blkio_weight=300,
+    )
+    system_hv.domains.set_tunables(
+        name, wanted, disk_iotune={"vda": DiskIoTune(total_iops_sec=100, read_bytes_sec=4096)}
+    )
+    assert system_hv.domains.tunables(name) == wanted
+    assert system_hv.domains.disk_iotune(name, "vda") == DiskIoTune(
+        total_iops_sec=100, read_bytes_sec=4096
+    )
+    spec = system_hv.domains.spec(name, inactive=True)
+    assert spec.tunables == wanted and spec.disks[0].iotune.total_iops_sec == 100
+
+
+def test_memory_hard_limit_ceiling_is_real(system_hv, system_reaper):
+    """A guest with a hard limit above the reported ceiling does not start here."""
+    ceiling = system_hv.capabilities(kvm_usable=False).memory_hard_limit_max_mib
+    if ceiling is None:
+        pytest.skip("this host has no memlock ceiling")
+    name = system_reaper.domain(unique_name())
+    system_hv.domains.define(
+        DomainSpec(name=name, memory_mib=64, tunables=Tunables(memory_hard_limit_mib=ceiling + 256))
+    )
+    with pytest.raises(HypervisorError, match="locked memory"):
+        system_hv.domains.start(name)
+
+
+def test_secret_list(system_hv, system_reaper, world_readable_dir):
+    secret = system_reaper.secret(
+        system_hv.storage.secret_define(str(world_readable_dir / "pt.qcow2"), b"value")
+    )
+    assert secret in system_hv.storage.secret_list()
 
 
 def test_errors_from_real_daemon(system_hv):
