@@ -1,0 +1,284 @@
+"""REST endpoints for platforms, the VM inventory and base images.
+
+Each view parses its input, calls one selector or service and presents the result.
+Everyone authenticated may read; changing a platform, refreshing it or syncing its
+inventory needs the operators role (403 otherwise). Invalid input answers 400 with one
+``{"path", "message"}`` entry per problem, through the project's exception handler.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from operations_app import selectors
+from operations_app.api import serializers as s
+from operations_app.models import BaseImage, ManagedVM, Platform
+from operations_app.services import inventory as inventory_services
+from operations_app.services import platforms as platform_services
+from vmpersona.roles import OPERATORS, has_role
+
+ERRORS_400 = OpenApiResponse(s.OperationsErrorResponseSerializer, description="Invalid input")
+DETAIL_403 = OpenApiResponse(
+    s.OperationsDetailResponseSerializer, description="Needs the operators role"
+)
+DETAIL_404 = OpenApiResponse(s.OperationsDetailResponseSerializer, description="No such object")
+
+
+class OperatorsWrite(permissions.BasePermission):
+    """Reading needs a login; anything else needs the operators role."""
+
+    message = "This needs the 'operators' role."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return bool(request.user and request.user.is_authenticated)
+        return has_role(request.user, OPERATORS)
+
+
+class ApiPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _flatten(detail, prefix: str = "") -> list[tuple[str, str]]:
+    """DRF's nested error detail as (path, message) pairs; paths like ``networks/0``."""
+    if isinstance(detail, dict):
+        items = []
+        for key, value in detail.items():
+            field = "" if key in ("non_field_errors", "detail") else str(key)
+            path = f"{prefix}/{field}" if prefix and field else prefix or field
+            items.extend(_flatten(value, path))
+        return items
+    if isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            return [(prefix, str(v)) for v in detail]
+        items = []
+        for index, value in enumerate(detail):
+            items.extend(_flatten(value, f"{prefix}/{index}" if prefix else str(index)))
+        return items
+    return [(prefix, str(detail))]
+
+
+class BaseView(APIView):
+    permission_classes = [OperatorsWrite]
+
+    def parse(self, serializer_class, data) -> dict:
+        """Validated data, or a Django ValidationError that the handler answers as 400."""
+        serializer = serializer_class(data=data, context={"request": self.request})
+        try:
+            serializer.is_valid(raise_exception=True)
+        except serializers.ValidationError as exc:
+            raise DjangoValidationError(
+                [
+                    DjangoValidationError(
+                        "%(message)s", code="invalid", params={"path": path, "message": message}
+                    )
+                    for path, message in _flatten(exc.detail)
+                ]
+            ) from exc
+        return serializer.validated_data
+
+    def platform(self, name: str) -> Platform:
+        try:
+            return Platform.objects.get(name=name)
+        except Platform.DoesNotExist as exc:
+            raise exceptions.NotFound(f"No platform named '{name}'.") from exc
+
+    def vm(self, pk: int) -> ManagedVM:
+        try:
+            return ManagedVM.objects.select_related("platform", "profile_version__policy").get(
+                pk=pk
+            )
+        except ManagedVM.DoesNotExist as exc:
+            raise exceptions.NotFound(f"No VM {pk} in the inventory.") from exc
+
+    def present_platform(self, platform: Platform, code=status.HTTP_200_OK) -> Response:
+        platform = selectors.platform_list().get(pk=platform.pk)
+        context = {
+            "request": self.request,
+            "effective_capabilities": selectors.platform_effective_capabilities(platform),
+            "utilisation": selectors.platform_utilisation(platform=platform),
+        }
+        return Response(s.PlatformDetailSerializer(platform, context=context).data, status=code)
+
+
+class ListView(BaseView):
+    pagination_class = ApiPagination
+
+    def paginated(self, queryset, serializer_class) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        data = serializer_class(page, many=True, context={"request": self.request}).data
+        return paginator.get_paginated_response(data)
+
+
+# --- Platforms ------------------------------------------------------------------------
+
+
+class PlatformListView(ListView):
+    @extend_schema(
+        operation_id="platforms_list",
+        tags=["platforms"],
+        summary="List platforms",
+        parameters=[s.PlatformListQuerySerializer],
+        responses={200: s.PlatformSerializer(many=True), 400: ERRORS_400},
+    )
+    def get(self, request):
+        filters = self.parse(s.PlatformListQuerySerializer, request.query_params)
+        return self.paginated(selectors.platform_list(**filters), s.PlatformSerializer)
+
+    @extend_schema(
+        operation_id="platforms_create",
+        tags=["platforms"],
+        summary="Add a platform",
+        description="Needs the operators role. The platform is not contacted: refresh it to "
+        "read its capabilities.",
+        request=s.PlatformCreateSerializer,
+        responses={201: s.PlatformDetailSerializer, 400: ERRORS_400, 403: DETAIL_403},
+    )
+    def post(self, request):
+        data = dict(self.parse(s.PlatformCreateSerializer, request.data))
+        platform = platform_services.platform_create(
+            user=request.user, name=data.pop("name"), uri=data.pop("uri"), **data
+        )
+        response = self.present_platform(platform, status.HTTP_201_CREATED)
+        response["Location"] = response.data["links"]["self"]
+        return response
+
+
+class PlatformDetailView(BaseView):
+    @extend_schema(
+        operation_id="platforms_retrieve",
+        tags=["platforms"],
+        summary="A platform with its capabilities and effective capabilities",
+        responses={200: s.PlatformDetailSerializer, 404: DETAIL_404},
+    )
+    def get(self, request, name: str):
+        return self.present_platform(self.platform(name))
+
+    @extend_schema(
+        operation_id="platforms_partial_update",
+        tags=["platforms"],
+        summary="Change a platform's settings",
+        description="Needs the operators role. Only the settings given change; the name cannot.",
+        request=s.PlatformUpdateSerializer,
+        responses={
+            200: s.PlatformDetailSerializer,
+            400: ERRORS_400,
+            403: DETAIL_403,
+            404: DETAIL_404,
+        },
+    )
+    def patch(self, request, name: str):
+        platform = self.platform(name)
+        data = self.parse(s.PlatformUpdateSerializer, request.data)
+        platform = platform_services.platform_update(user=request.user, platform=platform, **data)
+        return self.present_platform(platform)
+
+
+class PlatformRefreshView(BaseView):
+    @extend_schema(
+        operation_id="platforms_refresh",
+        tags=["platforms"],
+        summary="Read the platform's capabilities from libvirt now",
+        description="Needs the operators role. An unreachable platform is not an error of "
+        "the request: the answer has `status: unreachable` and `last_error`.",
+        request=None,
+        responses={200: s.PlatformDetailSerializer, 403: DETAIL_403, 404: DETAIL_404},
+    )
+    def post(self, request, name: str):
+        platform = platform_services.platform_refresh(platform=self.platform(name))
+        return self.present_platform(platform)
+
+
+class PlatformSyncView(BaseView):
+    @extend_schema(
+        operation_id="platforms_sync",
+        tags=["platforms"],
+        summary="Sync the platform's VM inventory now",
+        description="Needs the operators role. Records every domain (unmanaged ones too), "
+        "marks vanished ones gone and takes a metrics sample of running ones.",
+        request=None,
+        responses={200: s.SyncResultSerializer, 403: DETAIL_403, 404: DETAIL_404},
+    )
+    def post(self, request, name: str):
+        result = inventory_services.inventory_sync(platform=self.platform(name))
+        return Response(s.SyncResultSerializer(result).data)
+
+
+# --- VMs ------------------------------------------------------------------------------
+
+
+class VMListView(ListView):
+    @extend_schema(
+        operation_id="vms_list",
+        tags=["vms"],
+        summary="List the VM inventory",
+        parameters=[s.VMListQuerySerializer],
+        responses={200: s.VMSerializer(many=True), 400: ERRORS_400},
+    )
+    def get(self, request):
+        filters = self.parse(s.VMListQuerySerializer, request.query_params)
+        return self.paginated(selectors.vm_list(**filters), s.VMSerializer)
+
+
+class VMDetailView(BaseView):
+    @extend_schema(
+        operation_id="vms_retrieve",
+        tags=["vms"],
+        summary="One VM with its latest metrics sample",
+        responses={200: s.VMDetailSerializer, 404: DETAIL_404},
+    )
+    def get(self, request, pk: int):
+        vm = self.vm(pk)
+        latest = selectors.vm_metrics(vm=vm, limit=1)
+        context = {"request": request, "latest_sample": latest[-1] if latest else None}
+        return Response(s.VMDetailSerializer(vm, context=context).data)
+
+
+class VMMetricsView(BaseView):
+    @extend_schema(
+        operation_id="vms_metrics",
+        tags=["vms"],
+        summary="A VM's newest metrics samples, oldest first",
+        parameters=[s.MetricsQuerySerializer],
+        responses={200: s.MetricSampleSerializer(many=True), 400: ERRORS_400, 404: DETAIL_404},
+    )
+    def get(self, request, pk: int):
+        query = self.parse(s.MetricsQuerySerializer, request.query_params)
+        samples = selectors.vm_metrics(vm=self.vm(pk), limit=query["limit"])
+        return Response(s.MetricSampleSerializer(samples, many=True).data)
+
+
+# --- Base images ----------------------------------------------------------------------
+
+
+class ImageListView(ListView):
+    @extend_schema(
+        operation_id="images_list",
+        tags=["images"],
+        summary="List base images and where they lie on each platform",
+        responses={200: s.BaseImageSerializer(many=True)},
+    )
+    def get(self, request):
+        return self.paginated(selectors.base_image_list(), s.BaseImageSerializer)
+
+
+class ImageDetailView(BaseView):
+    @extend_schema(
+        operation_id="images_retrieve",
+        tags=["images"],
+        summary="One base image",
+        responses={200: s.BaseImageSerializer, 404: DETAIL_404},
+    )
+    def get(self, request, image_id: str):
+        try:
+            image = selectors.base_image_list().get(image_id=image_id)
+        except BaseImage.DoesNotExist as exc:
+            raise exceptions.NotFound(f"No base image '{image_id}'.") from exc
+        return Response(s.BaseImageSerializer(image).data)
