@@ -105,7 +105,6 @@ def _testbed_uris() -> list[str]:
 
 def _inventory(uri: str) -> dict[str, set[str]]:
     from operations_app import hypervisor as hv
-    from operations_app.hypervisor.listing import secret_uuids
 
     with hv.Hypervisor.connect(uri, timeout=15) as conn:
         found: dict[str, set[str]] = {k: set() for k in LEAK_KINDS}
@@ -118,7 +117,7 @@ def _inventory(uri: str) -> dict[str, set[str]]:
                 }
         found["networks"] = {n.name for n in conn.networks.list()}
         found["nwfilters"] = set(conn.nwfilters.list())
-        found["secrets"] = set(secret_uuids(conn))
+        found["secrets"] = set(conn.storage.secret_list())
         return found
 
 

@@ -28,7 +28,6 @@ from django.utils import timezone
 
 from operations_app import hypervisor as hv
 from operations_app.constraints import effective_capabilities
-from operations_app.hypervisor.tuning import apply_tunables, read_tunables
 from operations_app.models import (
     BaseImage,
     BaseImageLocation,
@@ -640,16 +639,35 @@ class CloneRunner(Runner):
         self.load_state()
         tunables, tune = self.tunables()
         targets = ["vda", *[v["target"] for v in self.plan.volumes]]
-        apply_tunables(
-            self.conn,
-            self.job.vm_name,
-            tunables,
-            disk_iotune={t: tune for t in targets} if tune else None,
-        )
+        iotune = {t: tune for t in targets} if tune else None
+        name = self.job.vm_name
+        notes = []
+        ceiling = (self.job.platform.capabilities or {}).get("memory_hard_limit_max_mib")
+        hard = tunables.memory_hard_limit_mib
+        if hard is not None and ceiling is not None and hard > ceiling:
+            # The host cannot raise the locked-memory limit that far at start-up, so a
+            # hard limit in the saved definition would stop the VM from ever starting
+            # again. Enforce it on the running VM only, and say so.
+            persistent = hv.Tunables(**{**tunables.to_dict(), "memory_hard_limit_mib": None})
+            self.conn.domains.set_tunables(
+                name, persistent, disk_iotune=iotune, live=True, config=True
+            )
+            self.conn.domains.set_tunables(
+                name, hv.Tunables(memory_hard_limit_mib=hard), live=True, config=False
+            )
+            notes.append(
+                f"memory hard limit {hard} MiB enforced on the running VM only: {self.job.platform.name} "
+                f"cannot lock more than {ceiling} MiB at start-up, so it is not saved in the definition"
+            )
+            self.log(notes[-1], level="warning")
+        else:
+            self.conn.domains.set_tunables(
+                name, tunables, disk_iotune=iotune, live=True, config=True
+            )
         parts = [f"{k}={v}" for k, v in tunables.to_dict().items() if v is not None]
         if tune:
             parts.append("disk I/O limits on " + ", ".join(targets))
-        return ", ".join(parts) or "no limits requested"
+        return "; ".join([", ".join(parts) or "no limits requested", *notes])
 
     # ----------------------------------------------------------------- 8, 9
 
@@ -745,10 +763,9 @@ class CloneRunner(Runner):
                 bool(root_info and location and root_info.backing_path == location.path),
             )
         )
-        # Tunables as libvirt enforces them.
+        # Tunables as libvirt enforces them now.
         tunables, tune = self.tunables()
-        live = read_tunables(self.conn, name)
-        sched, memory = live["scheduler"], live["memory"]
+        live = self.conn.domains.tunables(name)
         if tunables.cpu_shares is not None:
             checks.append(
                 Check(
@@ -756,8 +773,8 @@ class CloneRunner(Runner):
                     "/resource_allocation/limits/cpu_shares",
                     "CPU shares",
                     str(tunables.cpu_shares),
-                    str(sched.get("cpu_shares")),
-                    sched.get("cpu_shares") == tunables.cpu_shares,
+                    str(live.cpu_shares),
+                    live.cpu_shares == tunables.cpu_shares,
                 )
             )
         if tunables.cpu_quota is not None:
@@ -767,28 +784,27 @@ class CloneRunner(Runner):
                     "/resource_allocation/limits",
                     "CPU quota per vCPU (µs per period)",
                     f"{tunables.cpu_quota}/{tunables.cpu_period}",
-                    f"{sched.get('vcpu_quota')}/{sched.get('vcpu_period')}",
-                    sched.get("vcpu_quota") == tunables.cpu_quota
-                    and sched.get("vcpu_period") == tunables.cpu_period,
+                    f"{live.cpu_quota}/{live.cpu_period}",
+                    live.cpu_quota == tunables.cpu_quota and live.cpu_period == tunables.cpu_period,
                 )
             )
         if tunables.memory_hard_limit_mib is not None:
-            actual = memory.get("hard_limit")
             checks.append(
                 Check(
                     "resources",
                     "/resource_allocation/limits/memory_hard_limit_mib",
                     "memory hard limit (MiB)",
                     str(tunables.memory_hard_limit_mib),
-                    str(actual // 1024 if actual else None),
-                    actual == tunables.memory_hard_limit_mib * 1024,
+                    str(live.memory_hard_limit_mib),
+                    live.memory_hard_limit_mib == tunables.memory_hard_limit_mib,
                 )
             )
         if tune is not None:
+            want = {k: v for k, v in tune.to_dict().items() if v is not None}
             for disk in spec.disks:
-                got = disk.iotune.to_dict() if disk.iotune else {}
-                want = {k: v for k, v in tune.to_dict().items() if v is not None}
-                ok = all(got.get(k) == v for k, v in want.items())
+                if disk.device != "disk":
+                    continue
+                got = self.conn.domains.disk_iotune(name, disk.target).to_dict()
                 checks.append(
                     Check(
                         "resources",
@@ -796,7 +812,7 @@ class CloneRunner(Runner):
                         f"disk {disk.target} I/O limits",
                         _check_str(want),
                         _check_str({k: got.get(k) for k in want}),
-                        ok,
+                        all(got.get(k) == v for k, v in want.items()),
                     )
                 )
         # Volumes: attached, encrypted as asked.
