@@ -76,7 +76,14 @@ def constraint_errors(constraints: Any) -> list[ConstraintError]:
         pointer = "".join(f"/{p}" for p in err.absolute_path)
         if err.validator == "additionalProperties":
             known = ", ".join(sorted(CONSTRAINTS_SCHEMA["properties"]))
-            message = f"unknown constraint; known ones are {known}"
+            extra = (
+                sorted(set(err.instance) - set(CONSTRAINTS_SCHEMA["properties"]))
+                if isinstance(err.instance, dict)
+                else []
+            )
+            message = (
+                f"unknown constraint {', '.join(repr(k) for k in extra)}; known ones are {known}"
+            )
         else:
             message = err.message
         errors.append(ConstraintError(pointer, message))

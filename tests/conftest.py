@@ -121,8 +121,9 @@ def _inventory(uri: str) -> dict[str, set[str]]:
         return found
 
 
-def pytest_collection_modifyitems(session, config, items):
-    config._vmpersona_integration = any(item.get_closest_marker("integration") for item in items)
+def pytest_collection_finish(session):
+    # session.items is what will run, after -m/-k deselection.
+    session.config._vmpersona_integration = any(item.get_closest_marker("integration") for item in session.items)
 
 
 def pytest_runtestloop(session):

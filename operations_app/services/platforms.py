@@ -18,6 +18,7 @@ from operations_app import hypervisor as hv
 from operations_app.constraints import constraint_errors
 from operations_app.models import BaseImage, BaseImageLocation, KvmPolicy, Platform, PlatformStatus
 from vmpersona.errors import DomainError
+from vmpersona.roles import OPERATORS, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,25 @@ def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+RESERVED_NAMES = frozenset({"new"})
+
+
+def _check_role(user) -> None:
+    # ``user=None`` is the system itself (periodic tasks, the local CLI run by root).
+    if user is not None:
+        require_role(user, OPERATORS, "manage platforms")
+
+
 @transaction.atomic
 def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platform:
+    _check_role(user)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise _error(sorted(unknown)[0], "not a platform setting")
     if not name or slugify(name) != name:
         raise _error("name", "lowercase letters, digits and dashes")
+    if name in RESERVED_NAMES:
+        raise _error("name", f"'{name}' is reserved; choose another name")
     if Platform.objects.filter(name=name).exists():
         raise _error("name", f"a platform named '{name}' already exists", code="duplicate")
     cleaned = _clean_fields({"uri": uri, **fields})
@@ -133,6 +146,7 @@ def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platfor
 
 @transaction.atomic
 def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform:
+    _check_role(user)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise _error(sorted(unknown)[0], "not a platform setting")
