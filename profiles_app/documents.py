@@ -28,8 +28,35 @@ def content_hash(document: Any) -> str:
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
+# The order people read a VPPD in; databases that store JSON as jsonb forget key order.
+TOP_LEVEL_ORDER = (
+    "$schema",
+    "schema_version",
+    "name",
+    "description",
+    "base_image_id",
+    "execution_flags",
+    "resource_allocation",
+    "application_manifest",
+    "runtime_environment",
+    "data_volume_definitions",
+    "network_configuration",
+    "security_profile",
+    "monitoring_agents",
+    "fixes",
+)
+
+
+def ordered_document(document: Any) -> Any:
+    """The document with its top-level keys in reading order (unknown keys last)."""
+    if not isinstance(document, dict):
+        return document
+    rank = {key: i for i, key in enumerate(TOP_LEVEL_ORDER)}
+    return {k: document[k] for k in sorted(document, key=lambda k: (rank.get(k, len(rank)), str(k)))}
+
+
 def pretty_json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json.dumps(ordered_document(document), indent=2, ensure_ascii=False)
 
 
 def iter_inline_keys(document: Any) -> Iterator[tuple[int, dict]]:

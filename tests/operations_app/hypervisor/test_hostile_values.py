@@ -102,6 +102,11 @@ def name_ok(s: str, max_len: int = 64) -> bool:
     return bool(_NAME.match(s)) and len(s) <= max_len
 
 
+def filter_name_ok(s: str) -> bool:
+    """nwfilter names are also XML names: no leading digit, dot or dash."""
+    return name_ok(s) and (s[0].isalpha() or s[0] == "_")
+
+
 def shape(xml: str) -> list[tuple[str, tuple[str, ...]]]:
     """Tags and attribute names of every element, in document order."""
     return [(e.tag, tuple(sorted(e.attrib))) for e in ET.fromstring(xml).iter()]
@@ -283,9 +288,9 @@ def test_nwfilter_builder(name, comment, cidr):
         comment_ok = comment is None or (
             line_ok(comment) and len(comment) <= 256 and not comment.startswith("persona:")
         )
-        assert not (name_ok(name) and comment_ok and cidr is None)
+        assert not (filter_name_ok(name) and comment_ok and cidr is None)
         return
-    assert name_ok(name)
+    assert filter_name_ok(name)
     back = parse_nwfilter_xml(xml)
     assert back.name == name and back.rules[0].comment == comment
     # 1 filter + 2 DHCP rules + 1 user rule + 2 default rules, each rule with one child
