@@ -94,3 +94,112 @@ class VMMetricSampleAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- Jobs and notifications ------------------------------------------------------------
+# Jobs are read-only here: they change only through their services (cancel below, and
+# the runner that works them).
+
+from operations_app.models import (  # noqa: E402
+    JobResource,
+    JobStep,
+    Notification,
+    OperationJob,
+    VerificationCheck,
+)
+from operations_app.services import jobs as job_services  # noqa: E402
+from vmpersona.errors import DomainError  # noqa: E402
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class JobStepInline(_ReadOnlyInline):
+    model = JobStep
+    fields = ("index", "name", "title", "status", "started_at", "finished_at", "output")
+    readonly_fields = fields
+
+
+class VerificationCheckInline(_ReadOnlyInline):
+    model = VerificationCheck
+    fields = ("index", "section", "pointer", "name", "source", "expected", "actual", "passed")
+    readonly_fields = fields
+
+
+class JobResourceInline(_ReadOnlyInline):
+    model = JobResource
+    fields = ("kind", "identifier", "platform", "created_at", "released_at", "removed_at")
+    readonly_fields = fields
+
+
+@admin.register(OperationJob)
+class OperationJobAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "vm_name",
+        "profile_version",
+        "platform",
+        "status",
+        "progress",
+        "requested_by",
+        "trigger",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("kind", "status", "trigger", "platform", "cancel_requested")
+    search_fields = ("vm_name", "=id", "=uuid", "error", "requested_by__username")
+    list_select_related = ("platform", "profile_version__policy", "requested_by")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in OperationJob._meta.fields]
+    inlines = [JobStepInline, VerificationCheckInline, JobResourceInline]
+    actions = ["cancel_jobs"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request, queryset):
+        for job in queryset:
+            try:
+                job = job_services.job_cancel(user=request.user, job=job)
+            except DomainError as exc:
+                self.message_user(request, f"#{job.pk}: {exc}", messages.ERROR)
+                continue
+            outcome = "cancelled" if job.status == "cancelled" else "cancel requested"
+            self.message_user(request, f"#{job.pk} {job.vm_name}: {outcome}")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "recipient", "severity", "message", "read", "job")
+    list_filter = ("severity", "read")
+    search_fields = ("message", "recipient__username")
+    list_select_related = ("recipient", "job")
+    readonly_fields = ("recipient", "severity", "message", "link", "job", "created_at")
+
+
+@admin.action(description="Decommission selected VMs")
+def decommission_vms(modeladmin, request, queryset):
+    for vm in queryset.select_related("platform", "profile_version"):
+        try:
+            job = job_services.job_request_decommission(user=request.user, vm=vm)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
+            continue
+        modeladmin.message_user(request, f"{vm.name}: decommission queued as job #{job.pk}")
+
+
+ManagedVMAdmin.actions = [*(ManagedVMAdmin.actions or []), decommission_vms]

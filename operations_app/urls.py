@@ -16,3 +16,17 @@ urlpatterns = [
     path("vms/<int:pk>/", views.vm_detail, name="vm"),
     path("images/", views.image_list, name="images"),
 ]
+
+# Jobs, cloning, decommissioning and notifications.
+from operations_app import views_jobs  # noqa: E402
+
+urlpatterns += [
+    path("jobs/", views_jobs.job_list, name="jobs"),
+    path("jobs/<int:pk>/", views_jobs.job_detail, name="job"),
+    path("jobs/<int:pk>/report/", views_jobs.job_report, name="job_report"),
+    path("jobs/<int:pk>/cancel/", views_jobs.job_cancel, name="job_cancel"),
+    path("clone/", views_jobs.clone_form, name="clone"),
+    path("vms/<int:pk>/decommission/", views_jobs.vm_decommission, name="vm_decommission"),
+    path("notifications/", views_jobs.notification_list, name="notifications"),
+    path("notifications/read/", views_jobs.notifications_mark_read, name="notifications_read"),
+]

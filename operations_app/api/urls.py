@@ -19,3 +19,17 @@ urlpatterns = [
     path("images/", views.ImageListView.as_view(), name="image-list"),
     path("images/<slug:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
 ]
+
+# Jobs and notifications.
+from operations_app.api import jobs  # noqa: E402
+
+urlpatterns += [
+    path("jobs/", jobs.JobListView.as_view(), name="job-list"),
+    path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
+    path("jobs/<int:pk>/events/", jobs.JobEventsView.as_view(), name="job-events"),
+    path("jobs/<int:pk>/steps/", jobs.JobStepsView.as_view(), name="job-steps"),
+    path("jobs/<int:pk>/checks/", jobs.JobChecksView.as_view(), name="job-checks"),
+    path("notifications/", jobs.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/read/", jobs.NotificationReadView.as_view(), name="notification-read"),
+]

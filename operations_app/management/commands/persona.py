@@ -1,7 +1,13 @@
-"""``python manage.py persona ...``: platforms, inventory, images and the local testbed.
+"""``python manage.py persona ...``: platforms, inventory, images, the local testbed, and
+jobs (clone, destroy, list, show, cancel, follow).
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
-2 usage, 3 the operation was refused or failed (unknown object, unreachable host, ...).
+2 usage, 3 the operation was refused or failed (unknown object, unreachable host, ...),
+4 a job that was waited for ended without succeeding (rolled back, cancelled, failed or
+errored), 5 ``--timeout`` passed while the job was still running.
+
+Requests and cancels are made as a user, who needs the roles the web UI asks for: name
+them with ``--as USER``, or set ``VMPERSONA_CLI_USER``; there is no implicit default.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from operations_app import testbed
-from operations_app.models import BaseImage, Platform
+from operations_app.management import job_cli
+from operations_app.management.job_cli import JobOutcome
+from operations_app.models import BaseImage, JobKind, Platform
 from operations_app.services import inventory as inventory_services
+from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
 from profiles_app.documents import error_list
 from vmpersona.errors import DomainError
@@ -61,6 +70,63 @@ class Command(BaseCommand):
         reg.add_argument("--platform", action="append", required=True)
         img_sub.add_parser("list", help="list base images")
 
+        self._job_arguments(sub)
+
+    def _job_arguments(self, sub):
+        who = {
+            "dest": "as_user",
+            "metavar": "USER",
+            "help": "who requests it (default: $VMPERSONA_CLI_USER)",
+        }
+        clone = sub.add_parser("clone", help="clone a VM from an approved profile version")
+        clone.add_argument("--profile", required=True, help="profile name")
+        clone.add_argument(
+            "--version", type=int, help="version number (default: the approved version)"
+        )
+        clone.add_argument("--platform", required=True, help="target platform")
+        clone.add_argument("--name", required=True, dest="vm_name", help="name of the new VM")
+        clone.add_argument("--as", **who)
+        self._wait_options(clone)
+
+        destroy = sub.add_parser("destroy", help="decommission a VM")
+        destroy.add_argument("vm", help="VM name (or inventory id)")
+        destroy.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        destroy.add_argument("--as", **who)
+        self._wait_options(destroy)
+
+        jobs = sub.add_parser("jobs", help="list jobs, newest first")
+        jobs.add_argument(
+            "--status", action="append", default=[], help="status or 'active'; repeatable"
+        )
+        jobs.add_argument("--kind", choices=[k.value for k in JobKind])
+        jobs.add_argument("--platform")
+        jobs.add_argument("--vm", dest="vm_name")
+        jobs.add_argument("--limit", type=int, default=50)
+
+        job = sub.add_parser(
+            "job",
+            help="show a job, or cancel one",
+            usage="persona job ID [--events] [--wait] | persona job cancel ID --as USER",
+        )
+        job.add_argument("target", metavar="ID|cancel", help="a job id, or 'cancel'")
+        job.add_argument("job_id", nargs="?", type=int, help="(after 'cancel') the job id")
+        job.add_argument("--events", action="store_true", help="also list the job's events")
+        job.add_argument("--as", **who)
+        self._wait_options(job)
+
+    def _wait_options(self, p):
+        p.add_argument(
+            "--wait",
+            action="store_true",
+            help="follow the job until it ends; exit 0 only if it succeeded",
+        )
+        p.add_argument(
+            "--timeout", type=float, default=None, help="give up waiting after this many seconds"
+        )
+        p.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between polls (default 1)"
+        )
+
     def _platform_options(self, p):
         p.add_argument("--description")
         p.add_argument("--site")
@@ -89,6 +155,8 @@ class Command(BaseCommand):
             for err in error_list(exc):
                 self.stderr.write(f"{err['path'] or '/'}: {err['message']}")
             sys.exit(1)
+        except JobOutcome as exc:
+            raise CommandError(str(exc), returncode=exc.code) from exc
         except (DomainError, Platform.DoesNotExist, BaseImage.DoesNotExist) as exc:
             raise CommandError(str(exc), returncode=3) from exc
 
@@ -262,3 +330,68 @@ class Command(BaseCommand):
         self.stdout.write(
             f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}"
         )
+
+    # ------------------------------------------------------------------ jobs
+
+    def do_clone(self, opts):
+        job = job_cli.request_clone(
+            user=job_cli.cli_user(opts["as_user"]),
+            profile=opts["profile"],
+            number=opts["version"],
+            platform=opts["platform"],
+            vm_name=opts["vm_name"],
+        )
+        self._queued(job, opts)
+
+    def do_destroy(self, opts):
+        job = job_cli.request_destroy(
+            user=job_cli.cli_user(opts["as_user"]), vm=opts["vm"], platform=opts["platform"]
+        )
+        self._queued(job, opts)
+
+    def _queued(self, job, opts):
+        self.stdout.write(f"job {job.pk} queued: {job.get_kind_display().lower()} {job.vm_name}")
+        if opts["wait"]:
+            self._wait(job, opts, after=0)
+
+    def _wait(self, job, opts, *, after: int):
+        job_cli.follow(
+            job,
+            after=after,
+            out=self.stdout,
+            verbosity=opts["verbosity"],
+            interval=opts["interval"],
+            timeout=opts["timeout"],
+        )
+
+    def do_jobs(self, opts):
+        job_cli.print_jobs(
+            self.stdout,
+            status=opts["status"],
+            kind=opts["kind"] or "",
+            platform=opts["platform"] or "",
+            vm_name=opts["vm_name"] or "",
+            limit=opts["limit"],
+        )
+
+    def do_job(self, opts):
+        target = opts["target"]
+        if target == "cancel":
+            if opts["job_id"] is None:
+                raise CommandError("usage: persona job cancel ID --as USER", returncode=2)
+            job = job_cli.job_or_error(opts["job_id"])
+            job = job_services.job_cancel(user=job_cli.cli_user(opts["as_user"]), job=job)
+            state = "cancelled" if job.status == "cancelled" else "cancel requested"
+            self.stdout.write(f"job {job.pk}: {state}")
+            if opts["wait"]:
+                self._wait(job, opts, after=job.event_seq)
+            return
+        if not target.isdigit() or opts["job_id"] is not None:
+            raise CommandError(
+                "usage: persona job ID [--events] [--wait] | persona job cancel ID --as USER",
+                returncode=2,
+            )
+        job = job_cli.job_or_error(int(target))
+        job_cli.print_job(self.stdout, job, events=opts["events"])
+        if opts["wait"]:
+            self._wait(job, opts, after=job.event_seq)

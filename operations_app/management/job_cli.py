@@ -1,0 +1,286 @@
+"""The job subcommands of ``manage.py persona``: request, list, show and follow jobs.
+
+Following a job reads its ``JobEvent`` rows after the last sequence number seen, so it
+works whichever process or host runs the worker, and misses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+from operations_app import selectors_jobs as selectors
+from operations_app.models import (
+    TERMINAL_STATUSES,
+    JobEvent,
+    JobStatus,
+    OperationJob,
+)
+from operations_app.services import jobs as job_services
+from vmpersona.errors import DomainError
+
+CLI_USER_ENV = "VMPERSONA_CLI_USER"
+BAR_WIDTH = 30
+BATCH = 500
+
+EXIT_JOB_UNSUCCESSFUL = 4
+EXIT_WAIT_TIMEOUT = 5
+
+
+class Output(Protocol):
+    """Where lines go: a command's ``self.stdout`` (which adds the newline) or a test's."""
+
+    def write(self, msg: str) -> object: ...
+
+
+class JobOutcome(Exception):
+    """A followed job did not succeed (or did not end in time); ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def cli_user(username: str | None):
+    """The user a request is made as: ``--as USER``, else ``$VMPERSONA_CLI_USER``."""
+    name = (username or os.environ.get(CLI_USER_ENV, "")).strip()
+    if not name:
+        raise CommandError(f"Say who is asking: --as USER, or set {CLI_USER_ENV}.", returncode=2)
+    user = get_user_model().objects.filter(username=name).first()
+    if user is None or not user.is_active:
+        raise DomainError(f"No active user named '{name}'.")
+    return user
+
+
+def request_clone(*, user, profile: str, number: int | None, platform: str, vm_name: str):
+    version = selectors.clone_source(profile=profile, number=number)
+    target = selectors.platform_named(platform)
+    return job_services.job_request_clone(
+        user=user, version=version, platform=target, vm_name=vm_name
+    )
+
+
+def request_destroy(*, user, vm: str, platform: str | None):
+    target = selectors.vm_named(vm, platform=platform or "")
+    return job_services.job_request_decommission(user=user, vm=target)
+
+
+def job_or_error(pk: int) -> OperationJob:
+    job = (
+        OperationJob.objects.select_related(
+            "platform", "profile_version__policy", "requested_by", "source_platform"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if job is None:
+        raise DomainError(f"No job #{pk}.")
+    return job
+
+
+# --------------------------------------------------------------------------- output
+
+
+def progress_bar(percent: int, width: int = BAR_WIDTH) -> str:
+    percent = max(0, min(100, int(percent)))
+    filled = round(width * percent / 100)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {percent:3d}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    seconds = int(round(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def print_jobs(
+    out: Output, *, status: list[str], kind: str, platform: str, vm_name: str, limit: int
+) -> None:
+    jobs = selectors.job_list_all(kind=kind, status=status, platform=platform, vm_name=vm_name)
+    out.write(
+        f"{'ID':>5}  {'KIND':<12} {'STATUS':<12} {'PROG':>4}  {'VM':<24} {'PLATFORM':<12} "
+        f"{'PROFILE':<22} {'BY':<12} CREATED"
+    )
+    for job in jobs[: max(1, limit)]:
+        profile = job.profile_version.label if job.profile_version else "-"
+        by = job.requested_by.username if job.requested_by else "-"
+        out.write(
+            f"{job.pk:>5}  {job.kind:<12} {job.status:<12} {job.progress:>3}%  {job.vm_name:<24} "
+            f"{job.platform.name:<12} {profile:<22} {by:<12} {_when(job.created_at)}"
+        )
+
+
+def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
+    rows = [
+        ("job", f"#{job.pk} {job.get_kind_display().lower()} {job.vm_name}"),
+        (
+            "status",
+            job.status + (" (cancel requested)" if job.cancel_requested and job.is_active else ""),
+        ),
+        (
+            "progress",
+            progress_bar(job.progress)
+            + (f"  {job.current_step}" if job.current_step and job.is_active else ""),
+        ),
+        ("profile", job.profile_version.label if job.profile_version else "-"),
+        ("content hash", job.content_hash or "-"),
+        (
+            "platform",
+            job.platform.name
+            + (f" (from {job.source_platform.name})" if job.source_platform else ""),
+        ),
+        ("trigger", job.trigger),
+        ("requested by", job.requested_by.username if job.requested_by else "-"),
+        ("created", _when(job.created_at)),
+        ("started", _when(job.started_at)),
+        ("finished", _when(job.finished_at)),
+        ("duration", _duration(selectors.job_duration_s(job))),
+    ]
+    if job.error:
+        rows.append(("error", job.error))
+    if job.failing_check:
+        rows.append(("failing check", job.failing_check))
+    for key, value in rows:
+        out.write(f"{key + ':':<15}{value}")
+    steps = selectors.job_steps(job=job)
+    if steps:
+        out.write("steps:")
+        for step in steps:
+            out.write(
+                f"  {step.index + 1:>2}. {step.name:<28} {step.status:<10} {_duration(step.duration_s):>8}"
+            )
+    checks = selectors.job_checks(job=job)
+    if checks:
+        summary = selectors.check_summary(checks)
+        out.write(f"checks:        {summary['passed']} passed, {summary['failed']} failed")
+        for check in checks:
+            if not check.passed:
+                out.write("  " + _check_line(check.__dict__))
+    if events:
+        out.write("events:")
+        for event in selectors.job_events(job=job, after=0, limit=100_000):
+            out.write(
+                f"  {event.seq:>5} {_when(event.created_at)} {event.kind:<15} "
+                f"{json.dumps(event.payload, default=str, sort_keys=True)}"
+            )
+
+
+def _check_line(check: dict) -> str:
+    verdict = "pass" if check.get("passed") else "FAIL"
+    where = f" {check['pointer']}" if check.get("pointer") else ""
+    return (
+        f"check {verdict} [{check.get('section', '')}] {check.get('name', '')}{where}: "
+        f"expected {check.get('expected', '')!s}, actual {check.get('actual', '')!s}"
+    )
+
+
+# --------------------------------------------------------------------------- following
+
+
+class _Printer:
+    def __init__(self, out: Output, verbosity: int) -> None:
+        self.out = out
+        self.verbosity = verbosity
+        self.progress: int | None = None
+
+    def event(self, event: JobEvent) -> None:
+        p = event.payload or {}
+        kind = event.kind
+        if kind == "status":
+            status, reason = p.get("status") or "", p.get("reason") or ""
+            shown = f" ({reason})" if reason and reason != status else ""
+            self.out.write(f"status: {status}{shown}")
+        elif kind == "step_started":
+            title = f" - {p['title']}" if p.get("title") else ""
+            self.out.write(f"step {int(p.get('index', 0)) + 1}: {p.get('step', '')}{title}")
+        elif kind == "step_finished":
+            status = p.get("status", "")
+            mark = "ok" if status == "succeeded" else status.upper()
+            self.out.write(f"  {mark} {p.get('step', '')} ({_duration(p.get('duration_s'))})")
+            if status == "failed" and p.get("output"):
+                for line in str(p["output"]).splitlines()[-10:]:
+                    self.out.write(f"    | {line}")
+        elif kind == "progress":
+            value = int(p.get("progress") or 0)
+            if value != self.progress:
+                self.progress = value
+                step = f"  {p['step']}" if p.get("step") else ""
+                self.out.write(progress_bar(value) + step)
+        elif kind == "log":
+            level = p.get("level") or "info"
+            if level in ("warning", "error") or self.verbosity >= 2:
+                mark = {"warning": "!", "error": "!!"}.get(level, "-")
+                self.out.write(f"  {mark} {p.get('message', '')}")
+        elif kind == "check":
+            if not p.get("passed") or self.verbosity >= 2:
+                self.out.write("  " + _check_line(p))
+        elif kind == "cancel_requested":
+            self.out.write("cancel requested" + (f" by {p['by']}" if p.get("by") else ""))
+        elif kind == "result" and self.verbosity >= 2:
+            self.out.write("result: " + json.dumps(p, default=str, sort_keys=True))
+
+
+def follow(
+    job: OperationJob,
+    *,
+    after: int,
+    out: Output,
+    verbosity: int = 1,
+    interval: float = 1.0,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> OperationJob:
+    """Print the job's events as they are recorded until it ends.
+
+    Returns the job if it succeeded; raises ``JobOutcome`` (exit 4) if it ended any other
+    way, or (exit 5) if ``timeout`` seconds pass first.
+    """
+    printer = _Printer(out, verbosity)
+    deadline = clock() + timeout if timeout else None
+    seq = after
+    while True:
+        # Status first: the event that made it terminal was committed with it, so the
+        # events read next include it.
+        status = OperationJob.objects.values_list("status", flat=True).get(pk=job.pk)
+        events = list(JobEvent.objects.filter(job_id=job.pk, seq__gt=seq).order_by("seq")[:BATCH])
+        for event in events:
+            printer.event(event)
+            seq = event.seq
+        if len(events) == BATCH:
+            continue
+        if status in TERMINAL_STATUSES:
+            break
+        if deadline is not None and clock() >= deadline:
+            raise JobOutcome(
+                f"Job {job.pk} is still {status} after {timeout:g}s; it goes on without us "
+                f"(persona job {job.pk} --wait).",
+                EXIT_WAIT_TIMEOUT,
+            )
+        sleep(interval)
+    job.refresh_from_db()
+    took = _duration(selectors.job_duration_s(job))
+    if job.status == JobStatus.SUCCEEDED:
+        out.write(f"job {job.pk} succeeded in {took}")
+        return job
+    message = f"Job {job.pk} {job.get_status_display().lower()}"
+    if job.error:
+        message += f": {job.error}"
+    if job.failing_check:
+        message += f"\nFailing check: {job.failing_check}"
+    raise JobOutcome(message, EXIT_JOB_UNSUCCESSFUL)

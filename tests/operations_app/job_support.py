@@ -1,0 +1,155 @@
+"""Helpers for the job tests: an approved profile version, a platform on libvirt's test
+driver, and a runner that goes through the real runner skeleton (transitions, steps,
+events, checks, rollback and notifications) with scripted steps instead of libvirt."""
+
+from __future__ import annotations
+
+import time
+
+from operations_app.models import OperationJob, VerificationCheck
+from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.services import jobs as job_services
+from operations_app.services import platforms as platform_services
+from profiles_app.services import versions as version_services
+
+TEST_URI = "test:///default"
+
+CHECKS = [
+    # section, pointer, name, source, expected, actual
+    ("resources", "/resource_allocation/vcpus", "vCPUs", "libvirt", "2", "2"),
+    ("resources", "/resource_allocation/memory_mib", "Memory (MiB)", "libvirt", "2048", "2048"),
+    (
+        "network",
+        "/network_configuration/interfaces/0",
+        "eth0 on network default",
+        "libvirt",
+        "default",
+        "default",
+    ),
+    ("security", "/security_profile/users/0", "user deploy exists", "guest", "present", "present"),
+    (
+        "applications",
+        "/application_manifest/0",
+        "nginx 1.22 running",
+        "guest",
+        "running",
+        "running",
+    ),
+]
+
+
+def vppd(name: str, flags=("Testing",)) -> dict:
+    return {
+        "schema_version": "1.0",
+        "name": name,
+        "description": f"The {name} profile.",
+        "base_image_id": "tiny-linux",
+        "resource_allocation": {"vcpus": 1, "memory_mib": 128, "storage_gib": 1},
+        "execution_flags": list(flags),
+    }
+
+
+def approved_version(users, name: str = "web", flags=("Testing",)):
+    version = version_services.policy_create(user=users["author"], document=vppd(name, flags))
+    version = version_services.version_submit(user=users["author"], version=version)
+    return version_services.version_approve(user=users["approver"], version=version)
+
+
+def make_platform(name: str = "lab"):
+    return platform_services.platform_create(name=name, uri=TEST_URI)
+
+
+def clone_job(users, *, by: str = "operator", vm_name: str = "web-01", version=None, platform=None):
+    version = version or approved_version(users)
+    platform = platform or make_platform()
+    return job_services.job_request_clone(
+        user=users[by], version=version, platform=platform, vm_name=vm_name
+    )
+
+
+class ScriptedRunner(Runner):
+    """The real runner skeleton over three scripted steps; no hypervisor involved.
+
+    ``outcome``: "succeed", "fail_check" (a verification check fails: rolled back) or
+    "error" (an unexpected exception: errored). ``pause`` slows every step down so a
+    browser can watch.
+    """
+
+    def __init__(self, job: OperationJob, *, outcome: str = "succeed", pause: float = 0.0):
+        super().__init__(job)
+        self.outcome = outcome
+        self.pause = pause
+
+    def steps(self) -> list[Step]:
+        return [
+            Step("prepare", "Check the platform and the base image", self._prepare),
+            Step("define_domain", "Define the domain", self._define, weight=2),
+            Step("verify", "Verify the VM against its profile", self._verify, verifying=True),
+        ]
+
+    def _sleep(self) -> None:
+        if self.pause:
+            time.sleep(self.pause)
+
+    def _prepare(self) -> str:
+        self.log("platform reachable")
+        self._sleep()
+        self.log("base image tiny-linux found")
+        return "ready"
+
+    def _define(self) -> str:
+        self._sleep()
+        if self.outcome == "error":
+            raise RuntimeError("libvirt said no")
+        self.log("domain defined", level="info")
+        self._sleep()
+        self.log("domain started; waiting for the guest agent", level="warning")
+        return "domain running"
+
+    def _verify(self) -> str:
+        failed = []
+        for index, (section, pointer, name, source, expected, actual) in enumerate(CHECKS):
+            self._sleep()
+            if self.outcome == "fail_check" and section == "network":
+                actual = "isolated"
+            passed = expected == actual
+            VerificationCheck.objects.create(
+                job=self.job,
+                index=index,
+                section=section,
+                pointer=pointer,
+                name=name,
+                source=source,
+                expected=expected,
+                actual=actual,
+                passed=passed,
+            )
+            job_services.job_event(
+                job=self.job,
+                kind="check",
+                index=index,
+                section=section,
+                pointer=pointer,
+                name=name,
+                source=source,
+                expected=expected,
+                actual=actual,
+                passed=passed,
+                detail="",
+            )
+            if not passed:
+                failed.append(f"{name} ({pointer}): expected {expected}, actual {actual}")
+        job_services.job_event(job=self.job, kind="result", checks=len(CHECKS), failed=len(failed))
+        if failed:
+            raise StepFailed(
+                f"Verification failed: {len(failed)} of {len(CHECKS)} checks", check=failed[0]
+            )
+        self.job.result = {"checks": len(CHECKS), "domain": self.job.vm_name}
+        return f"{len(CHECKS)} checks passed"
+
+
+def drive(job: OperationJob, *, outcome: str = "succeed", pause: float = 0.0) -> OperationJob:
+    job = OperationJob.objects.select_related("platform", "requested_by").get(pk=job.pk)
+    ScriptedRunner(job, outcome=outcome, pause=pause).run()
+    job.refresh_from_db()
+    return job
