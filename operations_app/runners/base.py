@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import connection
 
 from operations_app.models import JobStatus, OperationJob, Severity, StepStatus
 from operations_app.services import jobs as job_services
@@ -135,7 +135,12 @@ class Runner:
             self._end_with_rollback(JobStatus.CANCELLED, "Cancelled on request.")
         except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened
             logger.exception("job %s errored", job.pk)
-            close_old_connections()
+            if (
+                connection.connection is not None
+                and not connection.in_atomic_block
+                and not connection.is_usable()
+            ):
+                connection.close()  # the error may have broken it; the next query reconnects
             self._end_with_rollback(
                 JobStatus.ERRORED,
                 f"Unexpected error: {exc.__class__.__name__}: {exc}",

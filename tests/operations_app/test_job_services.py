@@ -1,0 +1,241 @@
+"""Job rules as users meet them: who may clone what, one active job per VM, guarded
+transitions, ordered events, cancel, and the reaper for jobs whose worker died."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from operations_app.models import JobResource, JobStatus, Notification, OperationJob, ResourceKind
+from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.services import jobs as svc
+from operations_app.services import platforms as platform_services
+from profiles_app.services import versions as version_services
+from vmpersona.errors import NotPermitted, StateConflict
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def platform():
+    return platform_services.platform_create(name="lab", uri="test:///default")
+
+
+def _approved(users, make_document, name="web", flag="Testing"):
+    v = version_services.policy_create(
+        user=users["author"], document=make_document(name, execution_flags=[flag])
+    )
+    version_services.version_submit(user=users["author"], version=v)
+    return version_services.version_approve(user=users["approver"], version=v)
+
+
+def test_only_approved_versions_can_be_cloned(users, make_document, platform):
+    draft = version_services.policy_create(user=users["author"], document=make_document("web"))
+    with pytest.raises(StateConflict, match="only approved"):
+        svc.job_request_clone(
+            user=users["operator"], version=draft, platform=platform, vm_name="web-1"
+        )
+    assert not OperationJob.objects.exists()
+
+
+def test_production_profiles_need_an_operator(users, make_document, platform):
+    prod = _approved(users, make_document, "prod", flag="Production")
+    with pytest.raises(NotPermitted, match="Production"):
+        svc.job_request_clone(
+            user=users["author"], version=prod, platform=platform, vm_name="prod-1"
+        )
+    test = _approved(users, make_document, "qa", flag="Testing")
+    job = svc.job_request_clone(
+        user=users["author"], version=test, platform=platform, vm_name="qa-1"
+    )
+    assert job.status == JobStatus.QUEUED
+    with pytest.raises(NotPermitted):
+        svc.job_request_clone(user=users["viewer"], version=test, platform=platform, vm_name="qa-2")
+    job = svc.job_request_clone(
+        user=users["operator"], version=prod, platform=platform, vm_name="prod-1"
+    )
+    assert job.content_hash == prod.content_hash and job.profile_version == prod
+
+
+def test_vm_names_are_validated(users, make_document, platform):
+    v = _approved(users, make_document)
+    with pytest.raises(ValidationError) as info:
+        svc.job_request_clone(
+            user=users["operator"], version=v, platform=platform, vm_name="Bad Name!"
+        )
+    assert info.value.error_list[0].params["path"] == "vm_name"
+
+
+def test_one_active_job_per_vm(users, make_document, platform):
+    v = _approved(users, make_document)
+    first = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="web-1"
+    )
+    with pytest.raises(StateConflict, match="already has an active job"):
+        svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="web-1")
+    svc.job_cancel(user=users["operator"], job=first)
+    second = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="web-1"
+    )
+    assert second.pk != first.pk
+
+
+def test_transitions_are_guarded(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="web-1"
+    )
+    with pytest.raises(StateConflict):
+        svc.job_transition(job=job, to=JobStatus.SUCCEEDED, allowed=[JobStatus.RUNNING])
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    svc.job_transition(job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED])
+    assert job.started_at is not None
+    history = [h.status for h in job.history.order_by("history_date")]
+    assert history[-1] == JobStatus.RUNNING
+
+
+def test_events_are_numbered_in_order(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="web-1"
+    )
+    for n in range(5):
+        svc.job_log(job=job, message=f"line {n}")
+    seqs = list(job.events.values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    after = svc.job_events_after(job=job, after=3)
+    assert [e.seq for e in after] == seqs[3:]
+
+
+def test_cancel_of_a_queued_job_ends_it_and_viewers_cannot_cancel(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="web-1"
+    )
+    with pytest.raises(NotPermitted):
+        svc.job_cancel(user=users["viewer"], job=job)
+    job = svc.job_cancel(user=users["operator"], job=job)
+    assert job.status == JobStatus.CANCELLED and job.finished_at
+    with pytest.raises(StateConflict):
+        svc.job_cancel(user=users["operator"], job=job)
+
+
+class _Recorder(Runner):
+    """A runner whose steps record what ran; used to test the skeleton itself."""
+
+    fail_at: str | None = None
+    error_at: str | None = None
+
+    def steps(self):
+        def make(name):
+            def run():
+                if name == self.fail_at:
+                    raise StepFailed(f"{name} broke", check="/x")
+                if name == self.error_at:
+                    raise RuntimeError("boom")
+                return f"{name} done"
+
+            return run
+
+        return [Step(n, n.title(), make(n)) for n in ("one", "two", "three")]
+
+    def rollback(self):
+        self.rolled_back = True
+        return []
+
+
+def test_runner_success_and_domain_failure_and_error(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="r-1")
+    runner = _Recorder(job)
+    runner.run()
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.progress == 100
+    assert [s.status for s in job.steps.order_by("index")] == ["succeeded"] * 3
+
+    job2 = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="r-2"
+    )
+    runner = _Recorder(job2)
+    runner.fail_at = "two"
+    runner.run()
+    job2.refresh_from_db()
+    assert job2.status == JobStatus.ROLLED_BACK and runner.rolled_back
+    assert job2.error == "two broke" and job2.failing_check == "/x"
+    assert [s.name for s in job2.steps.order_by("index")] == ["one", "two"]
+    assert Notification.objects.filter(
+        job=job2, recipient=users["admin"], severity="error"
+    ).exists()
+
+    job3 = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="r-3"
+    )
+    runner = _Recorder(job3)
+    runner.error_at = "one"
+    runner.run()
+    job3.refresh_from_db()
+    assert job3.status == JobStatus.ERRORED and "RuntimeError" in job3.traceback
+
+
+def test_runner_stops_at_cancel_between_steps(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="r-4")
+    runner = _Recorder(job)
+    original = runner.steps
+
+    def steps():
+        items = original()
+        first = items[0].func
+
+        def cancel_after_first():
+            out = first()
+            OperationJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+            return out
+
+        items[0].func = cancel_after_first
+        return items
+
+    runner.steps = steps
+    runner.run()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.steps.count() == 1
+
+
+def test_reaper_ends_jobs_whose_worker_died_and_removes_their_resources(
+    users, make_document, platform
+):
+    from operations_app import hypervisor as hv
+
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="reap-1"
+    )
+    svc.job_transition(
+        job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:1"
+    )
+    # The dead worker had made a domain on the platform.
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        conn.domains.define(hv.DomainSpec(name="reap-1", memory_mib=64))
+    JobResource.objects.create(
+        job=job, platform=platform, kind=ResourceKind.DOMAIN, identifier="reap-1"
+    )
+    OperationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    assert svc.jobs_reap(stale_after_s=60) == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.ROLLED_BACK and "stopped responding" in job.error
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        assert not conn.domains.exists("reap-1")
+    # A job with a fresh heartbeat is left alone.
+    job2 = svc.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="reap-2"
+    )
+    svc.job_transition(
+        job=job2, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:2"
+    )
+    svc.job_heartbeat(job=job2)
+    assert svc.jobs_reap(stale_after_s=60) == []
