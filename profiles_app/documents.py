@@ -52,7 +52,9 @@ def ordered_document(document: Any) -> Any:
     if not isinstance(document, dict):
         return document
     rank = {key: i for i, key in enumerate(TOP_LEVEL_ORDER)}
-    return {k: document[k] for k in sorted(document, key=lambda k: (rank.get(k, len(rank)), str(k)))}
+    return {
+        k: document[k] for k in sorted(document, key=lambda k: (rank.get(k, len(rank)), str(k)))
+    }
 
 
 def pretty_json(document: Any) -> str:

@@ -123,7 +123,9 @@ def _inventory(uri: str) -> dict[str, set[str]]:
 
 def pytest_collection_finish(session):
     # session.items is what will run, after -m/-k deselection.
-    session.config._vmpersona_integration = any(item.get_closest_marker("integration") for item in session.items)
+    session.config._vmpersona_integration = any(
+        item.get_closest_marker("integration") for item in session.items
+    )
 
 
 def pytest_runtestloop(session):

@@ -378,7 +378,11 @@ def test_service_errors_are_shown_next_to_their_field_with_the_path(client, user
     assert "not a libvirt URI" in field_block(page, "uri")
     constraints = field_block(page, "constraints")
     assert "constraints/disk_buses/0: " in constraints and "floppy" in constraints
-    assert "unknown constraint" in constraints and "colour" in constraints and "known ones are" in constraints
+    assert (
+        "unknown constraint" in constraints
+        and "colour" in constraints
+        and "known ones are" in constraints
+    )
     assert "vlan_networks/5000: VLAN ids run from 1 to 4094" in field_block(page, "vlan_networks")
     assert 'id="form-errors"' in page
     # What the user typed is kept.
