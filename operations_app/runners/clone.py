@@ -596,6 +596,7 @@ class CloneRunner(Runner):
                 f"NIC {nic['mac']} on {nic['network']}"
                 + (f" (VLAN {nic['vlan_tag']})" if nic["vlan_tag"] else "")
             )
+        self.wait_for_nics([n["mac"] for n in plan.interfaces])
         guest = self.guest()
         self.guest_call(
             guest.configure_network,
@@ -603,6 +604,30 @@ class CloneRunner(Runner):
             [n["mac"] for n in plan.interfaces],
         )
         return f"{len(plan.interfaces)} interface(s), filter {plan.filter_name or 'none'}"
+
+    def wait_for_nics(self, macs: list[str], timeout: float = 90) -> None:
+        """Hot-plugged NICs take a moment to appear in the guest; wait for every MAC."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            try:
+                seen = {
+                    (i.mac or "").lower()
+                    for i in self.conn.agent.network_interfaces(self.job.vm_name)
+                }
+            except hv.HypervisorError:
+                seen = set()
+            if all(m in seen for m in macs):
+                return
+            job_services.job_heartbeat(job=self.job)
+            time.sleep(1)
+        missing = [m for m in macs if m not in seen]
+        raise StepFailed(
+            f"The guest does not see NIC(s) {', '.join(missing)} {timeout:.0f} s after they were attached.",
+            check="/network_configuration/interfaces",
+        )
 
     # ----------------------------------------------------------------- 7 resources
 
