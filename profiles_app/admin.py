@@ -82,7 +82,13 @@ class PolicyVersionAdmin(SimpleHistoryAdmin):
         "document_pretty",
     )
     exclude = ("document",)
-    actions = ["submit_versions", "approve_versions", "reject_versions", "retire_versions"]
+    actions = [
+        "submit_versions",
+        "approve_versions",
+        "reject_versions",
+        "retire_versions",
+        "clone_version",
+    ]
 
     @admin.display(description="Document")
     def document_pretty(self, obj):
@@ -109,6 +115,62 @@ class PolicyVersionAdmin(SimpleHistoryAdmin):
     @admin.action(description="Retire selected versions")
     def retire_versions(self, request, queryset):
         _run(self, request, queryset, version_services.version_retire)
+
+    @admin.action(description="Clone the selected approved version to a platform…")
+    def clone_version(self, request, queryset):
+        """Ask for a platform and a VM name, then start a clone job (the same service as
+        the pages, the API and the CLI)."""
+        from django.shortcuts import redirect
+        from django.template.response import TemplateResponse
+
+        from operations_app.models import Platform
+        from operations_app.services.jobs import job_request_clone
+
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one approved version to clone.", messages.ERROR
+            )
+            return None
+        version = queryset.select_related("policy").first()
+        platforms = Platform.objects.filter(enabled=True).order_by("name")
+        errors: list[str] = []
+        vm_name = request.POST.get("vm_name", "")
+        chosen = request.POST.get("platform", "")
+        if "apply" in request.POST:
+            platform = platforms.filter(name=chosen).first()
+            if platform is None:
+                errors.append("Choose an enabled platform.")
+            else:
+                try:
+                    job = job_request_clone(
+                        user=request.user, version=version, platform=platform, vm_name=vm_name
+                    )
+                except ValidationError as exc:
+                    errors += [
+                        f"{e['path']}: {e['message']}" if e["path"] else e["message"]
+                        for e in error_list(exc)
+                    ]
+                except DomainError as exc:
+                    errors.append(str(exc))
+                else:
+                    self.message_user(
+                        request, f"Clone job #{job.pk} queued for {job.vm_name}.", messages.SUCCESS
+                    )
+                    return redirect(job.get_absolute_url())
+        return TemplateResponse(
+            request,
+            "admin/profiles_app/clone_version.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Clone {version.label}",
+                "version": version,
+                "platforms": platforms,
+                "chosen_platform": chosen,
+                "vm_name": vm_name,
+                "errors": errors,
+                "back": request.get_full_path(),
+            },
+        )
 
 
 @admin.register(VolumeKey)
