@@ -316,6 +316,14 @@ def domain_element(spec: DomainSpec) -> ET.Element:
         raise InvalidSpec("two disks use the same target")
     if any(d.bus == "scsi" for d in spec.disks):
         sub(devices, "controller", type="scsi", model="virtio-scsi")
+    slots = v.check_int(spec.hotplug_slots, what="hot-plug slots", minimum=0, maximum=64)
+    if slots and spec.machine and "q35" in spec.machine:
+        sub(devices, "controller", type="pci", index="0", model="pcie-root")
+        # libvirt places every PCIe device on a root port of its own: the disks, NICs,
+        # agent channel, balloon, RNG and USB controller take theirs first.
+        wired = len(spec.disks) + len(spec.interfaces) + 5
+        for index in range(1, wired + slots + 1):
+            sub(devices, "controller", type="pci", index=str(index), model="pcie-root-port")
     for disk in spec.disks:
         _disk_element(devices, disk)
     for index, nic in enumerate(spec.interfaces):

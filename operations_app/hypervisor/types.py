@@ -277,6 +277,10 @@ class DomainSpec(JsonMixin):
     description: str | None = None
     metadata: DomainMetadata | None = None
     tunables: Tunables = field(default_factory=Tunables)
+    # Empty PCIe root ports kept for disks and NICs hot-plugged later (q35 machines only:
+    # PCI Express has no hot-plug on the root bus; i440fx's PCI bus has its own slots).
+    # Written, not read back: libvirt's own root ports are indistinguishable.
+    hotplug_slots: int = 0
 
 
 @dataclass

@@ -131,6 +131,10 @@ class Runner:
             )
         except StepFailed as exc:
             self._end_with_rollback(JobStatus.ROLLED_BACK, str(exc), check=exc.check)
+        except DomainError as exc:
+            # A refusal from the platform (no free slot, pool full, host gone): a domain
+            # failure the user can act on, not a bug.
+            self._end_with_rollback(JobStatus.ROLLED_BACK, str(exc), check=self._step_name())
         except Cancelled:
             self._end_with_rollback(JobStatus.CANCELLED, "Cancelled on request.")
         except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened
@@ -147,6 +151,10 @@ class Runner:
                 tb=traceback.format_exc(),
             )
         return job
+
+    def _step_name(self) -> str:
+        last = self.job.steps.order_by("-index", "-pk").first()
+        return f"step {last.name}" if last is not None else ""
 
     def _run_step(self, index: int, step: Step) -> None:
         record = job_services.step_start(

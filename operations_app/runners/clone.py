@@ -338,6 +338,8 @@ class CloneRunner(Runner):
             boot=boot,
             disks=disks or [],
             interfaces=[],
+            # Volumes and NICs are hot-plugged in later steps; keep a few ports spare.
+            hotplug_slots=len(plan.volumes) + len(plan.interfaces) + 2,
             description=f"{doc.get('description', '')[:200]}",
             metadata=hv.DomainMetadata(
                 profile=self.version.policy.name,

@@ -51,6 +51,39 @@ def _save_credentials(creds: dict[str, str]) -> None:
         json.dump(creds, fh, indent=2)
 
 
+# The examples name the networks of a real estate (frontend on VLAN 10, backend, ...).
+# The demo places them on the local testbed's networks so they clone there as they are:
+# the web server on VLAN 100 (realised by the platforms' VLAN-to-network mapping), the
+# database on the isolated network with a static address, the workstation on DHCP.
+TESTBED_INTERFACES = {
+    "web-server": {
+        "network": "persona-isolated",
+        "vlan": 100,
+        "ipv4": {"address": "10.100.0.20/24", "gateway": "10.100.0.1", "dns": ["10.100.0.1"]},
+    },
+    "database": {
+        "network": "persona-isolated",
+        "ipv4": {"address": "10.231.0.30/24", "gateway": "10.231.0.1", "dns": ["10.231.0.1"]},
+    },
+    "dev-workstation": {"network": "persona-isolated", "ipv4": {"dhcp": True}},
+}
+
+
+def fit_testbed(name: str, document: dict) -> dict:
+    interfaces = document.get("network_configuration", {}).get("interfaces", [])
+    fit = TESTBED_INTERFACES.get(name)
+    if fit and interfaces:
+        first = interfaces[0]
+        first.pop("vlan", None)
+        first.update(fit)
+        firewall = document["network_configuration"].get("firewall_rules", [])
+        for rule in firewall:
+            for key in ("source", "destination"):
+                if rule.get(key, "").startswith("10.0."):
+                    rule[key] = "10.0.0.0/8"
+    return document
+
+
 class Command(BaseCommand):
     help = "Create role groups, demo users (passwords generated once) and example profiles."
 
@@ -91,7 +124,7 @@ class Command(BaseCommand):
         alice, erin, bob = users["alice"], users["erin"], users["bob"]
 
         def load(name):
-            return json.loads((EXAMPLES / f"{name}.json").read_text())
+            return fit_testbed(name, json.loads((EXAMPLES / f"{name}.json").read_text()))
 
         if not Policy.objects.filter(name="web-server").exists():
             doc = load("web-server")
