@@ -244,3 +244,32 @@ def test_two_clones_at_once(users, testbed_platforms, cleanup):
         destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
         assert run_job(destroy.pk) == JobStatus.SUCCEEDED
         assert libvirt_leftovers(platform, j.vm_name) == []
+
+
+def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
+    """host-b allows only q35 machines: volumes and NICs are hot-plugged into PCIe ports."""
+    platform = testbed_platforms["host-b"]
+    doc = clone_document("it-qb")
+    doc["network_configuration"]["interfaces"][0]["ipv4"] = {
+        "address": "10.231.1.60/24",
+        "gateway": "10.231.1.1",
+    }
+    version = approved_version(users, doc)
+    job = job_services.job_request_clone(
+        user=users["operator"], version=version, platform=platform, vm_name="it-qb-1"
+    )
+    try:
+        assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
+        with hv.Hypervisor.connect(platform.uri) as conn:
+            assert "q35" in (conn.domains.spec("it-qb-1").machine or "")
+        vm = ManagedVM.objects.get(name="it-qb-1")
+        destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+        assert run_job(destroy.pk) == JobStatus.SUCCEEDED
+    finally:
+        with hv.Hypervisor.connect(platform.uri) as conn:
+            conn.domains.delete("it-qb-1", missing_ok=True)
+            for vol in conn.storage.volume_list(platform.storage_pool):
+                if vol.name.startswith("it-qb-1-"):
+                    conn.storage.volume_delete(platform.storage_pool, vol.name, missing_ok=True)
+            conn.nwfilters.undefine(hv.filter_name_for("it-qb-1"), missing_ok=True)
+    assert libvirt_leftovers(platform, "it-qb-1") == []
