@@ -264,7 +264,7 @@ class CloneRunner(Runner):
                     )
                 except hv.HypervisorError as exc:
                     raise StepFailed(
-                        f"VLAN {nic['vlan']} cannot be placed on {platform.name}: {exc}",
+                        f"On {platform.name}: {exc}",
                         check=f"{pointer}/vlan",
                     ) from exc
                 network, portgroup, tag = placement.network, placement.portgroup, placement.vlan_tag
