@@ -46,8 +46,13 @@ def test_missing_watched_path_fails_at_settings(guest, agent):
     assert "/etc/nginx does not exist" in str(err.value)
 
 
+def aide_settings(example) -> dict:
+    """The database example's intrusion detection, run by aide as on a real distribution."""
+    return {**example("database")["security_profile"]["intrusion_detection"], "engine": "aide"}
+
+
 def test_aide_without_aide_or_a_package_manager_is_an_honest_failure(guest, agent, example):
-    ids = example("database")["security_profile"]["intrusion_detection"]
+    ids = aide_settings(example)
     with pytest.raises(GuestStepError) as err:
         guest.ids.apply(ids)
     assert err.value.pointer == "/security_profile/intrusion_detection/engine"
@@ -58,7 +63,7 @@ def test_aide_without_aide_or_a_package_manager_is_an_honest_failure(guest, agen
 def test_aide_is_installed_configured_and_initialised_where_possible(guest, agent, example):
     agent.has_command("apt-get", "crond")
     agent.on(["apt-get", "-q", "-y"], effect=lambda a: agent.has_command("aide"))
-    ids = example("database")["security_profile"]["intrusion_detection"]
+    ids = aide_settings(example)
     guest.ids.apply(ids)
     conf = agent.text("/etc/vmpersona/aide.conf")
     assert "database_in=file:/var/lib/aide/aide.db" in conf

@@ -267,6 +267,8 @@ def test_wrong_expected_version_is_a_failing_check(guest):
 
 def test_database_volumes_and_an_engine_the_image_lacks(guest):
     doc = database(guest)
+    # As on a real distribution: aide, which the tiny image does not have.
+    doc["security_profile"]["intrusion_detection"]["engine"] = "aide"
     devices = devices_for(guest, doc, ["gtdata0", "gtdata1"])
     with pytest.raises(GuestStepError) as err:
         provision(guest, doc, devices)
