@@ -286,10 +286,11 @@ class Timer:
 
 
 def virsh(
-    uri: str, *args: str, check: bool = True, timeout: float = 120
+    uri: str, *args: str, check: bool = True, timeout: float = 120, quiet: bool = True
 ) -> subprocess.CompletedProcess:
-    """Run ``virsh -c URI ARGS``; with ``check``, a non-zero exit raises ``BenchError``."""
-    cmd = ["virsh", "-q", "-c", uri, *args]
+    """Run ``virsh -c URI ARGS`` (``-q`` unless not ``quiet``); with ``check``, a non-zero
+    exit raises ``BenchError``."""
+    cmd = ["virsh", *(["-q"] if quiet else []), "-c", uri, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise BenchError(
