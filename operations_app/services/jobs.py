@@ -440,7 +440,12 @@ def _worker_dead(worker: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    # A killed worker whose parent has not collected it yet is a zombie: dead too.
+    try:
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:

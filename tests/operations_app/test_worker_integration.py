@@ -1,0 +1,132 @@
+"""The production path end to end: a real django-q2 worker process picks up a clone
+job from the queue and runs it; a worker killed half-way leaves nothing behind once
+the reaper has run, and the job says what happened."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from operations_app import hypervisor as hv
+from operations_app.models import TERMINAL_STATUSES, JobStatus, OperationJob
+from operations_app.services import jobs as job_services
+from tests.operations_app.test_clone_integration import (
+    approved_version,
+    clone_document,
+    libvirt_leftovers,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker_env() -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "VMPERSONA_Q_SYNC")
+    }
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["VMPERSONA_SQLITE_PATH"] = settings["NAME"]
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+        )
+    env["VMPERSONA_WORKERS"] = "1"
+    env["VMPERSONA_TESTING"] = "1"
+    return env
+
+
+@pytest.fixture
+def worker():
+    """A django-q2 cluster on the test database, stopped (by its pid) afterwards."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        cwd=ROOT,
+        env=_worker_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    yield proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cleanup_vm(testbed_platforms):
+    names: list[str] = []
+    yield names
+    platform = testbed_platforms["host-a"]
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        for name in names:
+            conn.domains.delete(name, missing_ok=True)
+            for vol in conn.storage.volume_list(platform.storage_pool):
+                if vol.name.startswith(name + "-"):
+                    conn.storage.volume_delete(platform.storage_pool, vol.name, missing_ok=True)
+            conn.nwfilters.undefine(hv.filter_name_for(name), missing_ok=True)
+
+
+def test_a_worker_process_runs_the_queued_clone(users, testbed_platforms, worker, cleanup_vm):
+    platform = testbed_platforms["host-a"]
+    version = approved_version(users, clone_document("wk-web"))
+    cleanup_vm.append("wk-web-1")
+    job = job_services.job_request_clone(
+        user=users["operator"], version=version, platform=platform, vm_name="wk-web-1"
+    )
+    done = _wait(
+        lambda: OperationJob.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).first(),
+        600,
+        "the worker to finish the clone",
+    )
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.worker and done.queue_task_id
+    assert done.checks.filter(passed=False).count() == 0
+
+
+def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, worker, cleanup_vm):
+    platform = testbed_platforms["host-a"]
+    version = approved_version(users, clone_document("wk-kill"))
+    cleanup_vm.append("wk-kill-1")
+    job = job_services.job_request_clone(
+        user=users["operator"], version=version, platform=platform, vm_name="wk-kill-1"
+    )
+    # Wait until the job has made real things on the host (a booted domain).
+    _wait(
+        lambda: job.steps.filter(name="applications").exists(),
+        600,
+        "the clone to reach its applications step",
+    )
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert libvirt_leftovers(platform, "wk-kill-1"), "the killed job had made a domain"
+    # The worker's process is gone: the reaper ends the job and removes what it made.
+    assert job_services.jobs_reap() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.ROLLED_BACK
+    assert "stopped responding" in job.error
+    assert libvirt_leftovers(platform, "wk-kill-1") == []
