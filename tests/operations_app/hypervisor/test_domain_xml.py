@@ -241,9 +241,13 @@ def test_q35_domains_keep_spare_root_ports_for_hot_plug():
 
     from operations_app.hypervisor import DiskSpec, DomainSpec, domain_xml
 
-    spec = DomainSpec(name="hp", machine="q35", disks=[DiskSpec(target="vda", path="/x.qcow2")], hotplug_slots=3)
+    spec = DomainSpec(
+        name="hp", machine="q35", disks=[DiskSpec(target="vda", path="/x.qcow2")], hotplug_slots=3
+    )
     ports = ET.fromstring(domain_xml(spec)).findall("devices/controller[@model='pcie-root-port']")
     # one for each wired device (1 disk + 5 built-in devices) plus the 3 spare ones
     assert len(ports) == 9
     spec.machine = "pc"
-    assert not ET.fromstring(domain_xml(spec)).findall("devices/controller[@model='pcie-root-port']")
+    assert not ET.fromstring(domain_xml(spec)).findall(
+        "devices/controller[@model='pcie-root-port']"
+    )
