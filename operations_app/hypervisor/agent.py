@@ -185,9 +185,13 @@ class GuestAgent(Facet):
         input: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,
-        poll_interval: float = 0.1,
+        poll_interval: float = 0.005,
     ) -> ExecResult:
         """Run ``argv`` in the guest (no shell), capture its output, wait up to ``timeout``.
+
+        Status is polled after ``poll_interval``, doubling up to 1 s: most commands end
+        within milliseconds, and a status round trip costs about 2 ms, so short commands
+        are not held up by a long first sleep.
 
         On timeout the result has ``timed_out=True`` and no exit code; the process keeps
         running in the guest (the agent has no kill command).
