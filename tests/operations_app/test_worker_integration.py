@@ -58,13 +58,26 @@ def worker():
         start_new_session=True,
     )
     yield proc
-    if proc.poll() is None:
+    _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop the cluster and every worker it forked (they share its process group)."""
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        proc.poll()
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break  # the whole group is gone, with its database connections
+        time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _wait(predicate, timeout: float, what: str):
