@@ -14,4 +14,8 @@ def runner_for(job):
         from operations_app.runners.decommission import DecommissionRunner
 
         return DecommissionRunner(job)
+    if job.kind == JobKind.MIGRATE:
+        from operations_app.runners.migrate import MigrateRunner
+
+        return MigrateRunner(job)
     raise ValueError(f"No runner for jobs of kind {job.kind}")

@@ -505,3 +505,53 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
         )
         reaped.append(job.pk)
     return reaped
+
+
+MIGRATION_MODES = ("auto", "live", "cold")
+
+
+@transaction.atomic
+def job_request_migrate(
+    *,
+    user,
+    vm: ManagedVM,
+    target: Platform,
+    mode: str = "auto",
+    trigger: str = JobTrigger.MANUAL,
+    trigger_policy=None,
+    trigger_detail: str = "",
+    params: dict | None = None,
+) -> OperationJob:
+    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
+    if not has_role(user, OPERATORS):
+        raise NotPermitted(
+            f"{getattr(user, 'username', 'anonymous')} may not migrate VMs: this needs the 'operators' role."
+        )
+    if mode not in MIGRATION_MODES:
+        raise _error("mode", f"mode must be one of {', '.join(MIGRATION_MODES)}", code="invalid")
+    vm = ManagedVM.objects.select_related("platform", "profile_version").get(pk=vm.pk)
+    if vm.state == VMState.GONE:
+        raise StateConflict(f"VM '{vm.name}' is gone.")
+    if not vm.managed or vm.profile_version_id is None:
+        raise StateConflict(
+            f"VM '{vm.name}' conforms to no profile version; only VMs cloned from a VPPD can be migrated."
+        )
+    if target.pk == vm.platform_id:
+        raise _error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
+    if not target.enabled:
+        raise StateConflict(f"Platform {target.name} is disabled.")
+    job = OperationJob(
+        kind=JobKind.MIGRATE,
+        trigger=trigger,
+        trigger_policy=trigger_policy,
+        trigger_detail=trigger_detail,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        profile_version=vm.profile_version,
+        content_hash=vm.content_hash or vm.profile_version.content_hash,
+        platform=target,
+        source_platform=vm.platform,
+        vm=vm,
+        vm_name=vm.name,
+        params={**(params or {}), "mode": mode},
+    )
+    return _create(job, user=user)

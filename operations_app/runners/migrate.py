@@ -1,0 +1,572 @@
+"""Migrate: move a managed VM from its platform to another one (the spec's six steps).
+
+1. snapshot: record the source's restore point (its persistent definition and whether
+   it ran). The move never writes to the source's disks: a live migration only reads
+   them, and the source definition is kept (``undefine_source`` off) until the target is
+   verified, so reverting means starting that definition again. A libvirt snapshot would
+   not help here: an internal one is impossible with LUKS data volumes, and an external
+   one would put an overlay under the disks the migration copies;
+2. retrieve the VPPD version the VM conforms to and check the domain's metadata carries
+   the same content hash;
+3. adaptation plan (``operations_app.adaptation``): unresolved blocking differences stop
+   the job here, before anything is made, with the source untouched. The path is chosen
+   here: live when the plan changes no hardware, cold otherwise;
+4. provision on the target: nwfilter, root disk (linked clone of the target's copy of
+   the base image), data volumes (LUKS with the same key from the key store, so a new
+   libvirt secret on the target). Each is recorded as a job resource on the target;
+5. restore: guest commands meant for before the cutover, then a live peer-to-peer
+   migration copying all storage into the pre-created volumes, with a destination XML
+   whose disks and secrets are the target's; then the guest commands meant for after;
+6. verification against the VPPD on the target (the clone's itemised checks);
+7. cutover: only now is the source's definition, its volumes, secrets and filter
+   removed and the inventory moved to the target.
+
+Any failure before the cutover rolls back: a VM already running on the target is moved
+back live into the source's volumes (else the source is started again from its disks,
+which the move did not change), then the target is torn down. A cold move (hardware changes) is refused before anything is made.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid as uuid_mod
+import xml.etree.ElementTree as ET
+
+from django.utils import timezone
+
+from operations_app import hypervisor as hv
+from operations_app.models import (
+    BaseImageLocation,
+    JobKind,
+    JobResource,
+    JobStatus,
+    ManagedVM,
+    OperationJob,
+    ResourceKind,
+    VMState,
+)
+from operations_app.runners.base import Step, StepFailed
+from operations_app.runners.clone import CloneRunner, Plan
+from operations_app.services import jobs as job_services
+from operations_app.services.platforms import platform_connect
+from operations_app.services.resources import resource_release
+
+AGENT_TIMEOUT = 300
+MIGRATION_TIMEOUT = 600
+# Differences a live move resolves itself: the disks land in the target's pool.
+LIVE_CARRIED = ("storage_pool", "storage_path")
+
+
+def choose_path(
+    *, requested: str, hardware_changes: list[str], source_running: bool
+) -> tuple[str, str]:
+    """(path, why): ``live`` or ``cold``; raises ``StepFailed`` when the request cannot be met."""
+    if requested not in ("auto", "live", "cold"):
+        raise StepFailed(f"Unknown migration mode {requested!r}.", check="mode")
+    if hardware_changes:
+        why = (
+            "the target needs changes a live migration cannot make ("
+            + "; ".join(hardware_changes)
+            + ")"
+        )
+        if requested == "live":
+            raise StepFailed(f"A live migration was requested, but {why}.", check="mode")
+        return "cold", why
+    if not source_running:
+        if requested == "live":
+            raise StepFailed(
+                "A live migration was requested, but the VM is not running.", check="mode"
+            )
+        return "cold", "the VM is not running"
+    if requested == "cold":
+        return "cold", "a cold migration was requested"
+    return "live", "no hardware or definition changes beyond disk locations, and the VM is running"
+
+
+def swap_secrets(xml: str, secrets: dict[str, str]) -> str:
+    """The domain XML with each disk encryption secret UUID replaced by its target's."""
+    if not secrets:
+        return xml
+    root = ET.fromstring(xml)
+    for secret in root.findall("devices/disk/encryption/secret"):
+        old = secret.get("uuid")
+        if old in secrets:
+            secret.set("uuid", secrets[old])
+    for secret in root.findall("devices/disk/source/encryption/secret"):
+        old = secret.get("uuid")
+        if old in secrets:
+            secret.set("uuid", secrets[old])
+    return ET.tostring(root, encoding="unicode")
+
+
+def swap_pools(xml: str, pools: dict[str, str]) -> str:
+    """The domain XML with each volume disk's pool renamed (source pool -> target pool)."""
+    pools = {old: new for old, new in pools.items() if old and new and old != new}
+    if not pools:
+        return xml
+    root = ET.fromstring(xml)
+    for source in root.findall("devices/disk/source"):
+        if source.get("volume") and source.get("pool") in pools:
+            source.set("pool", pools[source.get("pool")])
+    return ET.tostring(root, encoding="unicode")
+
+
+class MigrateRunner(CloneRunner):
+    """``job.platform`` is the target, ``job.source_platform`` the source, ``job.vm`` the VM."""
+
+    def __init__(self, job: OperationJob) -> None:
+        super().__init__(job)
+        self._src: hv.Hypervisor | None = None
+
+    @property
+    def src(self) -> hv.Hypervisor:
+        if self._src is None:
+            self._src = platform_connect(self.job.source_platform, timeout=60)
+        return self._src
+
+    def close(self) -> None:
+        super().close()
+        if self._src is not None:
+            self._src.close()
+            self._src = None
+
+    def result_update(self, **values) -> None:
+        self.job.result = {**(self.job.result or {}), **values}
+        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
+
+    def steps(self) -> list[Step]:
+        return [
+            Step("snapshot", "Record the source's restore point", self.step_snapshot, 1),
+            Step("retrieve", "Retrieve the profile version", self.step_retrieve, 1),
+            Step("adapt", "Plan the adaptation to the target", self.step_adapt, 1),
+            Step("provision", "Provision on the target platform", self.step_provision, 2),
+            Step("restore", "Move the VM to the target", self.step_restore, 4),
+            Step("adapt_guest", "Adapt the guest on the target", self.step_adapt_guest, 1),
+            Step(
+                "verify", "Verify the VM against the profile", self.step_verify, 3, verifying=True
+            ),
+            Step("cutover", "Remove the source and update the inventory", self.step_cutover, 1),
+        ]
+
+    # ----------------------------------------------------------------- 1 snapshot
+
+    def step_snapshot(self) -> str:
+        job, name = self.job, self.job.vm_name
+        if (job.result or {}).get("restore_point"):
+            return "restore point already recorded"
+        if not self.src.domains.exists(name):
+            raise StepFailed(f"{name} does not exist on {job.source_platform.name}.")
+        info = self.src.domains.lookup(name)
+        running = info.state.value == "running"
+        self.result_update(
+            restore_point={
+                "platform": job.source_platform.name,
+                "uuid": info.uuid,
+                "state": info.state.value,
+                "running": running,
+                "xml": self.src.domains.xml(name, inactive=True),
+            }
+        )
+        return (
+            f"{name} is {info.state.value} on {job.source_platform.name}; its definition is kept "
+            "as the restore point (the move only reads the source disks)"
+        )
+
+    # ----------------------------------------------------------------- 2 retrieve
+
+    def step_retrieve(self) -> str:
+        job, version = self.job, self.version
+        if version is None:
+            raise StepFailed(f"{job.vm_name} conforms to no profile version.", check="/")
+        version.refresh_from_db()
+        meta = self.src.domains.get_metadata(job.vm_name)
+        if meta is None or meta.content_hash != version.content_hash:
+            raise StepFailed(
+                f"The domain's metadata ({(meta.content_hash or '')[:12] if meta else 'none'}) does not "
+                f"match {version.label} ({version.content_hash[:12]}).",
+                check="/",
+            )
+        if job.content_hash and job.content_hash != version.content_hash:
+            raise StepFailed(
+                f"{version.label} changed since the migration was requested.", check="/"
+            )
+        self.document = version.document
+        self.load_state()
+        if self.image is None:
+            raise StepFailed("The VM's base image is not registered.", check="/base_image_id")
+        if not BaseImageLocation.objects.filter(image=self.image, platform=job.platform).exists():
+            raise StepFailed(
+                f"Base image '{self.image.image_id}' is not available on {job.platform.name}.",
+                check="/base_image_id",
+            )
+        earlier = (
+            OperationJob.objects.filter(
+                vm_name=job.vm_name,
+                kind__in=[JobKind.CLONE, JobKind.MIGRATE],
+                status=JobStatus.SUCCEEDED,
+            )
+            .exclude(pk=job.pk)
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+        plan = (earlier.result or {}).get("plan") if earlier else None
+        if not plan:
+            raise StepFailed(f"No record of how {job.vm_name} was provisioned was found.")
+        self.plan = Plan(**plan)
+        self.plan.pool = job.platform.storage_pool
+        self.plan.pool_path = self.conn.storage.pool_info(self.plan.pool).path or ""
+        self.save_plan()
+        return f"{version.label} (hash {version.content_hash[:12]}) matches the domain's metadata"
+
+    # ----------------------------------------------------------------- 3 adaptation plan
+
+    def _disk_map(self) -> dict[str, dict]:
+        """Source disk (its path, or ``pool/volume``) -> where and what it becomes."""
+        out = {}
+        for disk in self.src.domains.spec(self.job.vm_name, inactive=True).disks:
+            if disk.device != "disk" or disk.readonly:
+                continue
+            if disk.path:
+                info = self.src.storage.volume_info_by_path(disk.path)
+                key = disk.path
+            elif disk.pool and disk.volume:
+                info = self.src.storage.volume_info(disk.pool, disk.volume)
+                key = f"{disk.pool}/{disk.volume}"
+            else:
+                continue
+            out[key] = {
+                "volume": info.name,
+                "source_pool": info.pool or disk.pool,
+                "source_path": info.path,
+                "by_pool": not disk.path,
+                "path": posixpath.join(self.plan.pool_path, info.name),
+                "capacity_bytes": info.capacity_bytes,
+                "format": info.format or "qcow2",
+                "encrypted": bool(info.encrypted),
+                "secret_uuid": info.secret_uuid,
+                "target": disk.target,
+            }
+        return out
+
+    def step_adapt(self) -> str:
+        from operations_app.adaptation import plan_adaptation
+
+        self.load_state()
+        job = self.job
+        disks = self._disk_map()
+        source_xml = self.src.domains.xml(job.vm_name, migratable=True)
+        plan = plan_adaptation(
+            domain=source_xml,
+            source=job.source_platform,
+            target=job.platform,
+            vppd_fixes=self.document.get("fixes", []),
+            target_disk_paths={old: d["path"] for old, d in disks.items() if not d["by_pool"]},
+        )
+        summary = {
+            "ok": plan.ok,
+            "problems": plan.problems,
+            "hardware_changes": plan.hardware_changes,
+            "differences": [d.to_dict() for d in plan.differences],
+            "fixes": [f.to_dict() for f in plan.fixes],
+            "guest_commands_before": [f.to_dict() for f in plan.guest_commands_before],
+            "guest_commands_after": [f.to_dict() for f in plan.guest_commands_after],
+            "notes": plan.notes,
+        }
+        self.result_update(adaptation=summary, disks=disks)
+        if not plan.ok:
+            raise StepFailed(
+                "Unresolved differences block the migration: " + "; ".join(plan.problems),
+                check="adaptation",
+            )
+        requested = (job.params or {}).get("mode", "auto")
+        running = bool(job.result["restore_point"]["running"])
+        # A live move keeps the source's definition and only points its disks at the
+        # target's volumes: any other change to the definition needs the cold path.
+        changes = list(plan.hardware_changes)
+        for fix in plan.fixes:
+            if fix.when == "definition" and any(
+                d.kind not in LIVE_CARRIED for d in fix.differences
+            ):
+                changes.append(f"{fix.fix_id}: " + ("; ".join(fix.changes) or fix.description))
+        path, why = choose_path(
+            requested=requested, hardware_changes=changes, source_running=running
+        )
+        self.result_update(path=path, path_reason=why, requested_mode=requested)
+        self.log(f"path: {path} ({why})")
+        if path == "cold":
+            raise StepFailed(
+                f"This migration has to be cold because {why}; cold moves are not performed "
+                "yet, so the VM stays where it is.",
+                check="mode",
+            )
+        fixes = ", ".join(f.fix_id for f in plan.fixes) or "none"
+        return f"{len(plan.differences)} difference(s), fixes: {fixes}; {path}: {why}"
+
+    # ----------------------------------------------------------------- 4 provision
+
+    def step_provision(self) -> str:
+        from profiles_app.services.keys import volume_key_reveal
+
+        self.load_state()
+        plan, job = self.plan, self.job
+        if self.conn.domains.exists(job.vm_name):
+            raise StepFailed(f"A domain named {job.vm_name} already exists on {job.platform.name}.")
+        made = []
+        if plan.filter_name and not self.conn.nwfilters.exists(plan.filter_name):
+            self.track(ResourceKind.NWFILTER, plan.filter_name)
+            self.conn.nwfilters.define(self.firewall_spec())
+            made.append(f"filter {plan.filter_name}")
+        location = BaseImageLocation.objects.get(image=self.image, platform=job.platform)
+        keys = {v["volume"]: v.get("key_ref") for v in plan.volumes}
+        secrets = dict(job.result.get("secrets") or {})
+        for disk in job.result["disks"].values():
+            name = disk["volume"]
+            if self.conn.storage.volume_exists(plan.pool, name):
+                if not JobResource.objects.filter(
+                    job=job, platform=job.platform, identifier=name
+                ).exists():
+                    raise StepFailed(f"Volume {name} already exists on {job.platform.name}.")
+                continue
+            self.track(ResourceKind.VOLUME, name, pool=plan.pool)
+            if name == plan.root_volume:
+                self.conn.storage.volume_create_linked_clone(
+                    plan.pool,
+                    name,
+                    base_path=location.path,
+                    base_format=self.image.format,
+                    capacity_bytes=disk["capacity_bytes"],
+                )
+            elif disk["encrypted"]:
+                if not keys.get(name):
+                    raise StepFailed(f"No key is recorded for the encrypted volume {name}.")
+                info = self.conn.storage.volume_create_encrypted(
+                    plan.pool,
+                    name,
+                    capacity_bytes=disk["capacity_bytes"],
+                    passphrase=volume_key_reveal(name=keys[name]).encode(),
+                    format=disk["format"],
+                    description=f"volume {name} of {job.vm_name}",
+                )
+                self.track(ResourceKind.SECRET, info.secret_uuid or "", volume=info.path)
+                if disk["secret_uuid"]:
+                    secrets[disk["secret_uuid"]] = info.secret_uuid
+            else:
+                self.conn.storage.volume_create(
+                    plan.pool, name, capacity_bytes=disk["capacity_bytes"], format=disk["format"]
+                )
+            made.append(f"volume {name}")
+        self.result_update(secrets=secrets)
+        return ", ".join(made) or "nothing to make"
+
+    # ----------------------------------------------------------------- 5 restore
+
+    def _guest_commands(self, conn: hv.Hypervisor, when: str) -> list[str]:
+        done = []
+        for fix in (self.job.result.get("adaptation") or {}).get(f"guest_commands_{when}", []):
+            action = fix.get("action") or {}
+            argv = list(action.get("command") or [])
+            if not argv:
+                continue
+            try:
+                res = conn.agent.exec(
+                    self.job.vm_name, argv, timeout=float(action.get("timeout") or 60)
+                )
+            except hv.HypervisorError as exc:
+                raise StepFailed(f"Fix {fix.get('fix_id')}: {exc}", check="adaptation") from exc
+            expected = int(action.get("expect_exit_code", 0))
+            if res.exit_code != expected:
+                raise StepFailed(
+                    f"Fix {fix.get('fix_id')} exited {res.exit_code} (expected {expected}).",
+                    check="adaptation",
+                )
+            done.append(str(fix.get("fix_id")))
+        return done
+
+    def step_restore(self) -> str:
+        self.load_state()
+        job, name = self.job, self.job.vm_name
+        if self.conn.domains.exists(name) and self.conn.domains.state(name).active:
+            return "already running on the target"
+        before = self._guest_commands(self.src, "before")
+        disks = job.result["disks"]
+        dest_xml = hv.retarget_disks(
+            self.src.domains.xml(name, migratable=True),
+            {old: d["path"] for old, d in disks.items() if not d["by_pool"]},
+        )
+        dest_xml = swap_secrets(dest_xml, job.result.get("secrets") or {})
+        dest_xml = swap_pools(dest_xml, {d["source_pool"]: self.plan.pool for d in disks.values()})
+        self.track(ResourceKind.DOMAIN, name)
+        target = job.platform
+        dest_uri = target.migration_uri or target.uri
+        result = self.src.domains.migrate(
+            name,
+            dest_uri=dest_uri,
+            live=True,
+            p2p=True,
+            copy_storage_all=True,
+            persistent=True,
+            undefine_source=False,
+            dest_xml=dest_xml,
+            migrate_uri=(job.params or {}).get("migrate_uri") or None,
+            timeout=MIGRATION_TIMEOUT,
+        )
+        self.result_update(
+            migration={
+                "path": "live",
+                "why": job.result.get("path_reason", ""),
+                "elapsed_ms": result.elapsed_ms,
+                "downtime_ms": result.downtime_ms,
+                "data_processed_bytes": result.data_processed_bytes,
+                "memory_processed_bytes": result.memory_processed_bytes,
+                "disk_processed_bytes": result.disk_processed_bytes,
+            },
+            guest_commands_before=before,
+        )
+        self.guest_call(self.guest().wait_ready, timeout=AGENT_TIMEOUT)
+        return (
+            f"live migration to {target.name} ({job.result.get('path_reason', '')}): "
+            f"{result.elapsed_ms} ms, downtime {result.downtime_ms} ms, "
+            f"{result.data_processed_bytes} bytes ({result.disk_processed_bytes} of disk)"
+        )
+
+    def step_adapt_guest(self) -> str:
+        after = self._guest_commands(self.conn, "after")
+        self.result_update(guest_commands_after=after)
+        return ", ".join(after) or "no guest commands after the move"
+
+    # ----------------------------------------------------------------- 7 cutover
+
+    def step_cutover(self) -> str:
+        job, name = self.job, self.job.vm_name
+        info = self.conn.domains.lookup(name)
+        # From here on the target is the VM: it is never rolled back again.
+        self.result_update(cut_over=True)
+        resource_release(job=job)  # what the job made on the target now belongs to the VM
+        ManagedVM.objects.filter(pk=job.vm_id).update(
+            platform=job.platform,
+            domain_uuid=uuid_mod.UUID(info.uuid),
+            state=VMState.RUNNING,
+            vcpus=info.vcpus,
+            memory_mib=info.memory_mib,
+            metadata=info.metadata.to_dict() if info.metadata else {},
+            last_seen=timezone.now(),
+        )
+        left = self.remove_source()
+        if left:
+            raise StepFailed(
+                f"{name} runs on {job.platform.name}, but the source could not be fully removed: "
+                + "; ".join(left)
+            )
+        return f"{name} now runs on {job.platform.name} (uuid {info.uuid}); source removed"
+
+    def remove_source(self) -> list[str]:
+        job, name = self.job, self.job.vm_name
+        source = job.source_platform
+        left = []
+        try:
+            if self.src.domains.exists(name):
+                self.src.domains.delete(name, missing_ok=True)
+        except hv.HypervisorError as exc:
+            left.append(f"domain {name} on {source.name}: {exc}")
+        for disk in (job.result.get("disks") or {}).values():
+            try:
+                self.src.storage.volume_delete(
+                    disk["source_pool"], disk["volume"], delete_secret=True, missing_ok=True
+                )
+            except hv.HypervisorError as exc:
+                left.append(f"volume {disk['volume']} on {source.name}: {exc}")
+        if self.plan and self.plan.filter_name:
+            try:
+                self.src.nwfilters.undefine(self.plan.filter_name, missing_ok=True)
+            except hv.HypervisorError as exc:
+                left.append(f"nwfilter {self.plan.filter_name} on {source.name}: {exc}")
+        if not left:
+            JobResource.objects.filter(
+                job__vm_name=name, platform=source, removed_at__isnull=True
+            ).update(removed_at=timezone.now())
+        return left
+
+    # ----------------------------------------------------------------- outcome
+
+    def on_success(self) -> None:
+        pass  # the cutover step did it
+
+    def rollback(self) -> list[str]:
+        self.close()
+        if (self.job.result or {}).get("cut_over"):
+            # The VM runs on the target; only what is left of the source is reported.
+            return self.remove_source()
+        point = (self.job.result or {}).get("restore_point")
+        moved_back = self._migrate_back() if point else False
+        leftovers = super(CloneRunner, self).rollback()  # the target's resources
+        if point is None:
+            return leftovers
+        name, source = self.job.vm_name, self.job.source_platform
+        try:
+            with platform_connect(source, timeout=60) as src:
+                if not src.domains.exists(name):
+                    leftovers.append(f"{name} is no longer defined on {source.name}")
+                elif point["running"] and not src.domains.state(name).active:
+                    src.domains.start(name)
+                    job_services.job_log(
+                        job=self.job,
+                        level="warning",
+                        message=f"{name} restarted on {source.name} from its disks",
+                    )
+        except hv.HypervisorError as exc:
+            leftovers.append(f"{name} could not be restarted on {source.name}: {exc}")
+        if moved_back:
+            job_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
+        return leftovers
+
+    def _migrate_back(self) -> bool:
+        """When the VM already runs on the target, move it back live (its memory and
+        disks as they are now) into the source's own volumes. False when it did not."""
+        job, name = self.job, self.job.vm_name
+        source = job.source_platform
+        disks = (job.result or {}).get("disks") or {}
+        secrets = {new: old for old, new in ((job.result or {}).get("secrets") or {}).items()}
+        try:
+            with platform_connect(job.platform, timeout=60) as tgt:
+                if not tgt.domains.exists(name) or not tgt.domains.state(name).active:
+                    return False
+                xml = hv.retarget_disks(
+                    tgt.domains.xml(name, migratable=True),
+                    {d["path"]: old for old, d in disks.items() if not d["by_pool"]},
+                )
+                source_pools = {d["source_pool"] for d in disks.values() if d["by_pool"]}
+                if len(source_pools) == 1:
+                    xml = swap_pools(xml, {job.platform.storage_pool: source_pools.pop()})
+                tgt.domains.migrate(
+                    name,
+                    dest_uri=source.migration_uri or source.uri,
+                    live=True,
+                    p2p=True,
+                    copy_storage_all=True,
+                    persistent=True,
+                    undefine_source=False,
+                    dest_xml=swap_secrets(xml, secrets),
+                    migrate_uri=(job.params or {}).get("migrate_uri") or None,
+                    timeout=MIGRATION_TIMEOUT,
+                )
+            return True
+        except hv.HypervisorError as exc:
+            job_services.job_log(
+                job=job,
+                level="warning",
+                message=f"moving {name} back live failed ({exc}); it is restarted from its disks",
+            )
+            return False
+
+    def success_message(self) -> str:
+        summary = (self.job.result or {}).get("verification", {})
+        mig = (self.job.result or {}).get("migration", {})
+        return (
+            f"{self.job.vm_name} migrated ({mig.get('path', '?')}) from "
+            f"{self.job.source_platform.name} to {self.job.platform.name}, downtime "
+            f"{mig.get('downtime_ms', '?')} ms, verified ({summary.get('passed', '?')}/"
+            f"{summary.get('checks', '?')} checks)."
+        )
+
+
+__all__ = ["MigrateRunner", "choose_path", "swap_secrets"]

@@ -1,0 +1,187 @@
+"""Migration on the two-host testbed: a running cloned VM moves live from host A to host
+B with what its disks hold, and a failure after the move leaves it running on host A."""
+
+from __future__ import annotations
+
+import pytest
+
+from operations_app import hypervisor as hv
+from operations_app.models import JobStatus, ManagedVM, Notification, OperationJob, VMState
+from operations_app.runners.base import StepFailed
+from operations_app.services import jobs as job_services
+from operations_app.services import platforms as platform_services
+from operations_app.tasks import run_job
+
+from .test_clone_integration import approved_version, clone_document, libvirt_leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+MARKER = "/var/mg-marker"
+
+
+def _remove_everywhere(platforms, name: str) -> None:
+    for platform in platforms:
+        with hv.Hypervisor.connect(platform.uri) as conn:
+            conn.domains.delete(name, missing_ok=True)
+            for vol in conn.storage.volume_list(platform.storage_pool):
+                if vol.name.startswith(name + "-"):
+                    conn.storage.volume_delete(
+                        platform.storage_pool, vol.name, delete_secret=True, missing_ok=True
+                    )
+            conn.nwfilters.undefine(hv.filter_name_for(name), missing_ok=True)
+
+
+@pytest.fixture
+def hosts(testbed_platforms):
+    """host-a narrowed to q35 machines like host-b, so a VM cloned there moves live."""
+    a, b = testbed_platforms["host-a"], testbed_platforms["host-b"]
+    a = platform_services.platform_update(platform=a, constraints={"machine_types": ["q35"]})
+    return a, b
+
+
+@pytest.fixture
+def cleanup(hosts):
+    names: list[str] = []
+    yield names
+    for name in names:
+        _remove_everywhere(hosts, name)
+
+
+def _running_clone(
+    users, platform, name: str, address: str, *, hard_limit: bool = False
+) -> ManagedVM:
+    doc = clone_document(name)
+    if not hard_limit:
+        # host-b lets no guest lock 1 GiB: a hard memory limit would block the move.
+        del doc["resource_allocation"]["limits"]["memory_hard_limit_mib"]
+    doc["network_configuration"]["interfaces"][0]["ipv4"]["address"] = address
+    version = approved_version(users, doc)
+    job = job_services.job_request_clone(
+        user=users["operator"], version=version, platform=platform, vm_name=name
+    )
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
+    return ManagedVM.objects.get(name=name)
+
+
+def _write_marker(platform, name: str, text: bytes) -> None:
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        conn.agent.file_write(name, MARKER, text)
+        conn.agent.exec(name, ["/bin/busybox", "sync"], timeout=30)
+
+
+def _read_marker(platform, name: str) -> bytes:
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        return conn.agent.file_read(name, MARKER)
+
+
+def _why(job) -> str:
+    job = OperationJob.objects.get(pk=job.pk)
+    return f"{job.error} | {job.failing_check} | " + " / ".join(
+        f"{s.name}: {s.output}" for s in job.steps.order_by("index")
+    )
+
+
+def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
+    host_a, host_b = hosts
+    name = "mg-live-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.61/24")
+    _write_marker(host_a, name, b"written on host A\n")
+
+    job = job_services.job_request_migrate(
+        user=users["operator"],
+        vm=vm,
+        target=host_b,
+        params={"migrate_uri": "tcp://127.0.0.1"},
+    )
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
+    job.refresh_from_db()
+    assert job.result["path"] == "live"
+    assert job.result["migration"]["downtime_ms"] is not None
+    assert job.result["migration"]["data_processed_bytes"]
+    checks = list(job.checks.all())
+    assert checks and all(c.passed for c in checks), [c.name for c in checks if not c.passed]
+    assert "live" in job.steps.get(name="restore").output
+
+    # The guest on host B holds what was written on host A; host A has nothing left.
+    assert _read_marker(host_b, name) == b"written on host A\n"
+    with hv.Hypervisor.connect(host_b.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+        assert conn.domains.lookup(name).persistent
+        info = conn.domains.lookup(name)
+    assert libvirt_leftovers(host_a, name) == []
+    vm.refresh_from_db()
+    assert vm.platform == host_b and vm.state == VMState.RUNNING
+    assert str(vm.domain_uuid) == info.uuid
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_b, name) == []
+
+
+def test_failure_after_the_move_leaves_the_source_running(users, hosts, cleanup, monkeypatch):
+    from operations_app.runners.migrate import MigrateRunner
+
+    real = MigrateRunner.step_restore
+
+    def broken(self):
+        real(self)  # the VM really moved: rollback has something to undo
+        raise StepFailed("injected failure after restore")
+
+    monkeypatch.setattr(MigrateRunner, "step_restore", broken)
+    host_a, host_b = hosts
+    name = "mg-back-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.62/24")
+    _write_marker(host_a, name, b"still here\n")
+
+    job = job_services.job_request_migrate(
+        user=users["operator"],
+        vm=vm,
+        target=host_b,
+        params={"migrate_uri": "tcp://127.0.0.1"},
+    )
+    assert run_job(job.pk) == JobStatus.ROLLED_BACK, OperationJob.objects.get(pk=job.pk).error
+    job.refresh_from_db()
+    assert "injected failure after restore" in job.error
+    logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
+    assert any("moved back live" in m for m in logs), logs
+    assert job.resources.filter(removed_at__isnull=True, released_at__isnull=True).count() == 0
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+        conn.agent.wait_for_agent(name, timeout=300)
+    assert _read_marker(host_a, name) == b"still here\n"
+    vm.refresh_from_db()
+    assert vm.platform == host_a
+    assert Notification.objects.filter(recipient=users["admin"], job=job, severity="error").exists()
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []
+
+
+def test_unresolved_difference_stops_before_anything_is_made(users, hosts, cleanup):
+    host_a, host_b = hosts
+    name = "mg-block-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.63/24", hard_limit=True)
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        uuid_before = conn.domains.lookup(name).uuid
+
+    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    assert run_job(job.pk) == JobStatus.ROLLED_BACK
+    job.refresh_from_db()
+    assert "Unresolved differences block the migration" in job.error
+    assert "memory hard limit" in job.error
+    assert not job.steps.filter(name__in=["provision", "restore"]).exists()
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        info = conn.domains.lookup(name)
+        assert info.state == hv.DomainState.RUNNING and info.uuid == uuid_before
+    vm.refresh_from_db()
+    assert vm.platform == host_a
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []
