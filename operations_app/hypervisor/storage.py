@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 
 import libvirt
 
 from ._facet import Facet
-from .errors import AlreadyExists, InvalidSpec, NotFound
+from .errors import AlreadyExists, HypervisorError, InvalidSpec, NotFound
 from .storagexml import (
     dir_pool_xml,
     parse_pool_xml,
@@ -227,7 +228,20 @@ class Storage(Facet):
                 format=format,
                 encryption_secret_uuid=secret_uuid,
             )
-            return self._create(pool, name, xml, "encrypted volume")
+            for attempt in range(3):
+                try:
+                    return self._create(pool, name, xml, "encrypted volume")
+                except HypervisorError as exc:
+                    # qemu-img times the LUKS key derivation to choose its iteration
+                    # count; on a starved host the measurement can come back empty
+                    # ("Unable to get accurate CPU usage"). Remove any partial file and
+                    # try again with the same secret.
+                    if "accurate CPU usage" not in str(exc) or attempt == 2:
+                        raise
+                    logger.warning("LUKS calibration failed for %s; retrying", name)
+                    self.volume_delete(pool, name, delete_secret=False, missing_ok=True)
+                    time.sleep(1 + attempt)
+            raise AssertionError("unreachable")  # pragma: no cover
         except BaseException:
             self.secret_undefine(secret_uuid, missing_ok=True)
             raise
