@@ -41,6 +41,8 @@ fi
 
 # The two-host libvirt testbed for integration tests (root only).
 if [ -f scripts/testbed.sh ] && [ "$(id -u)" -eq 0 ] && [ "${VMPERSONA_SKIP_INTEGRATION:-0}" != 1 ]; then
+  # The tiny guest every integration test boots (rebuilt only when its inputs changed).
+  bash scripts/build-guest-image.sh || echo "The guest image could not be built; integration tests will fail." >&2
   if bash scripts/testbed.sh up; then
     TESTBED_STARTED=1
   else
