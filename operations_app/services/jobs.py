@@ -504,7 +504,33 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
             + (f"; left: {'; '.join(leftovers)}" if leftovers else "."),
         )
         reaped.append(job.pk)
+    _retry_leftovers()
     return reaped
+
+
+def _retry_leftovers() -> None:
+    """Jobs that ended with things their rollback could not remove: try again."""
+    from operations_app.models import JobResource
+    from operations_app.services.resources import resources_remove
+
+    stuck = (
+        JobResource.objects.filter(
+            removed_at__isnull=True,
+            released_at__isnull=True,
+            job__status__in=[
+                JobStatus.FAILED,
+                JobStatus.ROLLED_BACK,
+                JobStatus.ERRORED,
+                JobStatus.CANCELLED,
+            ],
+        )
+        .values_list("job_id", flat=True)
+        .distinct()
+    )
+    for job in OperationJob.objects.filter(pk__in=list(stuck)).exclude(kind="decommission"):
+        leftovers = resources_remove(job=job)
+        if not leftovers:
+            job_log(job=job, message="What the rollback had left behind is now removed.")
 
 
 MIGRATION_MODES = ("auto", "live", "cold")

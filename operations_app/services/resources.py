@@ -7,6 +7,7 @@ row names something that may or may not exist, and removal treats "not there" as
 from __future__ import annotations
 
 import logging
+import posixpath
 
 from django.utils import timezone
 
@@ -35,6 +36,35 @@ def resource_release(*, job: OperationJob) -> int:
     return JobResource.objects.filter(
         job=job, removed_at__isnull=True, released_at__isnull=True
     ).update(released_at=timezone.now())
+
+
+def remove_volume(conn: hv.Hypervisor, pool: str, name: str, *, wait_s: float = 120) -> None:
+    """Delete a volume and its secret, also when a dead worker left it half made.
+
+    A worker killed while libvirt was still writing the volume leaves libvirtd to finish
+    the allocation on its own ("still being allocated"): wait for that, then delete. A
+    worker killed after defining an encrypted volume's secret but before the volume
+    leaves the secret alone: remove it by its usage (the volume's path).
+    """
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.storage.volume_delete(pool, name, delete_secret=True, missing_ok=True)
+            break
+        except hv.InvalidState as exc:
+            if "being allocated" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    try:
+        pool_path = conn.storage.pool_info(pool).path
+    except hv.HypervisorError:
+        return
+    if pool_path:
+        secret = conn.storage.secret_lookup_usage(posixpath.join(pool_path, name))
+        if secret:
+            conn.storage.secret_undefine(secret, missing_ok=True)
 
 
 def _remove_one(conn: hv.Hypervisor, res: JobResource) -> None:

@@ -17,6 +17,7 @@ from django.db import connection
 from operations_app import hypervisor as hv
 from operations_app.models import TERMINAL_STATUSES, JobStatus, OperationJob
 from operations_app.services import jobs as job_services
+from operations_app.services.resources import remove_volume
 from tests.operations_app.test_clone_integration import (
     approved_version,
     clone_document,
@@ -100,7 +101,7 @@ def cleanup_vm(testbed_platforms):
             conn.domains.delete(name, missing_ok=True)
             for vol in conn.storage.volume_list(platform.storage_pool):
                 if vol.name.startswith(name + "-"):
-                    conn.storage.volume_delete(platform.storage_pool, vol.name, missing_ok=True)
+                    remove_volume(conn, platform.storage_pool, vol.name)
             conn.nwfilters.undefine(hv.filter_name_for(name), missing_ok=True)
 
 
