@@ -53,7 +53,7 @@ def remove_volume(conn: hv.Hypervisor, pool: str, name: str, *, wait_s: float = 
         try:
             conn.storage.volume_delete(pool, name, delete_secret=True, missing_ok=True)
             break
-        except hv.InvalidState as exc:
+        except hv.HypervisorError as exc:
             if "being allocated" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(2)

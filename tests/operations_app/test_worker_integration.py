@@ -129,11 +129,15 @@ def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, wo
     job = job_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name="wk-kill-1"
     )
-    # Wait until the job has made real things on the host (a booted domain).
+    # Kill it while it waits for the freshly booted guest: it has made a domain and a
+    # root disk by then, and nothing of libvirt's is half-way through.
     _wait(
-        lambda: job.steps.filter(name="applications").exists(),
+        lambda: (
+            job.steps.filter(name="base_image").exists()
+            and libvirt_leftovers(platform, "wk-kill-1")
+        ),
         600,
-        "the clone to reach its applications step",
+        "the clone to boot its domain",
     )
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
