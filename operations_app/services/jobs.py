@@ -141,7 +141,7 @@ def job_transition(
             raise StateConflict(f"Job #{job.pk} is {current}; it cannot become {to}.")
         job.refresh_from_db()
         # One history row per transition, with the reason.
-        job._change_reason = reason or f"status {to}"
+        job._change_reason = (reason or f"status {to}")[:100]  # history column is 100 chars
         job.save(update_fields=["status"])
         job_event(job=job, kind="status", status=to, reason=reason, progress=job.progress)
     return job

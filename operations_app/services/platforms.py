@@ -155,7 +155,7 @@ def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform
     for key, value in cleaned.items():
         setattr(platform, key, value)
     platform._history_user = user
-    platform._change_reason = "settings changed: " + ", ".join(sorted(cleaned))
+    platform._change_reason = ("settings changed: " + ", ".join(sorted(cleaned)))[:100]
     platform.save()
     return platform
 

@@ -39,7 +39,7 @@ def _record(obj, *, user, reason: str) -> None:
     obj._history_user = (
         user if user is not None and getattr(user, "is_authenticated", False) else None
     )
-    obj._change_reason = reason
+    obj._change_reason = reason[:100]  # history column is 100 chars
     obj.save()
 
 

@@ -244,3 +244,12 @@ def test_discard_draft(users, make_document):
 def test_reserved_names_are_refused(users, make_document):
     with pytest.raises(ValidationError, match="reserved"):
         svc.policy_create(user=users["author"], document=make_document("new"))
+
+
+def test_long_review_comments_are_kept_whole(users, make_document):
+    v = svc.policy_create(user=users["author"], document=make_document("web"))
+    svc.version_submit(user=users["author"], version=v)
+    comment = "Looks right; " * 40
+    v = svc.version_approve(user=users["approver"], version=v, comment=comment)
+    v.refresh_from_db()
+    assert v.review_comment == comment
