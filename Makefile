@@ -46,6 +46,7 @@ guest-image: install
 	@bash scripts/build-guest-image.sh
 
 testbed-up: install
+	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py persona testbed up
 
 testbed-down: venv

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -290,6 +291,39 @@ class Hypervisor:
             return parse_domain_capabilities(xml)
 
         return self._call(f"read {domain_type} domain capabilities", run)
+
+    def cpu_compare(self, domain_xml: str, *, domain_type: str | None = None) -> bool | None:
+        """Can this host run the ``<cpu>`` of ``domain_xml`` (libvirt's
+        ``compareHypervisorCPU`` against what the hypervisor can provide)? None when the
+        domain names no CPU model to compare (``host-passthrough`` or no ``<cpu>``)."""
+        root = ET.fromstring(domain_xml)
+        cpu = root.find("cpu")
+        if cpu is None or cpu.get("mode") in ("host-passthrough", "maximum"):
+            return None
+        if cpu.get("mode") not in (None, "custom", "host-model") or cpu.find("model") is None:
+            return None
+        if cpu.get("mode") == "host-model":
+            return None  # libvirt expands it to what each host offers
+        dtype = domain_type or root.get("type") or "qemu"
+        os_type = root.find("os/type")
+        arch = os_type.get("arch") if os_type is not None else None
+        cpu_xml = ET.tostring(cpu, encoding="unicode")
+
+        def run(conn: libvirt.virConnect) -> bool:
+            verdict = conn.compareHypervisorCPU(None, arch, None, dtype, cpu_xml, 0)
+            return verdict in (libvirt.VIR_CPU_COMPARE_IDENTICAL, libvirt.VIR_CPU_COMPARE_SUPERSET)
+
+        return self._call("compare a CPU definition with the host", run)
+
+    def cpu_baseline(self, cpu_xmls: list[str], *, domain_type: str = "qemu") -> str:
+        """The most capable CPU definition all of ``cpu_xmls`` (``<cpu>`` elements, e.g.
+        several hosts' CPUs) can run, as libvirt's ``baselineHypervisorCPU`` computes it."""
+
+        def run(conn: libvirt.virConnect) -> str:
+            arch = parse_host_capabilities(conn.getCapabilities()).cpu.arch
+            return conn.baselineHypervisorCPU(None, arch, None, domain_type, cpu_xmls, 0)
+
+        return self._call("compute a baseline CPU", run)
 
     def capabilities(
         self,

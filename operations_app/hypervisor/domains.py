@@ -30,6 +30,7 @@ from .errors import (
     InvalidSpec,
     InvalidState,
     NotFound,
+    OperationAborted,
     OperationTimeout,
 )
 from .types import (
@@ -42,6 +43,7 @@ from .types import (
     DomainState,
     DomainStats,
     InterfaceSpec,
+    MigrationProgress,
     MigrationResult,
     NetStats,
     Tunables,
@@ -619,12 +621,15 @@ class Domains(Facet):
         bandwidth_mibps: int | None = None,
         migrate_uri: str | None = None,
         timeout: float | None = None,
+        progress: Callable[[MigrationProgress], bool | None] | None = None,
     ) -> MigrationResult:
         """Migrate ``name`` to ``dest_uri`` and return the completed job's statistics.
 
         ``migrate_uri`` is the data channel (e.g. ``tcp://127.0.0.1``); ``dest_xml``
         replaces the definition on the destination (and its persistent config). With a
         ``timeout`` the job is aborted when it runs longer (``OperationTimeout``).
+        ``progress`` is called about once a second with the running job's statistics;
+        when it returns True the migration is aborted (``OperationAborted``).
         """
         flags = 0
         for on, flag in (
@@ -652,12 +657,14 @@ class Domains(Facet):
             dom = conn.lookupByName(name)
             if p2p:
                 self._run_with_deadline(
-                    dom, lambda: dom.migrateToURI3(dest_uri, params, flags), timeout
+                    dom, lambda: dom.migrateToURI3(dest_uri, params, flags), timeout, progress
                 )
                 return
             dconn = _open_raw(dest_uri, self._timeout)
             try:
-                self._run_with_deadline(dom, lambda: dom.migrate3(dconn, params, flags), timeout)
+                self._run_with_deadline(
+                    dom, lambda: dom.migrate3(dconn, params, flags), timeout, progress
+                )
             finally:
                 dconn.close()
 
@@ -668,8 +675,13 @@ class Domains(Facet):
         )
 
     @staticmethod
-    def _run_with_deadline(dom: libvirt.virDomain, fn, timeout: float | None) -> None:
-        if timeout is None:
+    def _run_with_deadline(
+        dom: libvirt.virDomain,
+        fn,
+        timeout: float | None,
+        progress: Callable[[MigrationProgress], bool | None] | None = None,
+    ) -> None:
+        if timeout is None and progress is None:
             fn()
             return
         outcome: dict[str, BaseException] = {}
@@ -682,17 +694,36 @@ class Domains(Facet):
 
         worker = threading.Thread(target=target, name="libvirt-migrate", daemon=True)
         worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stop: str | None = None
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            worker.join(1.0 if left is None else max(0.0, min(1.0, left)))
+            if not worker.is_alive():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                stop = "timeout"
+                break
+            if progress is not None:
+                try:
+                    raw = dom.jobStats(0)
+                except libvirt.libvirtError:
+                    raw = {}
+                if progress(MigrationProgress.from_stats(raw)):
+                    stop = "aborted"
+                    break
+        if stop is not None:
             try:
                 dom.abortJob()
             except libvirt.libvirtError:
                 pass
             worker.join()
-            raise OperationTimeout(
-                f"Migration of {dom.name()!r} did not finish within {timeout:g}s and was aborted",
-                timeout=timeout,
-            )
+            if stop == "timeout":
+                raise OperationTimeout(
+                    f"Migration of {dom.name()!r} did not finish within {timeout:g}s and was aborted",
+                    timeout=timeout,
+                )
+            raise OperationAborted(f"Migration of {dom.name()!r} was aborted on request")
         if "error" in outcome:
             raise outcome["error"]
 

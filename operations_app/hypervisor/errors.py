@@ -70,6 +70,10 @@ class OperationTimeout(HypervisorError):
         self.timeout = timeout
 
 
+class OperationAborted(HypervisorError):
+    """The operation was stopped on request (a cancelled job) before it finished."""
+
+
 class AgentUnavailable(HypervisorError):
     """The guest agent does not answer (not running, not connected, or the domain is off)."""
 

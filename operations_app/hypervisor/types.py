@@ -343,6 +343,35 @@ class DomainStats(JsonMixin):
 
 
 @dataclass
+class MigrationProgress(JsonMixin):
+    """A running migration's statistics (libvirt's ``jobStats``), None where not reported."""
+
+    elapsed_ms: int | None = None
+    data_total_bytes: int | None = None
+    data_processed_bytes: int | None = None
+    data_remaining_bytes: int | None = None
+    memory_processed_bytes: int | None = None
+    disk_processed_bytes: int | None = None
+    disk_total_bytes: int | None = None
+
+    @classmethod
+    def from_stats(cls, raw: dict) -> MigrationProgress:
+        def get(key: str) -> int | None:
+            value = raw.get(key)
+            return int(value) if isinstance(value, int | float) else None
+
+        return cls(
+            elapsed_ms=get("time_elapsed"),
+            data_total_bytes=get("data_total"),
+            data_processed_bytes=get("data_processed"),
+            data_remaining_bytes=get("data_remaining"),
+            memory_processed_bytes=get("memory_processed"),
+            disk_processed_bytes=get("disk_processed"),
+            disk_total_bytes=get("disk_total"),
+        )
+
+
+@dataclass
 class MigrationResult(JsonMixin):
     """Completed-job statistics of a migration (None where libvirt did not report them)."""
 

@@ -23,12 +23,21 @@
 
 Any failure before the cutover rolls back: a VM already running on the target is moved
 back live into the source's volumes (else the source is started again from its disks,
-which the move did not change), then the target is torn down. A cold move (hardware changes) is refused before anything is made.
+which the move did not change), then the target is torn down.
+
+The cold path (the target needs hardware changes a running guest cannot take, such as
+another machine type, or the VM is not running): guest commands meant for before the
+cutover, a clean shutdown of the source (its disks are then consistent and stay as they
+are: the restore point), each volume copied as stored through libvirt streams (a
+qcow2 overlay re-pointed at the target's copy of its base, LUKS volumes still encrypted
+under the same key), the adapted definition defined and started on the target. A
+rollback tears the target down and starts the source again from its unchanged disks.
 """
 
 from __future__ import annotations
 
 import posixpath
+import time
 import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 
@@ -45,7 +54,7 @@ from operations_app.models import (
     ResourceKind,
     VMState,
 )
-from operations_app.runners.base import Step, StepFailed
+from operations_app.runners.base import Cancelled, Step, StepFailed
 from operations_app.runners.clone import CloneRunner, Plan
 from operations_app.services import jobs as job_services
 from operations_app.services.platforms import platform_connect
@@ -53,6 +62,8 @@ from operations_app.services.resources import resource_release
 
 AGENT_TIMEOUT = 300
 MIGRATION_TIMEOUT = 600
+SHUTDOWN_TIMEOUT = 120
+PROGRESS_EVERY_S = 1.0
 # Differences a live move resolves itself: the disks land in the target's pool.
 LIVE_CARRIED = ("storage_pool", "storage_path")
 
@@ -109,6 +120,119 @@ def swap_pools(xml: str, pools: dict[str, str]) -> str:
         if source.get("volume") and source.get("pool") in pools:
             source.set("pool", pools[source.get("pool")])
     return ET.tostring(root, encoding="unicode")
+
+
+def disk_map(src: hv.Hypervisor, vm_name: str, pool_path: str) -> dict[str, dict]:
+    """Source disk (its path, or ``pool/volume``) -> where and what it becomes on the
+    target (a volume of the same name in the target's pool at ``pool_path``)."""
+    out = {}
+    for disk in src.domains.spec(vm_name, inactive=True).disks:
+        if disk.device != "disk" or disk.readonly:
+            continue
+        if disk.path:
+            info = src.storage.volume_info_by_path(disk.path)
+            key = disk.path
+        elif disk.pool and disk.volume:
+            info = src.storage.volume_info(disk.pool, disk.volume)
+            key = f"{disk.pool}/{disk.volume}"
+        else:
+            continue
+        out[key] = {
+            "volume": info.name,
+            "source_pool": info.pool or disk.pool,
+            "source_path": info.path,
+            "by_pool": not disk.path,
+            "path": posixpath.join(pool_path, info.name),
+            "capacity_bytes": info.capacity_bytes,
+            "allocation_bytes": info.allocation_bytes,
+            "format": info.format or "qcow2",
+            "encrypted": bool(info.encrypted),
+            "secret_uuid": info.secret_uuid,
+            "target": disk.target,
+        }
+    return out
+
+
+def plan_move(
+    *,
+    src: hv.Hypervisor,
+    tgt: hv.Hypervisor,
+    vm_name: str,
+    source,
+    target,
+    fixes: list[dict],
+    requested: str,
+    running: bool,
+    pool_path: str,
+) -> dict:
+    """Everything the migration will do, decided without changing anything: the
+    adaptation (differences, fixes, unresolved problems), the path (live or cold) and
+    why, or why the request cannot be met (``refused``), the adapted definition and its
+    diff against the source's. Read-only on both hosts; the dry run shows exactly this."""
+    from operations_app.adaptation import plan_adaptation
+
+    disks = disk_map(src, vm_name, pool_path)
+    source_xml = src.domains.xml(vm_name, migratable=True)
+    try:
+        cpu_ok = tgt.cpu_compare(source_xml)
+    except hv.HypervisorError:
+        cpu_ok = None
+    plan = plan_adaptation(
+        domain=source_xml,
+        source=source,
+        target=target,
+        vppd_fixes=fixes,
+        cpu_compatible=cpu_ok,
+        target_disk_paths={old: d["path"] for old, d in disks.items() if not d["by_pool"]},
+    )
+    adaptation = {
+        "ok": plan.ok,
+        "problems": plan.problems,
+        "hardware_changes": plan.hardware_changes,
+        "cpu_compatible": cpu_ok,
+        "differences": [d.to_dict() for d in plan.differences],
+        "fixes": [f.to_dict() for f in plan.fixes],
+        "guest_commands_before": [f.to_dict() for f in plan.guest_commands_before],
+        "guest_commands_after": [f.to_dict() for f in plan.guest_commands_after],
+        "notes": plan.notes,
+    }
+    out = {
+        "adaptation": adaptation,
+        "disks": disks,
+        "requested_mode": requested,
+        "path": None,
+        "path_reason": "",
+        "refused": "",
+        "adapted_xml": "",
+        "xml_diff": [],
+        "copy_bytes": sum(int(d.get("allocation_bytes") or 0) for d in disks.values()),
+    }
+    if not plan.ok:
+        return out
+    # A live move keeps the source's definition and only points its disks at the
+    # target's volumes: any other change to the definition needs the cold path.
+    changes = list(plan.hardware_changes)
+    for fix in plan.fixes:
+        if fix.when == "definition" and any(d.kind not in LIVE_CARRIED for d in fix.differences):
+            changes.append(f"{fix.fix_id}: " + ("; ".join(fix.changes) or fix.description))
+    try:
+        path, why = choose_path(
+            requested=requested, hardware_changes=changes, source_running=running
+        )
+    except StepFailed as exc:
+        out["refused"] = str(exc)
+        return out
+    adapted = plan.adapted
+    if adapted.machine and "q35" in adapted.machine and path == "cold":
+        # PCI Express hot-plug needs empty root ports, as a clone on q35 gets.
+        adapted.hotplug_slots = len(adapted.disks) + len(adapted.interfaces) + 2
+    out.update(
+        path=path,
+        path_reason=why,
+        adapted_xml=hv.domain_xml(adapted),
+        xml_diff=plan.diff(),
+    )
+    return out
 
 
 class MigrateRunner(CloneRunner):
@@ -221,86 +345,44 @@ class MigrateRunner(CloneRunner):
     # ----------------------------------------------------------------- 3 adaptation plan
 
     def _disk_map(self) -> dict[str, dict]:
-        """Source disk (its path, or ``pool/volume``) -> where and what it becomes."""
-        out = {}
-        for disk in self.src.domains.spec(self.job.vm_name, inactive=True).disks:
-            if disk.device != "disk" or disk.readonly:
-                continue
-            if disk.path:
-                info = self.src.storage.volume_info_by_path(disk.path)
-                key = disk.path
-            elif disk.pool and disk.volume:
-                info = self.src.storage.volume_info(disk.pool, disk.volume)
-                key = f"{disk.pool}/{disk.volume}"
-            else:
-                continue
-            out[key] = {
-                "volume": info.name,
-                "source_pool": info.pool or disk.pool,
-                "source_path": info.path,
-                "by_pool": not disk.path,
-                "path": posixpath.join(self.plan.pool_path, info.name),
-                "capacity_bytes": info.capacity_bytes,
-                "format": info.format or "qcow2",
-                "encrypted": bool(info.encrypted),
-                "secret_uuid": info.secret_uuid,
-                "target": disk.target,
-            }
-        return out
+        return disk_map(self.src, self.job.vm_name, self.plan.pool_path)
 
     def step_adapt(self) -> str:
-        from operations_app.adaptation import plan_adaptation
-
         self.load_state()
         job = self.job
-        disks = self._disk_map()
-        source_xml = self.src.domains.xml(job.vm_name, migratable=True)
-        plan = plan_adaptation(
-            domain=source_xml,
+        move = plan_move(
+            src=self.src,
+            tgt=self.conn,
+            vm_name=job.vm_name,
             source=job.source_platform,
             target=job.platform,
-            vppd_fixes=self.document.get("fixes", []),
-            target_disk_paths={old: d["path"] for old, d in disks.items() if not d["by_pool"]},
+            fixes=self.document.get("fixes", []),
+            requested=(job.params or {}).get("mode", "auto"),
+            running=bool(job.result["restore_point"]["running"]),
+            pool_path=self.plan.pool_path,
         )
-        summary = {
-            "ok": plan.ok,
-            "problems": plan.problems,
-            "hardware_changes": plan.hardware_changes,
-            "differences": [d.to_dict() for d in plan.differences],
-            "fixes": [f.to_dict() for f in plan.fixes],
-            "guest_commands_before": [f.to_dict() for f in plan.guest_commands_before],
-            "guest_commands_after": [f.to_dict() for f in plan.guest_commands_after],
-            "notes": plan.notes,
-        }
-        self.result_update(adaptation=summary, disks=disks)
-        if not plan.ok:
+        self.result_update(adaptation=move["adaptation"], disks=move["disks"])
+        if not move["adaptation"]["ok"]:
             raise StepFailed(
-                "Unresolved differences block the migration: " + "; ".join(plan.problems),
+                "Unresolved differences block the migration: "
+                + "; ".join(move["adaptation"]["problems"]),
                 check="adaptation",
             )
-        requested = (job.params or {}).get("mode", "auto")
-        running = bool(job.result["restore_point"]["running"])
-        # A live move keeps the source's definition and only points its disks at the
-        # target's volumes: any other change to the definition needs the cold path.
-        changes = list(plan.hardware_changes)
-        for fix in plan.fixes:
-            if fix.when == "definition" and any(
-                d.kind not in LIVE_CARRIED for d in fix.differences
-            ):
-                changes.append(f"{fix.fix_id}: " + ("; ".join(fix.changes) or fix.description))
-        path, why = choose_path(
-            requested=requested, hardware_changes=changes, source_running=running
+        if move["refused"]:
+            raise StepFailed(move["refused"], check="mode")
+        path, why = move["path"], move["path_reason"]
+        self.result_update(
+            path=path,
+            path_reason=why,
+            requested_mode=move["requested_mode"],
+            adapted_xml=move["adapted_xml"] if path == "cold" else "",
+            xml_diff=move["xml_diff"],
         )
-        self.result_update(path=path, path_reason=why, requested_mode=requested)
         self.log(f"path: {path} ({why})")
-        if path == "cold":
-            raise StepFailed(
-                f"This migration has to be cold because {why}; cold moves are not performed "
-                "yet, so the VM stays where it is.",
-                check="mode",
-            )
-        fixes = ", ".join(f.fix_id for f in plan.fixes) or "none"
-        return f"{len(plan.differences)} difference(s), fixes: {fixes}; {path}: {why}"
+        fixes = ", ".join(f["fix_id"] for f in move["adaptation"]["fixes"]) or "none"
+        return (
+            f"{len(move['adaptation']['differences'])} difference(s), fixes: {fixes}; {path}: {why}"
+        )
 
     # ----------------------------------------------------------------- 4 provision
 
@@ -382,11 +464,37 @@ class MigrateRunner(CloneRunner):
             done.append(str(fix.get("fix_id")))
         return done
 
+    def _progress_reporter(self, what: str):
+        """A callback for long copies: heartbeat, a progress event about once a second,
+        and True (stop) when the job was cancelled."""
+        last = [0.0]
+
+        def report(done: int | None, total: int | None, **extra) -> bool:
+            now = time.monotonic()
+            if now - last[0] < PROGRESS_EVERY_S:
+                return False
+            last[0] = now
+            job_services.job_heartbeat(job=self.job)
+            job_services.job_event(
+                job=self.job,
+                kind="transfer",
+                step="restore",
+                what=what,
+                done_bytes=done,
+                total_bytes=total,
+                **extra,
+            )
+            return job_services.job_cancel_requested(job=self.job)
+
+        return report
+
     def step_restore(self) -> str:
         self.load_state()
         job, name = self.job, self.job.vm_name
         if self.conn.domains.exists(name) and self.conn.domains.state(name).active:
             return "already running on the target"
+        if job.result.get("path") == "cold":
+            return self._restore_cold()
         before = self._guest_commands(self.src, "before")
         disks = job.result["disks"]
         dest_xml = hv.retarget_disks(
@@ -398,18 +506,28 @@ class MigrateRunner(CloneRunner):
         self.track(ResourceKind.DOMAIN, name)
         target = job.platform
         dest_uri = target.migration_uri or target.uri
-        result = self.src.domains.migrate(
-            name,
-            dest_uri=dest_uri,
-            live=True,
-            p2p=True,
-            copy_storage_all=True,
-            persistent=True,
-            undefine_source=False,
-            dest_xml=dest_xml,
-            migrate_uri=(job.params or {}).get("migrate_uri") or None,
-            timeout=MIGRATION_TIMEOUT,
-        )
+        report = self._progress_reporter("live migration")
+        try:
+            result = self.src.domains.migrate(
+                name,
+                dest_uri=dest_uri,
+                live=True,
+                p2p=True,
+                copy_storage_all=True,
+                persistent=True,
+                undefine_source=False,
+                dest_xml=dest_xml,
+                migrate_uri=(job.params or {}).get("migrate_uri") or None,
+                timeout=MIGRATION_TIMEOUT,
+                progress=lambda p: report(
+                    p.data_processed_bytes,
+                    p.data_total_bytes,
+                    memory_bytes=p.memory_processed_bytes,
+                    disk_bytes=p.disk_processed_bytes,
+                ),
+            )
+        except hv.OperationAborted as exc:
+            raise Cancelled() from exc
         self.result_update(
             migration={
                 "path": "live",
@@ -427,6 +545,72 @@ class MigrateRunner(CloneRunner):
             f"live migration to {target.name} ({job.result.get('path_reason', '')}): "
             f"{result.elapsed_ms} ms, downtime {result.downtime_ms} ms, "
             f"{result.data_processed_bytes} bytes ({result.disk_processed_bytes} of disk)"
+        )
+
+    def _restore_cold(self) -> str:
+        job, name, target = self.job, self.job.vm_name, self.job.platform
+        result = job.result
+        started = time.monotonic()
+        before: list[str] = []
+        downtime_from = None
+        if self.src.domains.exists(name) and self.src.domains.state(name).active:
+            before = self._guest_commands(self.src, "before")
+            self.log(f"shutting {name} down on {job.source_platform.name}")
+            downtime_from = time.monotonic()
+            try:
+                how = self.src.domains.shutdown(name, timeout=SHUTDOWN_TIMEOUT, force=False)
+            except hv.OperationTimeout as exc:
+                raise StepFailed(
+                    f"{name} did not shut down within {SHUTDOWN_TIMEOUT} s; it is left running "
+                    f"on {job.source_platform.name}."
+                ) from exc
+            self.result_update(source_stopped=True)
+            self.log(f"source stopped ({how})")
+        location = BaseImageLocation.objects.get(image=self.image, platform=target)
+        copied = 0
+        for disk in result["disks"].values():
+            vol = disk["volume"]
+            report = self._progress_reporter(f"volume {vol}")
+            try:
+                copied += self.src.storage.volume_copy_to(
+                    disk["source_pool"],
+                    vol,
+                    self.conn.storage,
+                    self.plan.pool,
+                    vol,
+                    backing_path=location.path if vol == self.plan.root_volume else None,
+                    progress=report,
+                )
+            except hv.OperationAborted as exc:
+                raise Cancelled() from exc
+            self.log(f"copied volume {vol}")
+        xml = swap_secrets(result["adapted_xml"], result.get("secrets") or {})
+        xml = swap_pools(xml, {d["source_pool"]: self.plan.pool for d in result["disks"].values()})
+        spec = hv.parse_domain_xml(xml)
+        adapted = hv.parse_domain_xml(result["adapted_xml"])
+        spec.hotplug_slots = adapted.hotplug_slots
+        spec.metadata = adapted.metadata
+        self.track(ResourceKind.DOMAIN, name)
+        self.conn.domains.define(spec)
+        self.conn.domains.start(name)
+        self.guest_call(self.guest().wait_ready, timeout=AGENT_TIMEOUT)
+        now = time.monotonic()
+        self.result_update(
+            migration={
+                "path": "cold",
+                "why": result.get("path_reason", ""),
+                "elapsed_ms": int((now - started) * 1000),
+                "downtime_ms": int((now - downtime_from) * 1000) if downtime_from else None,
+                "data_processed_bytes": copied,
+                "memory_processed_bytes": 0,
+                "disk_processed_bytes": copied,
+            },
+            guest_commands_before=before,
+        )
+        mig = job.result["migration"]
+        return (
+            f"cold migration to {target.name} ({result.get('path_reason', '')}): "
+            f"{mig['elapsed_ms']} ms, downtime {mig['downtime_ms']} ms, {copied} bytes copied"
         )
 
     def step_adapt_guest(self) -> str:
@@ -497,7 +681,9 @@ class MigrateRunner(CloneRunner):
             # The VM runs on the target; only what is left of the source is reported.
             return self.remove_source()
         point = (self.job.result or {}).get("restore_point")
-        moved_back = self._migrate_back() if point else False
+        # A cold move never changed the source's disks: it starts again from them.
+        cold = (self.job.result or {}).get("path") == "cold"
+        moved_back = self._migrate_back() if point and not cold else False
         leftovers = super(CloneRunner, self).rollback()  # the target's resources
         if point is None:
             return leftovers
@@ -569,4 +755,4 @@ class MigrateRunner(CloneRunner):
         )
 
 
-__all__ = ["MigrateRunner", "choose_path", "swap_secrets"]
+__all__ = ["MigrateRunner", "choose_path", "disk_map", "plan_move", "swap_secrets"]

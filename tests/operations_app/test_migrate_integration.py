@@ -40,11 +40,11 @@ def hosts(testbed_platforms):
 
 
 @pytest.fixture
-def cleanup(hosts):
+def cleanup(testbed_platforms):
     names: list[str] = []
     yield names
     for name in names:
-        _remove_everywhere(hosts, name)
+        _remove_everywhere(testbed_platforms.values(), name)
 
 
 def _running_clone(
@@ -185,3 +185,74 @@ def test_unresolved_difference_stops_before_anything_is_made(users, hosts, clean
     destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
+
+
+@pytest.fixture
+def pc_hosts(testbed_platforms):
+    """host-a narrowed to i440fx ("pc") machines: a clone there has a machine type that
+    host-b (q35 only) does not take, so moving it needs a new definition."""
+    a, b = testbed_platforms["host-a"], testbed_platforms["host-b"]
+    a = platform_services.platform_update(platform=a, constraints={"machine_types": ["pc"]})
+    return a, b
+
+
+def _clone_with(users, platform, name: str, address: str, fixes: list[dict]) -> ManagedVM:
+    doc = clone_document(name)
+    del doc["resource_allocation"]["limits"]["memory_hard_limit_mib"]
+    doc["network_configuration"]["interfaces"][0]["ipv4"]["address"] = address
+    doc["fixes"] = fixes
+    version = approved_version(users, doc)
+    job = job_services.job_request_clone(
+        user=users["operator"], version=version, platform=platform, vm_name=name
+    )
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
+    return ManagedVM.objects.get(name=name)
+
+
+def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, cleanup):
+    host_a, host_b = pc_hosts
+    name = "mg-cold-1"
+    cleanup.append(name)
+    fixes = [
+        {
+            "id": "mark-adapted",
+            "description": "Leave a note in the guest once it runs on the new machine type.",
+            "applies_to": {"kind": "machine_type"},
+            "action": {
+                "type": "guest_command",
+                "command": ["/bin/sh", "-c", "echo adapted > /var/mg-adapted"],
+                "when": "after_cutover",
+            },
+        }
+    ]
+    vm = _clone_with(users, host_a, name, "10.231.0.64/24", fixes)
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert "q35" not in (conn.domains.spec(name).machine or "")
+    _write_marker(host_a, name, b"cold move\n")
+
+    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
+    job.refresh_from_db()
+    assert job.result["path"] == "cold", job.result.get("path_reason")
+    assert "machine" in job.result["path_reason"]
+    fix_ids = [f["fix_id"] for f in job.result["adaptation"]["fixes"]]
+    assert "mark-adapted" in fix_ids, fix_ids
+    assert job.result["guest_commands_after"] == ["mark-adapted"]
+    assert any("q35" in line for line in job.result["xml_diff"])
+    assert job.result["migration"]["downtime_ms"] > 0
+    assert job.result["migration"]["data_processed_bytes"] > 0
+    checks = list(job.checks.all())
+    assert checks and all(c.passed for c in checks), [c.name for c in checks if not c.passed]
+
+    with hv.Hypervisor.connect(host_b.uri) as conn:
+        assert "q35" in (conn.domains.spec(name).machine or "")
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+        assert conn.agent.file_read(name, "/var/mg-adapted") == b"adapted\n"
+    assert _read_marker(host_b, name) == b"cold move\n"
+    assert libvirt_leftovers(host_a, name) == []
+    vm.refresh_from_db()
+    assert vm.platform == host_b and vm.state == VMState.RUNNING
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_b, name) == []
