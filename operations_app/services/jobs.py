@@ -536,19 +536,9 @@ def _retry_leftovers() -> None:
 MIGRATION_MODES = ("auto", "live", "cold")
 
 
-@transaction.atomic
-def job_request_migrate(
-    *,
-    user,
-    vm: ManagedVM,
-    target: Platform,
-    mode: str = "auto",
-    trigger: str = JobTrigger.MANUAL,
-    trigger_policy=None,
-    trigger_detail: str = "",
-    params: dict | None = None,
-) -> OperationJob:
-    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
+def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> ManagedVM:
+    """Why ``user`` may not move ``vm`` to ``target`` in ``mode`` (raised), else the VM
+    freshly read. Shared by the request and the dry run."""
     if not has_role(user, OPERATORS):
         raise NotPermitted(
             f"{getattr(user, 'username', 'anonymous')} may not migrate VMs: this needs the 'operators' role."
@@ -566,6 +556,23 @@ def job_request_migrate(
         raise _error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
     if not target.enabled:
         raise StateConflict(f"Platform {target.name} is disabled.")
+    return vm
+
+
+@transaction.atomic
+def job_request_migrate(
+    *,
+    user,
+    vm: ManagedVM,
+    target: Platform,
+    mode: str = "auto",
+    trigger: str = JobTrigger.MANUAL,
+    trigger_policy=None,
+    trigger_detail: str = "",
+    params: dict | None = None,
+) -> OperationJob:
+    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
+    vm = migration_check(user=user, vm=vm, target=target, mode=mode)
     job = OperationJob(
         kind=JobKind.MIGRATE,
         trigger=trigger,

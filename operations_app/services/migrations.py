@@ -1,0 +1,99 @@
+"""The migration dry run: what moving a VM would do, read from both hosts, changing nothing.
+
+The dry run and the migration job share ``operations_app.runners.migrate.plan_move``, so
+the page, the API and ``persona migrate --plan`` show the decision the job will take
+(differences, fixes, path and why, the adapted definition's diff) for the platforms as
+they are now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from operations_app import hypervisor as hv
+from operations_app.models import ManagedVM, Platform
+from operations_app.services.jobs import migration_check
+from operations_app.services.platforms import platform_connect
+from vmpersona.errors import StateConflict
+
+
+def migration_preview(
+    *, user, vm: ManagedVM, target: Platform, mode: str = "auto"
+) -> dict[str, Any]:
+    """The plan of moving ``vm`` to ``target`` in ``mode`` (``auto``, ``live``, ``cold``).
+
+    Raises what a migration request would (``NotPermitted``, ``ValidationError`` with a
+    path, ``StateConflict``), and ``StateConflict`` when a host cannot be reached or the
+    VM is not on its platform. ``ready`` is True when the job would go ahead.
+    """
+    from operations_app.runners.migrate import plan_move
+
+    vm = migration_check(user=user, vm=vm, target=target, mode=mode)
+    source = vm.platform
+    version = vm.profile_version
+    try:
+        with (
+            platform_connect(source, timeout=30) as src,
+            platform_connect(target, timeout=30) as tgt,
+        ):
+            if not src.domains.exists(vm.name):
+                raise StateConflict(f"{vm.name} does not exist on {source.name}.")
+            running = src.domains.state(vm.name).active
+            pool_path = tgt.storage.pool_info(target.storage_pool).path or ""
+            move = plan_move(
+                src=src,
+                tgt=tgt,
+                vm_name=vm.name,
+                source=source,
+                target=target,
+                fixes=(version.document or {}).get("fixes", []),
+                requested=mode,
+                running=running,
+                pool_path=pool_path,
+            )
+    except hv.HypervisorError as exc:
+        raise StateConflict(f"The dry run could not read the platforms: {exc}") from exc
+    adaptation = move["adaptation"]
+    ready = bool(adaptation["ok"] and not move["refused"] and move["path"])
+    if not adaptation["ok"]:
+        verdict = "Blocked: " + "; ".join(adaptation["problems"])
+    elif move["refused"]:
+        verdict = "Refused: " + move["refused"]
+    else:
+        verdict = f"Would move {vm.name} {move['path']}: {move['path_reason']}."
+    return {
+        "vm": vm.name,
+        "source": source.name,
+        "target": target.name,
+        "profile_version": version.label,
+        "running": running,
+        "requested_mode": mode,
+        "ready": ready,
+        "verdict": verdict,
+        "path": move["path"],
+        "path_reason": move["path_reason"],
+        "refused": move["refused"],
+        "ok": adaptation["ok"],
+        "problems": adaptation["problems"],
+        "cpu_compatible": adaptation["cpu_compatible"],
+        "differences": adaptation["differences"],
+        "fixes": adaptation["fixes"],
+        "guest_commands_before": adaptation["guest_commands_before"],
+        "guest_commands_after": adaptation["guest_commands_after"],
+        "hardware_changes": adaptation["hardware_changes"],
+        "notes": adaptation["notes"],
+        "disks": [
+            {
+                "volume": d["volume"],
+                "target": d["target"],
+                "capacity_bytes": d["capacity_bytes"],
+                "allocation_bytes": d.get("allocation_bytes"),
+                "encrypted": d["encrypted"],
+                "from_pool": d["source_pool"],
+                "to_pool": target.storage_pool,
+            }
+            for d in move["disks"].values()
+        ],
+        "copy_bytes": move["copy_bytes"],
+        "xml_diff": move["xml_diff"],
+    }
