@@ -246,5 +246,7 @@ if TESTING:
 VMPERSONA_BASE_URL = os.environ.get("VMPERSONA_BASE_URL", "http://127.0.0.1:8000")
 # A running job that has not beaten its heartbeat for this long is considered dead.
 VMPERSONA_JOB_STALE_SECONDS = int(os.environ.get("VMPERSONA_JOB_STALE_SECONDS", "600"))
+# Snapshots kept per VM; taking one more deletes the oldest beyond this.
+VMPERSONA_SNAPSHOT_RETENTION = max(1, int(os.environ.get("VMPERSONA_SNAPSHOT_RETENTION", "3")))
 # Serve static files from the ASGI server itself (single-machine installs).
 VMPERSONA_SERVE_STATIC = env_bool("VMPERSONA_SERVE_STATIC", True)

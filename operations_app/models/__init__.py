@@ -22,8 +22,11 @@ from operations_app.models.platforms import (
     Platform,
     PlatformStatus,
 )
+from operations_app.models.snapshots import SnapshotOrigin, VMSnapshot
 
 __all__ = [
+    "SnapshotOrigin",
+    "VMSnapshot",
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "JobEvent",

@@ -21,6 +21,7 @@ class JobKind(models.TextChoices):
     CLONE = "clone", "Clone"
     MIGRATE = "migrate", "Migrate"
     ROLLBACK = "rollback", "Roll back to snapshot"
+    SNAPSHOT = "snapshot", "Take a snapshot"
     DECOMMISSION = "decommission", "Decommission"
 
 

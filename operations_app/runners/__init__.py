@@ -18,4 +18,12 @@ def runner_for(job):
         from operations_app.runners.migrate import MigrateRunner
 
         return MigrateRunner(job)
+    if job.kind == JobKind.SNAPSHOT:
+        from operations_app.runners.snapshot import SnapshotRunner
+
+        return SnapshotRunner(job)
+    if job.kind == JobKind.ROLLBACK:
+        from operations_app.runners.snapshot import RollbackRunner
+
+        return RollbackRunner(job)
     raise ValueError(f"No runner for jobs of kind {job.kind}")

@@ -98,7 +98,14 @@ class DecommissionRunner(Runner):
         if leftovers:
             raise StepFailed("Could not remove: " + "; ".join(leftovers))
         if self.job.vm_id:
+            from operations_app.services.snapshots import snapshots_gone_with_domain
+
             ManagedVM.objects.filter(pk=self.job.vm_id).update(state=VMState.GONE)
+            snapshots_gone_with_domain(
+                vm_id=self.job.vm_id,
+                platform_id=self.job.platform_id,
+                reason=f"removed with the VM (job #{self.job.pk})",
+            )
         JobResource.objects.filter(job__vm_name=self.job.vm_name, job__kind="clone").update(
             removed_at=self.job.created_at
         )

@@ -212,6 +212,13 @@ def plan_move(
     # A live move keeps the source's definition and only points its disks at the
     # target's volumes: any other change to the definition needs the cold path.
     changes = list(plan.hardware_changes)
+    try:
+        snapshots = len(src.snapshots.list(vm_name))
+    except hv.HypervisorError:
+        snapshots = 0
+    if snapshots:
+        # libvirt refuses to migrate a running domain that has snapshots.
+        changes.append(f"the VM has {snapshots} snapshot(s), which libvirt does not move live")
     for fix in plan.fixes:
         if fix.when == "definition" and any(d.kind not in LIVE_CARRIED for d in fix.differences):
             changes.append(f"{fix.fix_id}: " + ("; ".join(fix.changes) or fix.description))
@@ -665,6 +672,13 @@ class MigrateRunner(CloneRunner):
             except hv.HypervisorError as exc:
                 left.append(f"nwfilter {self.plan.filter_name} on {source.name}: {exc}")
         if not left:
+            from operations_app.services.snapshots import snapshots_gone_with_domain
+
+            snapshots_gone_with_domain(
+                vm_id=job.vm_id,
+                platform_id=source.pk,
+                reason=f"removed with the source when the VM moved to {job.platform.name} (job #{job.pk})",
+            )
             JobResource.objects.filter(
                 job__vm_name=name, platform=source, removed_at__isnull=True
             ).update(removed_at=timezone.now())

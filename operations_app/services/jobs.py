@@ -455,7 +455,6 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
     heartbeat for ``stale_after_s`` seconds. Its resources are removed and it ends as
     rolled back (or failed, naming what could not be removed); administrators are told.
     """
-    from operations_app.services.resources import resources_remove
 
     stale_after_s = stale_after_s or settings.VMPERSONA_JOB_STALE_SECONDS
     cutoff = timezone.now() - timezone.timedelta(seconds=stale_after_s)
@@ -480,7 +479,7 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
                 )
         except StateConflict:
             continue
-        leftovers = resources_remove(job=job)
+        leftovers = _reap_rollback(job)
         if leftovers:
             job_transition(
                 job=job,
@@ -506,6 +505,22 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
         reaped.append(job.pk)
     _retry_leftovers()
     return reaped
+
+
+def _reap_rollback(job: OperationJob) -> list[str]:
+    """Undo a dead worker's job the way its own runner would (a migration moves the VM
+    back or restarts the source, a rollback returns to the state it kept); plain
+    resource removal when the runner cannot say more."""
+    from operations_app.runners import runner_for
+    from operations_app.services.resources import resources_remove
+
+    if job.kind == JobKind.DECOMMISSION:
+        return resources_remove(job=job)  # finish removing what it was removing
+    try:
+        return runner_for(job).rollback()
+    except Exception as exc:  # noqa: BLE001 - the reaper must end the job regardless
+        logger.warning("rollback of reaped job %s failed: %s", job.pk, exc, exc_info=True)
+        return resources_remove(job=job) + [f"its runner's rollback raised {exc}"]
 
 
 def _retry_leftovers() -> None:

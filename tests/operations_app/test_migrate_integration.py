@@ -256,3 +256,101 @@ def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, clean
     destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_b, name) == []
+
+
+MIGRATE_STEPS = [
+    "snapshot",
+    "retrieve",
+    "adapt",
+    "provision",
+    "restore",
+    "adapt_guest",
+    "verify",
+    "cutover",
+]
+
+
+def _assert_source_intact(users, job, host_a, host_b, name: str, marker: bytes) -> None:
+    job.refresh_from_db()
+    assert job.status == JobStatus.ROLLED_BACK, (job.status, job.error)
+    assert job.resources.filter(removed_at__isnull=True, released_at__isnull=True).count() == 0
+    assert libvirt_leftovers(host_b, name) == [], job.error
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING, job.error
+        conn.agent.wait_for_agent(name, timeout=300)
+    assert _read_marker(host_a, name) == marker
+    assert ManagedVM.objects.get(name=name).platform == host_a
+    assert Notification.objects.filter(recipient=users["admin"], job=job, severity="error").exists()
+
+
+def test_a_failure_at_each_step_leaves_the_source_running_and_nothing_on_b(
+    users, hosts, cleanup, monkeypatch
+):
+    """One VM, one migration attempt per step with a failure injected as that step
+    starts (and, for the steps that change something, once it has done its work)."""
+    from operations_app.runners.migrate import MigrateRunner
+
+    host_a, host_b = hosts
+    name = "mg-fail-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.65/24")
+    _write_marker(host_a, name, b"keep me\n")
+    cases = [(step, "before") for step in MIGRATE_STEPS] + [
+        ("provision", "after"),
+        ("adapt_guest", "after"),
+        ("verify", "after"),
+    ]
+    for step, when in cases:
+        real = getattr(MigrateRunner, f"step_{step}")
+
+        def broken(self, real=real, step=step, when=when):
+            if when == "after":
+                real(self)
+            raise StepFailed(f"injected failure {when} {step}")
+
+        with monkeypatch.context() as m:
+            m.setattr(MigrateRunner, f"step_{step}", broken)
+            job = job_services.job_request_migrate(
+                user=users["operator"],
+                vm=vm,
+                target=host_b,
+                params={"migrate_uri": "tcp://127.0.0.1"},
+            )
+            assert run_job(job.pk) == JobStatus.ROLLED_BACK, (step, when, _why(job))
+        assert f"injected failure {when} {step}" in OperationJob.objects.get(pk=job.pk).error
+        _assert_source_intact(users, job, host_a, host_b, name, b"keep me\n")
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []
+
+
+def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
+    users, pc_hosts, cleanup, monkeypatch
+):
+    from operations_app.runners.migrate import MigrateRunner
+
+    real = MigrateRunner.step_verify
+
+    def broken(self):
+        real(self)
+        raise StepFailed("injected failure after verify")
+
+    monkeypatch.setattr(MigrateRunner, "step_verify", broken)
+    host_a, host_b = pc_hosts
+    name = "mg-coldback-1"
+    cleanup.append(name)
+    vm = _clone_with(users, host_a, name, "10.231.0.66/24", [])
+    _write_marker(host_a, name, b"cold but safe\n")
+
+    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    assert run_job(job.pk) == JobStatus.ROLLED_BACK, _why(job)
+    job.refresh_from_db()
+    assert job.result["path"] == "cold" and job.result.get("source_stopped")
+    logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
+    assert any("restarted on host-a from its disks" in m for m in logs), logs
+    _assert_source_intact(users, job, host_a, host_b, name, b"cold but safe\n")
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []
