@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from operations_app.models import BaseImage, BaseImageLocation, ManagedVM, Platform, VMMetricSample
@@ -108,6 +110,7 @@ from operations_app.models import (  # noqa: E402
     VerificationCheck,
 )
 from operations_app.services import jobs as job_services  # noqa: E402
+from profiles_app.documents import error_list  # noqa: E402
 from vmpersona.errors import DomainError  # noqa: E402
 
 
@@ -202,4 +205,56 @@ def decommission_vms(modeladmin, request, queryset):
         modeladmin.message_user(request, f"{vm.name}: decommission queued as job #{job.pk}")
 
 
-ManagedVMAdmin.actions = [*(ManagedVMAdmin.actions or []), decommission_vms]
+@admin.action(description="Migrate to another platform…")
+def migrate_vms(modeladmin, request, queryset):
+    """Ask for a target platform and a mode, then queue a migration of each selected VM
+    (the same service as the pages, the API and the CLI)."""
+    vms = list(queryset.select_related("platform", "profile_version__policy").order_by("name"))
+    platforms = Platform.objects.filter(enabled=True).order_by("name")
+    chosen = request.POST.get("target", "")
+    mode = request.POST.get("mode", "auto")
+    errors: list[str] = []
+    if "apply" in request.POST:
+        target = platforms.filter(name=chosen).first()
+        if target is None:
+            errors.append("target: choose an enabled platform.")
+        else:
+            for vm in vms:
+                try:
+                    job = job_services.job_request_migrate(
+                        user=request.user, vm=vm, target=target, mode=mode
+                    )
+                except ValidationError as exc:
+                    for e in error_list(exc):
+                        where = f"{e['path']}: " if e["path"] else ""
+                        modeladmin.message_user(
+                            request, f"{vm.name}: {where}{e['message']}", messages.ERROR
+                        )
+                except DomainError as exc:
+                    modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
+                else:
+                    modeladmin.message_user(
+                        request,
+                        f"{vm.name}: migration to {target.name} ({mode}) queued as job #{job.pk}",
+                        messages.SUCCESS,
+                    )
+            return None
+    return TemplateResponse(
+        request,
+        "admin/operations_app/migrate_vms.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Migrate to another platform",
+            "opts": modeladmin.model._meta,
+            "vms": vms,
+            "platforms": platforms,
+            "modes": job_services.MIGRATION_MODES,
+            "chosen_target": chosen,
+            "chosen_mode": mode,
+            "errors": errors,
+            "back": request.get_full_path(),
+        },
+    )
+
+
+ManagedVMAdmin.actions = [*(ManagedVMAdmin.actions or []), decommission_vms, migrate_vms]

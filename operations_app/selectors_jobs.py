@@ -152,6 +152,14 @@ def job_log_events(
     return events, max(0, total - len(events))
 
 
+def job_latest_payload(*, job: OperationJob, kind: str, upto: int) -> dict | None:
+    """The payload of the job's newest event of ``kind`` up to ``upto``, if any."""
+    event = JobEvent.objects.filter(job=job, seq__lte=upto, kind=kind).order_by("-seq").first()
+    if event is None or not isinstance(event.payload, dict):
+        return None
+    return event.payload
+
+
 def job_result(*, job: OperationJob, upto: int) -> dict:
     """What the job reported at its end: its newest "result" event, else ``job.result``."""
     event = JobEvent.objects.filter(job=job, seq__lte=upto, kind="result").order_by("-seq").first()
@@ -216,6 +224,17 @@ def platform_named(name: str, *, path: str = "platform") -> Platform:
     if platform is None:
         raise _invalid(path, f"no platform named '{name}'")
     return platform
+
+
+def platform_ref(ref: str | int, *, path: str = "platform") -> Platform:
+    """A platform by id or by name (digits are tried as an id first, then as a name)."""
+    if isinstance(ref, int) or str(ref).isdigit():
+        platform = Platform.objects.filter(pk=int(ref)).first()
+        if platform is not None:
+            return platform
+        if isinstance(ref, int):
+            raise _invalid(path, f"no platform {ref}")
+    return platform_named(str(ref), path=path)
 
 
 def vm_named(ref: str | int, *, platform: str = "", path: str = "vm") -> ManagedVM:

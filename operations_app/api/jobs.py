@@ -35,6 +35,7 @@ from operations_app.models import (
     StepStatus,
 )
 from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from profiles_app.api.serializers import DetailResponseSerializer, ErrorResponseSerializer
 
 API_NS = "operations-api"
@@ -206,14 +207,132 @@ class DecommissionJobSerializer(serializers.Serializer):
     vm = serializers.IntegerField(min_value=1, help_text="Inventory id of the VM (see /vms/)")
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1}],
+        "description": "An id (integer) or a name (string)",
+    }
+)
+class IdOrNameField(serializers.Field):
+    """An object named by its id (a JSON integer) or by its name (a string; digits are
+    tried as an id first)."""
+
+    default_error_messages = {
+        "invalid": "an id (integer) or a name (string)",
+        "blank": "This field may not be blank.",
+    }
+
+    def to_internal_value(self, data) -> int | str:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, int):
+            if data < 1:
+                self.fail("invalid")
+            return data
+        data = data.strip()
+        if not data:
+            self.fail("blank")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class MigrationMode(models.TextChoices):
+    """The modes ``job_services.MIGRATION_MODES`` accepts, with what each one does."""
+
+    AUTO = "auto", "Live when nothing the guest sees changes and the VM runs, else cold"
+    LIVE = "live", "Live only: refused when the hardware changes or the VM is not running"
+    COLD = "cold", "Cold: the VM is shut down while its disks are copied"
+
+
+class MigrationSerializer(serializers.Serializer):
+    vm = IdOrNameField(help_text="The VM: inventory id (see /vms/) or name")
+    source = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The VM's platform name, when its name is not unique",
+    )
+    target = IdOrNameField(help_text="Target platform: id or name")
+    mode = JobEnumField(MigrationMode, required=False, default=MigrationMode.AUTO)
+
+
+class MigrateJobSerializer(MigrationSerializer):
+    kind = serializers.ChoiceField(choices=[("migrate", "Migrate")])
+
+
 JOB_REQUEST = PolymorphicProxySerializer(
     component_name="NewJob",
     serializers={
         "clone": CloneJobSerializer,
         "decommission": DecommissionJobSerializer,
+        "migrate": MigrateJobSerializer,
     },
     resource_type_field_name="kind",
 )
+
+
+class MigrationDifferenceSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="machine_type, cpu_model, disk_bus, network, ...")
+    subject = serializers.CharField(help_text="What it is about: domain, disk vda, interface ...")
+    source = serializers.CharField(help_text="The value the VM uses")
+    target = serializers.CharField(help_text="What the target offers or requires")
+    detail = serializers.CharField()
+    blocking = serializers.BooleanField(help_text="The VM cannot run on the target as it is")
+    reason = serializers.CharField(help_text="Why no fix resolved it (unresolved ones only)")
+
+
+class MigrationFixSerializer(serializers.Serializer):
+    fix_id = serializers.CharField(help_text="`builtin:<name>` or the profile fix's id")
+    description = serializers.CharField()
+    action = serializers.DictField(child=serializers.JSONField())
+    when = serializers.CharField(help_text="definition, before_cutover or after_cutover")
+    differences = MigrationDifferenceSerializer(many=True)
+    changes = serializers.ListField(child=serializers.CharField())
+
+
+class MigrationDiskSerializer(serializers.Serializer):
+    volume = serializers.CharField()
+    target = serializers.CharField(help_text="The guest's device name, e.g. vda")
+    capacity_bytes = serializers.IntegerField()
+    allocation_bytes = serializers.IntegerField(allow_null=True)
+    encrypted = serializers.BooleanField()
+    from_pool = serializers.CharField(allow_null=True)
+    to_pool = serializers.CharField()
+
+
+class MigrationPlanSerializer(serializers.Serializer):
+    vm = serializers.CharField()
+    source = serializers.CharField(help_text="The platform the VM is on")
+    target = serializers.CharField()
+    profile_version = serializers.CharField()
+    running = serializers.BooleanField()
+    requested_mode = JobEnumField(MigrationMode)
+    ready = serializers.BooleanField(help_text="A migration requested now would go ahead")
+    verdict = serializers.CharField(help_text="One sentence: what would happen, or why not")
+    path = serializers.ChoiceField(
+        choices=[("live", "live"), ("cold", "cold")],
+        allow_null=True,
+        help_text="The path the job would take; null when it would not go ahead",
+    )
+    path_reason = serializers.CharField()
+    refused = serializers.CharField(help_text="Why the requested mode cannot be met")
+    ok = serializers.BooleanField(help_text="The adaptation resolves every blocking difference")
+    problems = serializers.ListField(child=serializers.CharField())
+    cpu_compatible = serializers.BooleanField(allow_null=True)
+    differences = MigrationDifferenceSerializer(many=True)
+    fixes = MigrationFixSerializer(many=True)
+    guest_commands_before = MigrationFixSerializer(many=True)
+    guest_commands_after = MigrationFixSerializer(many=True)
+    hardware_changes = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(child=serializers.CharField())
+    disks = MigrationDiskSerializer(many=True)
+    copy_bytes = serializers.IntegerField(help_text="Bytes the disks hold, to be copied")
+    xml_diff = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Unified diff of the VM's definition and the adapted one, line by line",
+    )
 
 
 class JobEventSerializer(serializers.Serializer):
@@ -394,12 +513,14 @@ class JobListView(BaseView):
     @extend_schema(
         operation_id="jobs_create",
         tags=["jobs"],
-        summary="Request a clone or a decommission",
+        summary="Request a clone, a migration or a decommission",
         description="`clone` builds `vm_name` on `platform` from an approved profile version "
         "(the approved one when `version` is omitted); operators may clone anything, authors "
-        "Development and Testing profiles. `decommission` removes a VM of the inventory and "
-        "needs the operators role. The job is queued for a worker; follow it through its "
-        "`events` link or the websocket `ws/jobs/<id>/?after=<seq>`.",
+        "Development and Testing profiles. `migrate` moves a managed VM to the `target` "
+        "platform (`mode`: auto, live or cold) and needs the operators role; "
+        "`jobs/migration-plan/` shows what it would do first. `decommission` removes a VM of "
+        "the inventory and needs the operators role. The job is queued for a worker; follow "
+        "it through its `events` link or the websocket `ws/jobs/<id>/?after=<seq>`.",
         request=JOB_REQUEST,
         responses={
             201: JobDetailSerializer,
@@ -412,10 +533,12 @@ class JobListView(BaseView):
         kind = request.data.get("kind") if hasattr(request.data, "get") else None
         if kind == JobKind.CLONE:
             job = self._clone(self.parse(CloneJobSerializer, request.data))
+        elif kind == JobKind.MIGRATE:
+            job = self._migrate(self.parse(MigrateJobSerializer, request.data))
         elif kind == JobKind.DECOMMISSION:
             job = self._decommission(self.parse(DecommissionJobSerializer, request.data))
         else:
-            raise DjangoValidationError([_invalid("kind", "one of: clone, decommission")])
+            raise DjangoValidationError([_invalid("kind", "one of: clone, migrate, decommission")])
         response = self.present(job, status.HTTP_201_CREATED)
         response["Location"] = response.data["links"]["self"]
         return response
@@ -427,9 +550,50 @@ class JobListView(BaseView):
             user=self.request.user, version=version, platform=platform, vm_name=data["vm_name"]
         )
 
+    def _migrate(self, data: dict) -> OperationJob:
+        vm, target = _migration_objects(data)
+        return job_services.job_request_migrate(
+            user=self.request.user, vm=vm, target=target, mode=data["mode"]
+        )
+
     def _decommission(self, data: dict) -> OperationJob:
         vm = selectors.vm_named(data["vm"])
         return job_services.job_request_decommission(user=self.request.user, vm=vm)
+
+
+def _migration_objects(data: dict):
+    """The VM and the target platform a migration request or dry run names."""
+    vm = selectors.vm_named(data["vm"], platform=data["source"])
+    target = selectors.platform_ref(data["target"], path="target")
+    return vm, target
+
+
+class MigrationPlanView(BaseView):
+    @extend_schema(
+        operation_id="jobs_migration_plan",
+        tags=["jobs"],
+        summary="Dry run of a migration: what moving a VM would do",
+        description="Takes the body of a `migrate` request (without `kind`), reads both "
+        "platforms and answers the plan the job would follow: the verdict, the path (live "
+        "or cold) and why, the platform differences, the fixes that resolve them, the guest "
+        "commands, the disks to copy and the diff of the adapted definition. Changes "
+        "nothing. `ready` is true when a migration requested now would go ahead. Needs the "
+        "operators role; a platform that cannot be reached answers 409.",
+        request=MigrationSerializer,
+        responses={
+            200: MigrationPlanSerializer,
+            400: ERRORS_400,
+            403: DETAIL_403,
+            409: DETAIL_409,
+        },
+    )
+    def post(self, request):
+        data = self.parse(MigrationSerializer, request.data)
+        vm, target = _migration_objects(data)
+        plan = migration_services.migration_preview(
+            user=request.user, vm=vm, target=target, mode=data["mode"]
+        )
+        return Response(plan)
 
 
 class JobDetailView(BaseView):

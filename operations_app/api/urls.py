@@ -25,6 +25,7 @@ from operations_app.api import jobs  # noqa: E402
 
 urlpatterns += [
     path("jobs/", jobs.JobListView.as_view(), name="job-list"),
+    path("jobs/migration-plan/", jobs.MigrationPlanView.as_view(), name="job-migration-plan"),
     path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/events/", jobs.JobEventsView.as_view(), name="job-events"),

@@ -1,4 +1,5 @@
-"""The job subcommands of ``manage.py persona``: request, list, show and follow jobs.
+"""The job subcommands of ``manage.py persona``: request, list, show and follow jobs, and
+print a migration's dry run.
 
 Following a job reads its ``JobEvent`` rows after the last sequence number seen, so it
 works whichever process or host runs the worker, and misses nothing.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -23,6 +25,7 @@ from operations_app.models import (
     OperationJob,
 )
 from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from vmpersona.errors import DomainError
 
 CLI_USER_ENV = "VMPERSONA_CLI_USER"
@@ -64,6 +67,21 @@ def request_clone(*, user, profile: str, number: int | None, platform: str, vm_n
     return job_services.job_request_clone(
         user=user, version=version, platform=target, vm_name=vm_name
     )
+
+
+def _migration_objects(*, vm: str, source: str | None, target: str):
+    found = selectors.vm_named(vm, platform=source or "")
+    return found, selectors.platform_ref(target, path="target")
+
+
+def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str):
+    found, platform = _migration_objects(vm=vm, source=source, target=target)
+    return job_services.job_request_migrate(user=user, vm=found, target=platform, mode=mode)
+
+
+def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str) -> dict:
+    found, platform = _migration_objects(vm=vm, source=source, target=target)
+    return migration_services.migration_preview(user=user, vm=found, target=platform, mode=mode)
 
 
 def request_destroy(*, user, vm: str, platform: str | None):
@@ -187,6 +205,134 @@ def _check_line(check: dict) -> str:
         f"check {verdict} [{check.get('section', '')}] {check.get('name', '')}{where}: "
         f"expected {check.get('expected', '')!s}, actual {check.get('actual', '')!s}"
     )
+
+
+def _bytes(value) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _table(out: Output, header: tuple[str, ...], rows: list[tuple], indent: str = "  ") -> None:
+    """Columns padded to their widest cell; the last one is not padded."""
+    cells = [header, *[tuple("-" if c in ("", None) else str(c) for c in row) for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.write(indent + "  ".join([*padded, row[-1]]).rstrip())
+
+
+def _command(action: dict) -> str:
+    command = action.get("command") or []
+    text = shlex.join(command) if isinstance(command, list) else str(command)
+    timeout = action.get("timeout")
+    expect = action.get("expect_exit_code", 0)
+    extra = f"timeout {timeout}s, " if timeout is not None else ""
+    return f"{text}  ({extra}expect exit {expect})"
+
+
+CPU_COMPARED = {True: "compatible", False: "incompatible", None: "not compared"}
+
+
+def print_plan(out: Output, plan: dict) -> None:
+    """A migration dry run (``migration_preview``) as a report: the verdict first, then
+    what the job would do, and the definition diff last."""
+    path = f"{plan['path']}: {plan['path_reason']}" if plan.get("path") else "-"
+    rows = [
+        ("migration", f"{plan['vm']}: {plan['source']} -> {plan['target']}"),
+        ("profile", plan.get("profile_version") or "-"),
+        ("vm state", "running" if plan.get("running") else "not running"),
+        ("mode", f"{plan.get('requested_mode', 'auto')} (requested)"),
+        ("ready", "yes" if plan.get("ready") else "no"),
+        ("verdict", plan.get("verdict", "")),
+        ("path", path),
+    ]
+    if plan.get("refused"):
+        rows.append(("refused", plan["refused"]))
+    rows.append(("host CPU", CPU_COMPARED.get(plan.get("cpu_compatible"), "not compared")))
+    rows.append(("to copy", _bytes(plan.get("copy_bytes"))))
+    for key, value in rows:
+        out.write(f"{key + ':':<15}{value}")
+
+    if plan.get("problems"):
+        out.write("problems:")
+        for problem in plan["problems"]:
+            out.write(f"  ! {problem}")
+
+    differences = plan.get("differences") or []
+    out.write("differences:" + ("" if differences else "   none"))
+    if differences:
+        _table(
+            out,
+            ("KIND", "SUBJECT", "SOURCE", "TARGET", "BLOCKING", "DETAIL"),
+            [
+                (
+                    d.get("kind"),
+                    d.get("subject"),
+                    d.get("source"),
+                    d.get("target"),
+                    "yes" if d.get("blocking") else "no",
+                    " ".join(x for x in (d.get("detail"), d.get("reason")) if x),
+                )
+                for d in differences
+            ],
+        )
+
+    fixes = plan.get("fixes") or []
+    out.write("fixes:" + ("" if fixes else "         none"))
+    for fix in fixes:
+        out.write(f"  {fix.get('fix_id')} ({fix.get('when')}): {fix.get('description', '')}")
+        for change in fix.get("changes") or []:
+            out.write(f"    - {change}")
+
+    for key, title in (
+        ("guest_commands_before", "guest commands before the cutover"),
+        ("guest_commands_after", "guest commands after the cutover"),
+    ):
+        commands = plan.get(key) or []
+        if commands:
+            out.write(f"{title}:")
+            for fix in commands:
+                out.write(f"  {fix.get('fix_id')}: {_command(fix.get('action') or {})}")
+
+    if plan.get("hardware_changes"):
+        out.write("hardware changes:")
+        for change in plan["hardware_changes"]:
+            out.write(f"  - {change}")
+
+    disks = plan.get("disks") or []
+    out.write("disks:" + ("" if disks else "         none"))
+    if disks:
+        _table(
+            out,
+            ("DEVICE", "VOLUME", "SIZE", "USED", "ENCRYPTED", "POOL"),
+            [
+                (
+                    d.get("target"),
+                    d.get("volume"),
+                    _bytes(d.get("capacity_bytes")),
+                    _bytes(d.get("allocation_bytes")),
+                    "yes" if d.get("encrypted") else "no",
+                    f"{d.get('from_pool') or '-'} -> {d.get('to_pool') or '-'}",
+                )
+                for d in disks
+            ],
+        )
+
+    if plan.get("notes"):
+        out.write("notes:")
+        for note in plan["notes"]:
+            out.write(f"  - {note}")
+
+    diff = plan.get("xml_diff") or []
+    out.write("definition diff:" + ("" if diff else " none"))
+    for line in diff:
+        out.write("  " + line)
 
 
 # --------------------------------------------------------------------------- following

@@ -230,6 +230,20 @@ def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, clean
         assert "q35" not in (conn.domains.spec(name).machine or "")
     _write_marker(host_a, name, b"cold move\n")
 
+    # The dry run shows the decision the job will take, and changes nothing.
+    from operations_app.services.migrations import migration_preview
+
+    plan = migration_preview(user=users["operator"], vm=vm, target=host_b, mode="auto")
+    assert plan["ready"] and plan["path"] == "cold", plan["verdict"]
+    assert "mark-adapted" in [f["fix_id"] for f in plan["fixes"]]
+    assert any(d["kind"] == "machine_type" for d in plan["differences"])
+    assert any(line.startswith("+") and "q35" in line for line in plan["xml_diff"])
+    live = migration_preview(user=users["operator"], vm=vm, target=host_b, mode="live")
+    assert not live["ready"] and "live migration was requested" in live["refused"]
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+
     job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
     assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
     job.refresh_from_db()

@@ -1,10 +1,11 @@
 """``python manage.py persona ...``: platforms, inventory, images, the local testbed, and
-jobs (clone, destroy, list, show, cancel, follow).
+jobs (clone, migrate, destroy, list, show, cancel, follow).
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
-2 usage, 3 the operation was refused or failed (unknown object, unreachable host, ...),
-4 a job that was waited for ended without succeeding (rolled back, cancelled, failed or
-errored), 5 ``--timeout`` passed while the job was still running.
+2 usage, 3 the operation was refused or failed (unknown object, unreachable host, a
+migration dry run that would not go ahead, ...), 4 a job that was waited for ended
+without succeeding (rolled back, cancelled, failed or errored), 5 ``--timeout`` passed
+while the job was still running.
 
 Requests and cancels are made as a user, who needs the roles the web UI asks for: name
 them with ``--as USER``, or set ``VMPERSONA_CLI_USER``; there is no implicit default.
@@ -87,6 +88,36 @@ class Command(BaseCommand):
         clone.add_argument("--name", required=True, dest="vm_name", help="name of the new VM")
         clone.add_argument("--as", **who)
         self._wait_options(clone)
+
+        migrate = sub.add_parser(
+            "migrate",
+            help="move a managed VM to another platform, or show what that would do (--plan)",
+        )
+        migrate.add_argument("vm", help="VM name (or inventory id)")
+        migrate.add_argument(
+            "--to", required=True, dest="target", metavar="PLATFORM", help="target platform"
+        )
+        migrate.add_argument(
+            "--from",
+            dest="source",
+            metavar="PLATFORM",
+            help="the VM's platform, if the name is ambiguous",
+        )
+        migrate.add_argument(
+            "--mode",
+            choices=job_services.MIGRATION_MODES,
+            default="auto",
+            help="live, cold, or auto: live when nothing the guest sees changes (default)",
+        )
+        migrate.add_argument(
+            "--plan",
+            action="store_true",
+            help="dry run: read both platforms and show what the migration would do; "
+            "exit 0 only if it would go ahead",
+        )
+        migrate.add_argument("--json", action="store_true", help="with --plan: print it as JSON")
+        migrate.add_argument("--as", **who)
+        self._wait_options(migrate)
 
         destroy = sub.add_parser("destroy", help="decommission a VM")
         destroy.add_argument("vm", help="VM name (or inventory id)")
@@ -343,14 +374,44 @@ class Command(BaseCommand):
         )
         self._queued(job, opts)
 
+    def do_migrate(self, opts):
+        if opts["plan"] and opts["wait"]:
+            raise CommandError(
+                "--plan queues no job: there is nothing to --wait for.", returncode=2
+            )
+        if opts["json"] and not opts["plan"]:
+            raise CommandError("--json goes with --plan.", returncode=2)
+        user = job_cli.cli_user(opts["as_user"])
+        where = {"vm": opts["vm"], "source": opts["source"], "target": opts["target"]}
+        if not opts["plan"]:
+            job = job_cli.request_migrate(user=user, mode=opts["mode"], **where)
+            self._queued(
+                job,
+                opts,
+                detail=f" from {job.source_platform.name} to {job.platform.name} "
+                f"({job.params.get('mode', opts['mode'])})",
+            )
+            return
+        plan = job_cli.migration_plan(user=user, mode=opts["mode"], **where)
+        if opts["json"]:
+            self.stdout.write(json.dumps(plan, indent=2, default=str))
+        else:
+            job_cli.print_plan(self.stdout, plan)
+        if not plan["ready"]:
+            raise CommandError(
+                f"{plan['vm']} would not be migrated: {plan['verdict']}", returncode=3
+            )
+
     def do_destroy(self, opts):
         job = job_cli.request_destroy(
             user=job_cli.cli_user(opts["as_user"]), vm=opts["vm"], platform=opts["platform"]
         )
         self._queued(job, opts)
 
-    def _queued(self, job, opts):
-        self.stdout.write(f"job {job.pk} queued: {job.get_kind_display().lower()} {job.vm_name}")
+    def _queued(self, job, opts, detail: str = ""):
+        self.stdout.write(
+            f"job {job.pk} queued: {job.get_kind_display().lower()} {job.vm_name}{detail}"
+        )
         if opts["wait"]:
             self._wait(job, opts, after=0)
 
