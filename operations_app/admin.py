@@ -257,4 +257,56 @@ def migrate_vms(modeladmin, request, queryset):
     )
 
 
-ManagedVMAdmin.actions = [*(ManagedVMAdmin.actions or []), decommission_vms, migrate_vms]
+# --- Snapshots ----------------------------------------------------------------------------
+# Taken, rolled back to and removed by jobs; the rows are read-only here.
+
+from operations_app.models import VMSnapshot  # noqa: E402
+from operations_app.services import snapshots as snapshot_services  # noqa: E402
+
+
+@admin.action(description="Take a snapshot")
+def snapshot_vms(modeladmin, request, queryset):
+    """Queue a snapshot of each selected VM (the same service as the pages, the API and
+    the CLI)."""
+    for vm in queryset.select_related("platform", "profile_version").order_by("name"):
+        try:
+            job = snapshot_services.job_request_snapshot(user=request.user, vm=vm)
+        except ValidationError as exc:
+            for e in error_list(exc):
+                where = f"{e['path']}: " if e["path"] else ""
+                modeladmin.message_user(
+                    request, f"{vm.name}: {where}{e['message']}", messages.ERROR
+                )
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request, f"{vm.name}: snapshot queued as job #{job.pk}", messages.SUCCESS
+            )
+
+
+ManagedVMAdmin.actions = [
+    *(ManagedVMAdmin.actions or []),
+    decommission_vms,
+    migrate_vms,
+    snapshot_vms,
+]
+
+
+@admin.register(VMSnapshot)
+class VMSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("vm", "name", "platform", "origin", "with_memory", "created_at", "removed_at")
+    list_filter = ("origin", "with_memory", "platform")
+    search_fields = ("name", "vm__name", "description")
+    list_select_related = ("vm", "platform")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in VMSnapshot._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

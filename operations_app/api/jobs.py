@@ -36,6 +36,7 @@ from operations_app.models import (
 )
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
+from operations_app.services import snapshots as snapshot_services
 from profiles_app.api.serializers import DetailResponseSerializer, ErrorResponseSerializer
 
 API_NS = "operations-api"
@@ -262,12 +263,44 @@ class MigrateJobSerializer(MigrationSerializer):
     kind = serializers.ChoiceField(choices=[("migrate", "Migrate")])
 
 
+class SnapshotJobSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("snapshot", "Snapshot")])
+    vm = IdOrNameField(help_text="The VM: inventory id (see /vms/) or name")
+    platform = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The VM's platform name, when its name is not unique",
+    )
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="At most 300 characters, on one line",
+    )
+
+
+class RollbackJobSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("rollback", "Rollback")])
+    vm = IdOrNameField(help_text="The VM: inventory id (see /vms/) or name")
+    platform = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The VM's platform name, when its name is not unique",
+    )
+    snapshot = IdOrNameField(help_text="The snapshot: id or name (see /vms/<id>/snapshots/)")
+
+
 JOB_REQUEST = PolymorphicProxySerializer(
     component_name="NewJob",
     serializers={
         "clone": CloneJobSerializer,
         "decommission": DecommissionJobSerializer,
         "migrate": MigrateJobSerializer,
+        "rollback": RollbackJobSerializer,
+        "snapshot": SnapshotJobSerializer,
     },
     resource_type_field_name="kind",
 )
@@ -513,12 +546,17 @@ class JobListView(BaseView):
     @extend_schema(
         operation_id="jobs_create",
         tags=["jobs"],
-        summary="Request a clone, a migration or a decommission",
+        summary="Request a clone, a migration, a snapshot, a rollback or a decommission",
         description="`clone` builds `vm_name` on `platform` from an approved profile version "
         "(the approved one when `version` is omitted); operators may clone anything, authors "
         "Development and Testing profiles. `migrate` moves a managed VM to the `target` "
         "platform (`mode`: auto, live or cold) and needs the operators role; "
-        "`jobs/migration-plan/` shows what it would do first. `decommission` removes a VM of "
+        "`jobs/migration-plan/` shows what it would do first. `snapshot` takes a snapshot "
+        "of a managed VM (with its memory when it runs and its disks allow) with an optional "
+        "`description`; `rollback` returns the VM to one of its snapshots (`snapshot`: id or "
+        "name, see `vms/<id>/snapshots/`), keeping the state it replaces as a "
+        "`before_rollback` snapshot; both need the operators role, and a removed snapshot or "
+        "one taken on another platform answers 409. `decommission` removes a VM of "
         "the inventory and needs the operators role. The job is queued for a worker; follow "
         "it through its `events` link or the websocket `ws/jobs/<id>/?after=<seq>`.",
         request=JOB_REQUEST,
@@ -535,10 +573,16 @@ class JobListView(BaseView):
             job = self._clone(self.parse(CloneJobSerializer, request.data))
         elif kind == JobKind.MIGRATE:
             job = self._migrate(self.parse(MigrateJobSerializer, request.data))
+        elif kind == JobKind.SNAPSHOT:
+            job = self._snapshot(self.parse(SnapshotJobSerializer, request.data))
+        elif kind == JobKind.ROLLBACK:
+            job = self._rollback(self.parse(RollbackJobSerializer, request.data))
         elif kind == JobKind.DECOMMISSION:
             job = self._decommission(self.parse(DecommissionJobSerializer, request.data))
         else:
-            raise DjangoValidationError([_invalid("kind", "one of: clone, migrate, decommission")])
+            raise DjangoValidationError(
+                [_invalid("kind", "one of: clone, migrate, snapshot, rollback, decommission")]
+            )
         response = self.present(job, status.HTTP_201_CREATED)
         response["Location"] = response.data["links"]["self"]
         return response
@@ -554,6 +598,19 @@ class JobListView(BaseView):
         vm, target = _migration_objects(data)
         return job_services.job_request_migrate(
             user=self.request.user, vm=vm, target=target, mode=data["mode"]
+        )
+
+    def _snapshot(self, data: dict) -> OperationJob:
+        vm = selectors.vm_named(data["vm"], platform=data["platform"])
+        return snapshot_services.job_request_snapshot(
+            user=self.request.user, vm=vm, description=data["description"]
+        )
+
+    def _rollback(self, data: dict) -> OperationJob:
+        vm = selectors.vm_named(data["vm"], platform=data["platform"])
+        snapshot = selectors.snapshot_ref(vm, data["snapshot"])
+        return snapshot_services.job_request_rollback(
+            user=self.request.user, vm=vm, snapshot=snapshot
         )
 
     def _decommission(self, data: dict) -> OperationJob:

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from operations_app.hypervisor import redact_uri
-from operations_app.models import KvmPolicy, Platform, PlatformStatus, VMState
+from operations_app.models import KvmPolicy, Platform, PlatformStatus, SnapshotOrigin, VMState
 
 API_NS = "operations-api"
 
@@ -403,6 +403,7 @@ class VMLinksSerializer(serializers.Serializer):
     self = serializers.URLField()
     platform = serializers.URLField()
     metrics = serializers.URLField()
+    snapshots = serializers.URLField()
 
 
 class VMSerializer(serializers.Serializer):
@@ -435,6 +436,7 @@ class VMSerializer(serializers.Serializer):
             "self": _url(request, "vm-detail", pk=vm.pk),
             "platform": _url(request, "platform-detail", name=vm.platform.name),
             "metrics": _url(request, "vm-metrics", pk=vm.pk),
+            "snapshots": _url(request, "vm-snapshots", pk=vm.pk),
         }
 
 
@@ -460,6 +462,37 @@ class VMListQuerySerializer(serializers.Serializer):
 class MetricsQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=1000, default=120, help_text="Newest N samples"
+    )
+
+
+class VMSnapshotSerializer(serializers.Serializer):
+    """A snapshot the product took; libvirt holds its data on ``platform``."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="internal or external")
+    with_memory = serializers.BooleanField(
+        read_only=True, help_text="The running VM's memory was saved too"
+    )
+    vm_state = serializers.CharField(read_only=True, help_text="The VM's state when taken")
+    origin = NamedChoiceField(SnapshotOrigin, read_only=True)
+    description = serializers.CharField(read_only=True)
+    platform = serializers.CharField(
+        source="platform.name", read_only=True, help_text="The platform it was taken on"
+    )
+    job = serializers.IntegerField(
+        source="job_id", allow_null=True, read_only=True, help_text="The job that took it"
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    removed_at = serializers.DateTimeField(
+        allow_null=True, read_only=True, help_text="null while it exists"
+    )
+    removed_reason = serializers.CharField(read_only=True)
+
+
+class VMSnapshotsQuerySerializer(serializers.Serializer):
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Include removed snapshots"
     )
 
 

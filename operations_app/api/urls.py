@@ -16,6 +16,7 @@ urlpatterns = [
     path("vms/", views.VMListView.as_view(), name="vm-list"),
     path("vms/<int:pk>/", views.VMDetailView.as_view(), name="vm-detail"),
     path("vms/<int:pk>/metrics/", views.VMMetricsView.as_view(), name="vm-metrics"),
+    path("vms/<int:pk>/snapshots/", views.VMSnapshotsView.as_view(), name="vm-snapshots"),
     path("images/", views.ImageListView.as_view(), name="image-list"),
     path("images/<slug:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
 ]

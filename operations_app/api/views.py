@@ -20,6 +20,7 @@ from operations_app.api import serializers as s
 from operations_app.models import BaseImage, ManagedVM, Platform
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import snapshots as snapshot_services
 from vmpersona.roles import OPERATORS, has_role
 
 ERRORS_400 = OpenApiResponse(s.OperationsErrorResponseSerializer, description="Invalid input")
@@ -253,6 +254,24 @@ class VMMetricsView(BaseView):
         query = self.parse(s.MetricsQuerySerializer, request.query_params)
         samples = selectors.vm_metrics(vm=self.vm(pk), limit=query["limit"])
         return Response(s.MetricSampleSerializer(samples, many=True).data)
+
+
+class VMSnapshotsView(BaseView):
+    @extend_schema(
+        operation_id="vms_snapshots",
+        tags=["vms"],
+        summary="A VM's snapshots, newest first",
+        description="The snapshots VM Persona took of the VM that still exist, on whichever "
+        "platform they were taken (a rollback needs one on the VM's platform); `all=1` "
+        "includes removed ones with when and why. Take one or roll back with "
+        "`POST /api/v1/jobs/` (`kind`: `snapshot` or `rollback`).",
+        parameters=[s.VMSnapshotsQuerySerializer],
+        responses={200: s.VMSnapshotSerializer(many=True), 400: ERRORS_400, 404: DETAIL_404},
+    )
+    def get(self, request, pk: int):
+        query = self.parse(s.VMSnapshotsQuerySerializer, request.query_params)
+        snapshots = snapshot_services.vm_snapshots(vm=self.vm(pk), include_removed=query["all"])
+        return Response(s.VMSnapshotSerializer(snapshots, many=True).data)
 
 
 # --- Base images ----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The job subcommands of ``manage.py persona``: request, list, show and follow jobs, and
-print a migration's dry run.
+"""The job subcommands of ``manage.py persona``: request, list, show and follow jobs,
+print a migration's dry run and a VM's snapshots.
 
 Following a job reads its ``JobEvent`` rows after the last sequence number seen, so it
 works whichever process or host runs the worker, and misses nothing.
@@ -26,6 +26,7 @@ from operations_app.models import (
 )
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
+from operations_app.services import snapshots as snapshot_services
 from vmpersona.errors import DomainError
 
 CLI_USER_ENV = "VMPERSONA_CLI_USER"
@@ -82,6 +83,23 @@ def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str
 def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str) -> dict:
     found, platform = _migration_objects(vm=vm, source=source, target=target)
     return migration_services.migration_preview(user=user, vm=found, target=platform, mode=mode)
+
+
+def request_snapshot(*, user, vm: str, platform: str | None, description: str):
+    found = selectors.vm_named(vm, platform=platform or "")
+    return snapshot_services.job_request_snapshot(user=user, vm=found, description=description)
+
+
+def request_rollback(*, user, vm: str, platform: str | None, snapshot: str):
+    found = selectors.vm_named(vm, platform=platform or "")
+    chosen = selectors.snapshot_ref(found, snapshot)
+    job = snapshot_services.job_request_rollback(user=user, vm=found, snapshot=chosen)
+    return job, chosen
+
+
+def vm_snapshot_list(*, vm: str, platform: str | None, include_removed: bool):
+    found = selectors.vm_named(vm, platform=platform or "")
+    return found, list(snapshot_services.vm_snapshots(vm=found, include_removed=include_removed))
 
 
 def request_destroy(*, user, vm: str, platform: str | None):
@@ -333,6 +351,40 @@ def print_plan(out: Output, plan: dict) -> None:
     out.write("definition diff:" + ("" if diff else " none"))
     for line in diff:
         out.write("  " + line)
+
+
+def print_snapshots(out: Output, vm, snapshots, *, include_removed: bool) -> None:
+    """A VM's snapshots as a table, newest first; a snapshot on another platform than
+    the VM's is marked, since a rollback needs one on the VM's platform."""
+    if not snapshots:
+        out.write(f"{vm.name} has no {'' if include_removed else 'present '}snapshots")
+        return
+    header = ["ID", "NAME", "ORIGIN", "MEMORY", "VM STATE", "PLATFORM", "JOB", "CREATED"]
+    if include_removed:
+        header.append("REMOVED")
+    header.append("DESCRIPTION")
+    rows = []
+    for snap in snapshots:
+        platform = snap.platform.name + ("" if snap.platform_id == vm.platform_id else " (other)")
+        row = [
+            snap.pk,
+            snap.name,
+            snap.origin,
+            "yes" if snap.with_memory else "no",
+            snap.vm_state,
+            platform,
+            f"#{snap.job_id}" if snap.job_id else "-",
+            _when(snap.created_at),
+        ]
+        if include_removed:
+            row.append(
+                f"{_when(snap.removed_at)} ({snap.removed_reason})"
+                if snap.removed_at and snap.removed_reason
+                else _when(snap.removed_at)
+            )
+        row.append(snap.description)
+        rows.append(tuple(row))
+    _table(out, tuple(header), rows, indent="")
 
 
 # --------------------------------------------------------------------------- following

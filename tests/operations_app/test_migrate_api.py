@@ -162,7 +162,7 @@ def test_migrate_request_refusals_and_conflicts(api, users, lab, vm):
 def test_unknown_kind_lists_migrate(api, users):
     response = api(users["operator"]).post(JOBS, {"kind": "teleport"}, format="json")
     assert response.status_code == 400
-    assert errors(response) == {"kind": "one of: clone, migrate, decommission"}
+    assert errors(response) == {"kind": "one of: clone, migrate, snapshot, rollback, decommission"}
 
 
 # --- dry run -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """``python manage.py persona ...``: platforms, inventory, images, the local testbed, and
-jobs (clone, migrate, destroy, list, show, cancel, follow).
+jobs (clone, migrate, snapshot, rollback, destroy, list, show, cancel, follow) and a
+VM's snapshots.
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
 2 usage, 3 the operation was refused or failed (unknown object, unreachable host, a
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from operations_app import testbed
+from operations_app.api.serializers import VMSnapshotSerializer
 from operations_app.management import job_cli
 from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, Platform
@@ -118,6 +120,32 @@ class Command(BaseCommand):
         migrate.add_argument("--json", action="store_true", help="with --plan: print it as JSON")
         migrate.add_argument("--as", **who)
         self._wait_options(migrate)
+
+        snapshot = sub.add_parser("snapshot", help="take a snapshot of a managed VM")
+        snapshot.add_argument("vm", help="VM name (or inventory id)")
+        snapshot.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        snapshot.add_argument(
+            "--description", default="", help="what it is for (at most 300 characters)"
+        )
+        snapshot.add_argument("--as", **who)
+        self._wait_options(snapshot)
+
+        rollback = sub.add_parser(
+            "rollback",
+            help="return a VM to one of its snapshots (its current state is kept as a "
+            "before-rollback snapshot)",
+        )
+        rollback.add_argument("vm", help="VM name (or inventory id)")
+        rollback.add_argument("snapshot", help="snapshot name (or id; see persona snapshots VM)")
+        rollback.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        rollback.add_argument("--as", **who)
+        self._wait_options(rollback)
+
+        snapshots = sub.add_parser("snapshots", help="list a VM's snapshots, newest first")
+        snapshots.add_argument("vm", help="VM name (or inventory id)")
+        snapshots.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        snapshots.add_argument("--all", action="store_true", help="include removed snapshots")
+        snapshots.add_argument("--json", action="store_true", help="print them as JSON")
 
         destroy = sub.add_parser("destroy", help="decommission a VM")
         destroy.add_argument("vm", help="VM name (or inventory id)")
@@ -401,6 +429,34 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{plan['vm']} would not be migrated: {plan['verdict']}", returncode=3
             )
+
+    def do_snapshot(self, opts):
+        job = job_cli.request_snapshot(
+            user=job_cli.cli_user(opts["as_user"]),
+            vm=opts["vm"],
+            platform=opts["platform"],
+            description=opts["description"],
+        )
+        self._queued(job, opts, detail=f" on {job.platform.name}")
+
+    def do_rollback(self, opts):
+        job, snapshot = job_cli.request_rollback(
+            user=job_cli.cli_user(opts["as_user"]),
+            vm=opts["vm"],
+            platform=opts["platform"],
+            snapshot=opts["snapshot"],
+        )
+        self._queued(job, opts, detail=f"@{snapshot.name}")
+
+    def do_snapshots(self, opts):
+        vm, snapshots = job_cli.vm_snapshot_list(
+            vm=opts["vm"], platform=opts["platform"], include_removed=opts["all"]
+        )
+        if opts["json"]:
+            data = VMSnapshotSerializer(snapshots, many=True).data
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+            return
+        job_cli.print_snapshots(self.stdout, vm, snapshots, include_removed=opts["all"])
 
     def do_destroy(self, opts):
         job = job_cli.request_destroy(
