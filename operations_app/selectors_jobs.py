@@ -24,6 +24,7 @@ from operations_app.models import (
     OperationJob,
     Platform,
     VerificationCheck,
+    VMSnapshot,
     VMState,
 )
 from profiles_app.models import PolicyVersion, VersionStatus
@@ -256,6 +257,29 @@ def vm_named(ref: str | int, *, platform: str = "", path: str = "vm") -> Managed
     if len(found) > 1:
         raise _invalid(path, f"several VMs are named '{ref}'; name the platform too")
     return found[0]
+
+
+def snapshot_ref(vm: ManagedVM, ref: str | int, *, path: str = "snapshot") -> VMSnapshot:
+    """A snapshot by id, or by name among ``vm``'s: the present one on the VM's platform
+    first, then a present one elsewhere, then the newest removed one (so that a request
+    for it is answered with why it cannot be used). Whether it may be used is the
+    service's decision: an id may name another VM's snapshot."""
+    qs = VMSnapshot.objects.select_related("platform", "vm")
+    if isinstance(ref, int) or str(ref).isdigit():
+        snapshot = qs.filter(pk=int(ref)).first()
+        if snapshot is not None:
+            return snapshot
+        if isinstance(ref, int):
+            raise _invalid(path, f"no snapshot {ref}")
+    named = qs.filter(vm=vm, name=str(ref))
+    snapshot = (
+        named.filter(removed_at__isnull=True, platform_id=vm.platform_id).first()
+        or named.filter(removed_at__isnull=True).first()
+        or named.order_by("-removed_at", "-pk").first()
+    )
+    if snapshot is None:
+        raise _invalid(path, f"{vm.name} has no snapshot named '{ref}'")
+    return snapshot
 
 
 # --------------------------------------------------------------------------- notifications
