@@ -30,3 +30,11 @@ urlpatterns += [
     path("notifications/", views_jobs.notification_list, name="notifications"),
     path("notifications/read/", views_jobs.notifications_mark_read, name="notifications_read"),
 ]
+
+# Migration: the form with its dry run, and the job page's Migration section.
+from operations_app import views_migrate  # noqa: E402
+
+urlpatterns += [
+    path("vms/<int:pk>/migrate/", views_migrate.vm_migrate, name="vm_migrate"),
+    path("jobs/<int:pk>/migration/", views_migrate.job_migration_section, name="job_migration"),
+]

@@ -25,6 +25,7 @@ from operations_app import selectors
 from operations_app.constraints import CONSTRAINT_LIST_KEYS, CONSTRAINTS_SCHEMA
 from operations_app.forms import PlatformForm
 from operations_app.hypervisor import redact_uri
+from operations_app.migration_display import vm_migratable
 from operations_app.models import ManagedVM, Platform, VMMetricSample, VMState
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
@@ -609,10 +610,17 @@ def vm_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         limit = CHART_SAMPLES
     samples = selectors.vm_metrics(vm=vm, limit=limit)
+    can_migrate = _can_operate(request.user) and vm_migratable(vm)
     return render(
         request,
         "operations_app/vm_detail.html",
         {
+            "can_migrate": can_migrate,
+            "migration_targets": list(
+                Platform.objects.filter(enabled=True).exclude(pk=vm.platform_id).order_by("name")
+            )
+            if can_migrate
+            else [],
             "vm": vm,
             "platform": vm.platform,
             "samples": samples,

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from operations_app import selectors_jobs as selectors
 from operations_app.forms_jobs import CloneForm
+from operations_app.migration_display import MIGRATION_RESULT_KEYS, job_migration
 from operations_app.models import (
     ACTIVE_STATUSES,
     JobEvent,
@@ -180,6 +181,12 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     steps = selectors.job_steps(job=job)
     checks = selectors.job_checks(job=job)
     log_events, log_omitted = selectors.job_log_events(job=job, upto=last_seq, limit=LOG_LINES)
+    result = selectors.job_result(job=job, upto=last_seq)
+    migration = None
+    if job.kind == JobKind.MIGRATE:
+        transfer = selectors.job_latest_payload(job=job, kind="transfer", upto=last_seq)
+        migration = job_migration(job, transfer=transfer)
+        result = {k: v for k, v in result.items() if k not in MIGRATION_RESULT_KEYS}
     return render(
         request,
         "operations_app/job_detail.html",
@@ -192,7 +199,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "summary": selectors.check_summary(checks),
             "log": [log_line(e) for e in log_events],
             "log_omitted": log_omitted,
-            "result": selectors.job_result(job=job, upto=last_seq),
+            "result": result,
+            "migration": migration,
             "can_cancel": _can_cancel(request.user, job),
             "terminal_statuses": [str(s) for s in JobStatus if s not in ACTIVE_STATUSES],
         },

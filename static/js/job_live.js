@@ -5,6 +5,9 @@
  * (events carry a per-job seq; anything at or below the last applied one is ignored).
  * When the socket drops it reconnects with backoff, resuming after the last seq it
  * applied. If websockets do not work at all it polls the events API instead.
+ * A migrate job's "transfer" events (about one a second while disks and memory are
+ * copied) update one progress line instead of the log; its Migration section is
+ * fetched again, rendered by the server, whenever a step ends.
  * No dependencies.
  */
 (function () {
@@ -24,6 +27,7 @@
 
   var lastSeq = parseInt(root.dataset.after, 10) || 0;
   var status = root.dataset.status;
+  var isMigrate = root.dataset.kind === "migrate";
   var startedAt = root.dataset.started ? new Date(root.dataset.started) : null;
   var finishedAt = root.dataset.finished ? new Date(root.dataset.finished) : null;
   var socket = null;
@@ -54,6 +58,18 @@
     if (m < 60) return m + "m " + pad(s) + "s";
     var h = Math.floor(m / 60); m = m % 60;
     return h + "h " + pad(m) + "m";
+  }
+  // Bytes in IEC units, as migration_display.size_text writes them.
+  function fmtSize(value) {
+    if (typeof value !== "number" || isNaN(value)) return "—";
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(value) < 1024 || i === units.length - 1) {
+        return (i === 0 ? value.toFixed(0) : value.toFixed(1)) + " " + units[i];
+      }
+      value /= 1024;
+    }
+    return "—";
   }
   function timeEl(iso, withDate) {
     var el = document.createElement("time");
@@ -250,6 +266,68 @@
     if (!follow || follow.checked) box.scrollTop = box.scrollHeight;
   }
 
+  // --- migration: the transfer line and the Migration section ------------------------------------
+  // Formats a transfer event as migration_display.transfer_view does.
+  function transfer(p) {
+    var box = $("job-transfer");
+    if (!box || isTerminal(status)) return;
+    var done = p.done_bytes, total = p.total_bytes;
+    var text = "transferred " + fmtSize(done);
+    if (typeof total === "number" && total) text += " of " + fmtSize(total);
+    if (p.what) text += " (" + p.what + ")";
+    var parts = [];
+    if (p.memory_bytes !== undefined && p.memory_bytes !== null) parts.push("memory " + fmtSize(p.memory_bytes));
+    if (p.disk_bytes !== undefined && p.disk_bytes !== null) parts.push("disk " + fmtSize(p.disk_bytes));
+    $("job-transfer-text").textContent = text;
+    $("job-transfer-detail").textContent = parts.join(" · ");
+    var bar = $("job-transfer-bar");
+    if (typeof done === "number" && typeof total === "number" && total > 0) {
+      var pct = Math.max(0, Math.min(100, Math.floor(100 * done / total)));
+      bar.classList.remove("indeterminate");
+      bar.setAttribute("aria-valuenow", pct);
+      bar.firstElementChild.style.width = pct + "%";
+    } else {
+      bar.classList.add("indeterminate");
+      bar.removeAttribute("aria-valuenow");
+    }
+    box.dataset.step = p.step || "";
+    box.hidden = false;
+  }
+  function transferEnded(step) {
+    var box = $("job-transfer");
+    if (box && (step === undefined || box.dataset.step === step)) box.hidden = true;
+  }
+
+  var migrationLoading = false;
+  var migrationAgain = false;
+  function refreshMigration() {
+    var section = $("migration");
+    if (!section || !section.dataset.url || !window.fetch) return;
+    if (migrationLoading) { migrationAgain = true; return; }
+    migrationLoading = true;
+    fetch(section.dataset.url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var current = $("migration");
+        if (!html || !current) return;
+        var tpl = document.createElement("template");
+        tpl.innerHTML = html.trim();
+        var fresh = tpl.content.querySelector("#migration");
+        if (!fresh) return;
+        // Keep open what was opened.
+        ["details.mig-details", "details.mig-diff"].forEach(function (sel) {
+          var was = current.querySelector(sel), now = fresh.querySelector(sel);
+          if (was && now && was.open) now.open = true;
+        });
+        current.parentNode.replaceChild(fresh, current);
+      })
+      .catch(function () { /* the next step or a reload shows it */ })
+      .then(function () {
+        migrationLoading = false;
+        if (migrationAgain) { migrationAgain = false; refreshMigration(); }
+      });
+  }
+
   // --- verification --------------------------------------------------------------------------------
   function check(p) {
     var body = $("checks-table").tBodies[0];
@@ -331,6 +409,7 @@
         logLine(ev);
         if (isTerminal(p.status)) { finishedAt = new Date(ev.at); setTimes(); }
         if (isTerminal(p.status) || p.status === "rolling_back") refreshJob();
+        if (isMigrate && isTerminal(p.status)) { transferEnded(); refreshMigration(); }
         break;
       case "progress":
         setProgress(p.progress);
@@ -338,7 +417,11 @@
         if (current && !isTerminal(status)) current.textContent = p.step || "—";
         break;
       case "step_started": stepStarted(p, ev.at); break;
-      case "step_finished": stepFinished(p); break;
+      case "step_finished":
+        stepFinished(p);
+        if (isMigrate) { transferEnded(p.step); refreshMigration(); }
+        break;
+      case "transfer": transfer(p); break;  // the progress line only, never the log
       case "log": logLine(ev); break;
       case "cancel_requested":
         var tag = $("job-cancelling");
