@@ -607,6 +607,40 @@ class Domains(Facet):
 
     # ------------------------------------------------------------------ migration
 
+    def abort_job(self, name: str) -> bool:
+        """Abort the domain's running background job (a migration left behind by a
+        client that died). True when one was running and is now aborted."""
+
+        def run(conn: libvirt.virConnect) -> bool:
+            dom = conn.lookupByName(name)
+            try:
+                kind = dom.jobInfo()[0]
+            except libvirt.libvirtError:
+                return False
+            if kind in (libvirt.VIR_DOMAIN_JOB_NONE, libvirt.VIR_DOMAIN_JOB_COMPLETED):
+                return False
+            try:
+                dom.abortJob()
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
+                    return False  # it ended meanwhile
+                raise
+            for _ in range(300):  # the job ends shortly after the abort
+                try:
+                    if dom.jobInfo()[0] in (
+                        libvirt.VIR_DOMAIN_JOB_NONE,
+                        libvirt.VIR_DOMAIN_JOB_COMPLETED,
+                        libvirt.VIR_DOMAIN_JOB_FAILED,
+                        libvirt.VIR_DOMAIN_JOB_CANCELLED,
+                    ):
+                        break
+                except libvirt.libvirtError:
+                    break
+                time.sleep(0.1)
+            return True
+
+        return self._call(f"abort the job of domain {name!r}", run)
+
     def migrate(
         self,
         name: str,

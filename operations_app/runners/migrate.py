@@ -191,6 +191,7 @@ def plan_move(
         "hardware_changes": plan.hardware_changes,
         "cpu_compatible": cpu_ok,
         "differences": [d.to_dict() for d in plan.differences],
+        "unresolved": [d.to_dict() for d in plan.unresolved],
         "fixes": [f.to_dict() for f in plan.fixes],
         "guest_commands_before": [f.to_dict() for f in plan.guest_commands_before],
         "guest_commands_after": [f.to_dict() for f in plan.guest_commands_after],
@@ -540,6 +541,7 @@ class MigrateRunner(CloneRunner):
                 "path": "live",
                 "why": job.result.get("path_reason", ""),
                 "elapsed_ms": result.elapsed_ms,
+                "libvirt_job_ms": result.total_ms,
                 "downtime_ms": result.downtime_ms,
                 "data_processed_bytes": result.data_processed_bytes,
                 "memory_processed_bytes": result.memory_processed_bytes,
@@ -695,6 +697,7 @@ class MigrateRunner(CloneRunner):
             # The VM runs on the target; only what is left of the source is reported.
             return self.remove_source()
         point = (self.job.result or {}).get("restore_point")
+        self._abort_transfer()
         # A cold move never changed the source's disks: it starts again from them.
         cold = (self.job.result or {}).get("path") == "cold"
         moved_back = self._migrate_back() if point and not cold else False
@@ -702,6 +705,23 @@ class MigrateRunner(CloneRunner):
         if point is None:
             return leftovers
         name, source = self.job.vm_name, self.job.source_platform
+        if (
+            not moved_back
+            and JobResource.objects.filter(
+                job=self.job,
+                platform=self.job.platform,
+                kind=ResourceKind.DOMAIN,
+                removed_at__isnull=True,
+                released_at__isnull=True,
+            ).exists()
+        ):
+            # The VM may still run on the target (which could not be reached to stop
+            # it): starting the source as well would run two copies on one identity.
+            leftovers.append(
+                f"{name} is not restarted on {source.name} while it may still run on "
+                f"{self.job.platform.name}; the reaper retries once that host answers"
+            )
+            return leftovers
         try:
             with platform_connect(source, timeout=60) as src:
                 if not src.domains.exists(name):
@@ -718,6 +738,25 @@ class MigrateRunner(CloneRunner):
         if moved_back:
             job_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
         return leftovers
+
+    def _abort_transfer(self) -> None:
+        """A worker that died mid-migration leaves the source's libvirtd migrating: stop
+        that first, so the rollback works on settled domains."""
+        job, name = self.job, self.job.vm_name
+        try:
+            with platform_connect(job.source_platform, timeout=60) as src:
+                if src.domains.exists(name) and src.domains.abort_job(name):
+                    job_services.job_log(
+                        job=job,
+                        level="warning",
+                        message=f"aborted the migration of {name} in progress",
+                    )
+        except hv.HypervisorError as exc:
+            job_services.job_log(
+                job=job,
+                level="warning",
+                message=f"could not check for a migration in progress: {exc}",
+            )
 
     def _migrate_back(self) -> bool:
         """When the VM already runs on the target, move it back live (its memory and

@@ -543,7 +543,11 @@ def _retry_leftovers() -> None:
         .distinct()
     )
     for job in OperationJob.objects.filter(pk__in=list(stuck)).exclude(kind="decommission"):
-        leftovers = resources_remove(job=job)
+        if job.kind == JobKind.MIGRATE:
+            # Its own rollback again: it also restarts the source it had to leave stopped.
+            leftovers = _reap_rollback(job)
+        else:
+            leftovers = resources_remove(job=job)
         if not leftovers:
             job_log(job=job, message="What the rollback had left behind is now removed.")
 

@@ -77,6 +77,7 @@ def migration_preview(
         "problems": adaptation["problems"],
         "cpu_compatible": adaptation["cpu_compatible"],
         "differences": adaptation["differences"],
+        "unresolved": adaptation["unresolved"],
         "fixes": adaptation["fixes"],
         "guest_commands_before": adaptation["guest_commands_before"],
         "guest_commands_after": adaptation["guest_commands_after"],

@@ -368,3 +368,56 @@ def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
     destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
+
+
+def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cleanup, monkeypatch):
+    """Host B stops answering once the VM runs there: the rollback cannot stop it, so
+    the source is not started as well (two copies of one VM); when host B answers
+    again, the reaper's retry tears it down and starts the source from its disks."""
+    from operations_app.runners.migrate import MigrateRunner
+
+    host_a, host_b = hosts
+    name = "mg-unreach-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.70/24")
+    _write_marker(host_a, name, b"fenced\n")
+    real_connect = hv.Hypervisor.connect.__func__
+    down = {"b": False}
+
+    def connect(cls, uri, **kwargs):
+        if down["b"] and uri == host_b.uri:
+            raise hv.ConnectionFailed(f"cannot reach {uri}: connection refused (simulated)")
+        return real_connect(cls, uri, **kwargs)
+
+    monkeypatch.setattr(hv.Hypervisor, "connect", classmethod(connect))
+
+    def unreachable(self):
+        down["b"] = True
+        raise hv.ConnectionFailed("host-b stopped answering (simulated)")
+
+    monkeypatch.setattr(MigrateRunner, "step_adapt_guest", unreachable)
+    job = job_services.job_request_migrate(
+        user=users["operator"], vm=vm, target=host_b, mode="cold"
+    )
+    assert run_job(job.pk) == JobStatus.FAILED, _why(job)
+    job.refresh_from_db()
+    assert "not restarted on host-a while it may still run on host-b" in job.error
+    assert Notification.objects.filter(recipient=users["admin"], job=job, severity="error").exists()
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.SHUTOFF  # fenced, not started
+    with real_connect(hv.Hypervisor, host_b.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING  # still there
+
+    down["b"] = False  # host B answers again
+    job_services.jobs_reap()
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+        conn.agent.wait_for_agent(name, timeout=300)
+    assert _read_marker(host_a, name) == b"fenced\n"
+    logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
+    assert any("now removed" in m for m in logs), logs
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []

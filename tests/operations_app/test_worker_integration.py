@@ -47,10 +47,8 @@ def _worker_env() -> dict:
     return env
 
 
-@pytest.fixture
-def worker():
-    """A django-q2 cluster on the test database, stopped (by its pid) afterwards."""
-    proc = subprocess.Popen(
+def _start_worker() -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "qcluster"],
         cwd=ROOT,
         env=_worker_env(),
@@ -58,8 +56,28 @@ def worker():
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+@pytest.fixture
+def worker():
+    """A django-q2 cluster on the test database, stopped (by its pid) afterwards."""
+    proc = _start_worker()
     yield proc
     _stop_group(proc)
+
+
+@pytest.fixture
+def late_worker():
+    """Starts a django-q2 cluster when called (after set-up that runs jobs in-process)."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        started.append(_start_worker())
+        return started[-1]
+
+    yield start
+    for proc in started:
+        _stop_group(proc)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -148,3 +166,74 @@ def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, wo
     assert job.status == JobStatus.ROLLED_BACK
     assert "stopped responding" in job.error
     assert libvirt_leftovers(platform, "wk-kill-1") == []
+
+
+@pytest.fixture
+def move_cleanup(testbed_platforms):
+    from tests.operations_app.test_migrate_integration import _remove_everywhere
+
+    names: list[str] = []
+    yield names
+    for name in names:
+        _remove_everywhere(testbed_platforms.values(), name)
+
+
+@pytest.mark.parametrize("mode", ["cold", "live"])
+def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
+    users, testbed_platforms, late_worker, move_cleanup, mode
+):
+    """Killed while moving the VM (the source shut down for a cold move, the live
+    migration under way for a live one): the reaper aborts what libvirt is still doing,
+    removes what the job made on host B and leaves the VM running on host A with its
+    data."""
+    from operations_app.models import ManagedVM
+    from operations_app.services import platforms as platform_services
+    from tests.operations_app.test_migrate_integration import (
+        _clone_with,
+        _read_marker,
+        _write_marker,
+    )
+
+    host_a, host_b = testbed_platforms["host-a"], testbed_platforms["host-b"]
+    host_a = platform_services.platform_update(
+        platform=host_a, constraints={"machine_types": ["q35"]}
+    )
+    name = f"wk-mig-{mode}"
+    move_cleanup.append(name)
+    address = "10.231.0.68/24" if mode == "cold" else "10.231.0.69/24"
+    vm = _clone_with(users, host_a, name, address, [])  # runs in this process
+    _write_marker(host_a, name, b"before the kill\n")
+    worker = late_worker()  # picks up the migration from the queue
+
+    job = job_services.job_request_migrate(
+        user=users["operator"],
+        vm=vm,
+        target=host_b,
+        mode=mode,
+        params={"migrate_uri": "tcp://127.0.0.1"},
+    )
+    if mode == "cold":
+        _wait(
+            lambda: (OperationJob.objects.get(pk=job.pk).result or {}).get("source_stopped"),
+            600,
+            "the cold move to shut the source down",
+        )
+    else:
+        _wait(
+            lambda: job.events.filter(kind="transfer").exists(),
+            600,
+            "the live migration to start moving data",
+        )
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+
+    assert job_services.jobs_reap() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.ROLLED_BACK, job.error
+    assert "stopped responding" in job.error
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+        conn.agent.wait_for_agent(name, timeout=300)
+    assert _read_marker(host_a, name) == b"before the kill\n"
+    assert ManagedVM.objects.get(name=name).platform == host_a
