@@ -1,8 +1,9 @@
-"""The clone and migrate forms.
+"""The clone, migrate and snapshot forms.
 
 Clone: which approved profile version, onto which platform, as which VM. Migrate: to
-which platform, in which mode. The forms only parse; ``job_request_clone``,
-``job_request_migrate`` and ``migration_preview`` decide (roles, states, names). Their
+which platform, in which mode. Snapshot: an optional description. The forms only parse;
+``job_request_clone``, ``job_request_migrate``, ``migration_preview`` and
+``job_request_snapshot`` decide (roles, states, names). Their
 errors come back through ``add_service_error`` and land on the field their path names.
 """
 
@@ -12,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from operations_app.models import Platform
+from operations_app.services.snapshots import DESCRIPTION_MAX
 from profiles_app.documents import error_list
 from profiles_app.models import PolicyVersion, VersionStatus
 
@@ -154,3 +156,23 @@ class MigrateForm(ServiceErrorsMixin, forms.Form):
             {"value": value, "label": label, "help": help_text, "checked": value == current}
             for value, label, help_text in MIGRATION_MODE_OPTIONS
         ]
+
+
+class SnapshotForm(ServiceErrorsMixin, forms.Form):
+    """An optional one-line description for a snapshot. ``job_request_snapshot`` checks
+    it (length, one line); its error lands on the field."""
+
+    service_error_fields = {"description": "description"}
+
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        strip=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "Description (optional)",
+                "autocomplete": "off",
+                "maxlength": DESCRIPTION_MAX,
+            }
+        ),
+    )

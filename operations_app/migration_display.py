@@ -99,13 +99,32 @@ def _key(difference: dict) -> tuple[str, str]:
     return (str(difference.get("kind", "")), str(difference.get("subject", "")))
 
 
+def _identity(difference: dict) -> tuple[str, str, str, str]:
+    """What makes two difference entries the same one: kind, subject, source, target."""
+    return (*_key(difference), str(difference.get("source", "")), str(difference.get("target", "")))
+
+
 def difference_rows(
-    differences: Any, fixes: Any, *, ok: Any = None, problems: Any = None
+    differences: Any,
+    fixes: Any,
+    *,
+    ok: Any = None,
+    problems: Any = None,
+    unresolved: Any = None,
 ) -> list[dict[str, Any]]:
     """Each difference with the fixes that change the definition for it (``fixed_by``)
-    and the guest commands that run for it (``commands``). A blocking difference is
-    ``unresolved`` when the plan is not ``ok`` and one of its problems is about it (a
-    problem is the difference's detail followed by why it stayed unresolved)."""
+    and the guest commands that run for it (``commands``).
+
+    ``unresolved`` is the plan's own list of what is left after the fixes (entries shaped
+    like the differences, with the ``reason`` no fix resolved them). A blocking
+    difference in it (same kind, subject, source and target) is ``unresolved``; each
+    row takes its ``reason``. What is in it but not among the differences (it appeared
+    after a fix changed the definition, or a fix changed its value) gets a row of its own.
+
+    Results stored before the list was kept have only ``problems``: there, a blocking
+    difference is ``unresolved`` when the plan is not ``ok`` and one of its problems is
+    about it (a problem is the difference's detail followed by why it stayed unresolved).
+    """
     fixed_by: dict[tuple[str, str], list[str]] = {}
     commands: dict[tuple[str, str], list[str]] = {}
     for fix in fixes or []:
@@ -114,26 +133,52 @@ def difference_rows(
             ids = into.setdefault(_key(difference), [])
             if str(fix.get("fix_id", "")) not in ids:
                 ids.append(str(fix.get("fix_id", "")))
+    exact = isinstance(unresolved, list)
+    left: dict[tuple[str, str, str, str], dict] = {}
+    for entry in unresolved if exact else []:
+        if isinstance(entry, dict):
+            left.setdefault(_identity(entry), entry)
     problems = [str(p) for p in problems or []]
     rows = []
+
+    def row(difference: dict, *, is_unresolved: bool, reason: Any) -> dict[str, Any]:
+        blocking = bool(difference.get("blocking"))
+        return {
+            **difference,
+            "blocking": blocking,
+            "reason": str(reason or ""),
+            "fixed_by": [] if is_unresolved else fixed_by.get(_key(difference), []),
+            "commands": commands.get(_key(difference), []),
+            "unresolved": is_unresolved,
+        }
+
+    shown: set[tuple[str, str, str, str]] = set()
     for difference in differences or []:
         blocking = bool(difference.get("blocking"))
+        if exact:
+            entry = left.get(_identity(difference))
+            shown.add(_identity(difference))
+            rows.append(
+                row(
+                    difference,
+                    is_unresolved=blocking and entry is not None,
+                    reason=(entry or {}).get("reason") or difference.get("reason"),
+                )
+            )
+            continue
         detail = str(difference.get("detail") or "")
-        unresolved = (
+        is_unresolved = (
             blocking
             and ok is not True
             and bool(detail)
             and any(p.startswith(detail) for p in problems)
         )
-        rows.append(
-            {
-                **difference,
-                "blocking": blocking,
-                "fixed_by": [] if unresolved else fixed_by.get(_key(difference), []),
-                "commands": commands.get(_key(difference), []),
-                "unresolved": unresolved,
-            }
-        )
+        rows.append(row(difference, is_unresolved=is_unresolved, reason=difference.get("reason")))
+    for identity, entry in left.items():
+        if identity not in shown:
+            rows.append(
+                row(entry, is_unresolved=bool(entry.get("blocking")), reason=entry.get("reason"))
+            )
     return rows
 
 
@@ -174,6 +219,7 @@ def adaptation_view(adaptation: Any) -> dict[str, Any]:
             fixes,
             ok=adaptation.get("ok"),
             problems=adaptation.get("problems"),
+            unresolved=adaptation.get("unresolved"),
         ),
         "fixes": fix_rows(fixes),
         "guest_commands_before": before,

@@ -38,3 +38,15 @@ urlpatterns += [
     path("vms/<int:pk>/migrate/", views_migrate.vm_migrate, name="vm_migrate"),
     path("jobs/<int:pk>/migration/", views_migrate.job_migration_section, name="job_migration"),
 ]
+
+# Snapshots: take one, roll back to one (POST only, from the VM page).
+from operations_app import views_snapshots  # noqa: E402
+
+urlpatterns += [
+    path("vms/<int:pk>/snapshots/", views_snapshots.vm_snapshot_take, name="vm_snapshot"),
+    path(
+        "vms/<int:pk>/snapshots/<int:sid>/rollback/",
+        views_snapshots.vm_snapshot_rollback,
+        name="vm_snapshot_rollback",
+    ),
+]

@@ -12,6 +12,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -24,11 +25,14 @@ from django.views.decorators.http import require_POST
 from operations_app import selectors
 from operations_app.constraints import CONSTRAINT_LIST_KEYS, CONSTRAINTS_SCHEMA
 from operations_app.forms import PlatformForm
+from operations_app.forms_jobs import SnapshotForm
 from operations_app.hypervisor import redact_uri
 from operations_app.migration_display import vm_migratable
 from operations_app.models import ManagedVM, Platform, VMMetricSample, VMState
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import snapshots as snapshot_services
+from operations_app.snapshot_display import snapshot_panel, vm_snapshottable
 from profiles_app.documents import error_list
 from vmpersona.errors import DomainError, NotPermitted
 from vmpersona.roles import OPERATORS, has_role, require_role
@@ -605,12 +609,26 @@ def vm_detail(request: HttpRequest, pk: int) -> HttpResponse:
         vm = ManagedVM.objects.select_related("platform", "profile_version__policy").get(pk=pk)
     except ManagedVM.DoesNotExist as exc:
         raise Http404(f"No VM {pk} in the inventory.") from exc
+    return vm_page(request, vm)
+
+
+def vm_page(
+    request: HttpRequest,
+    vm: ManagedVM,
+    *,
+    snapshot_form: SnapshotForm | None = None,
+    snapshot_errors: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The VM page. The snapshot views render it again, with the refused form or the
+    refusal (and its status), so an error shows where the button was."""
     try:
         limit = max(2, min(int(request.GET.get("limit", CHART_SAMPLES)), MAX_CHART_SAMPLES))
     except ValueError:
         limit = CHART_SAMPLES
     samples = selectors.vm_metrics(vm=vm, limit=limit)
     can_migrate = _can_operate(request.user) and vm_migratable(vm)
+    can_snapshot = _can_operate(request.user) and vm_snapshottable(vm)
     return render(
         request,
         "operations_app/vm_detail.html",
@@ -628,7 +646,16 @@ def vm_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "charts": vm_charts(vm, samples),
             "rows": sample_rows(samples, TABLE_SAMPLES),
             "limit": limit,
+            "snapshots": snapshot_panel(
+                vm,
+                snapshot_services.vm_snapshots(vm=vm, include_removed=True),
+                can_snapshot=can_snapshot,
+                retention=settings.VMPERSONA_SNAPSHOT_RETENTION,
+            ),
+            "snapshot_form": snapshot_form or SnapshotForm(),
+            "snapshot_errors": snapshot_errors or [],
         },
+        status=status,
     )
 
 

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(default='internal', max_length=16)),
                 ('with_memory', models.BooleanField(default=False)),
                 ('vm_state', models.CharField(blank=True, max_length=32)),
-                ('origin', models.CharField(choices=[('manual', 'Taken on request'), ('before_rollback', 'Before a rollback to an earlier snapshot'), ('before_migration', 'Before a migration')], default='manual', max_length=20)),
+                ('origin', models.CharField(choices=[('manual', 'Taken on request'), ('before_rollback', 'Before a rollback to an earlier snapshot')], default='manual', max_length=20)),
                 ('description', models.CharField(blank=True, max_length=300)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('removed_at', models.DateTimeField(blank=True, null=True)),

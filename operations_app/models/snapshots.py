@@ -12,7 +12,6 @@ from operations_app.models.platforms import Platform
 class SnapshotOrigin(models.TextChoices):
     MANUAL = "manual", "Taken on request"
     BEFORE_ROLLBACK = "before_rollback", "Before a rollback to an earlier snapshot"
-    BEFORE_MIGRATION = "before_migration", "Before a migration"
 
 
 class VMSnapshot(models.Model):

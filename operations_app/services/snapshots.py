@@ -36,7 +36,6 @@ def snapshot_name_for(job: OperationJob, origin: str) -> str:
     prefix = {
         SnapshotOrigin.MANUAL: "snap",
         SnapshotOrigin.BEFORE_ROLLBACK: "before-rollback",
-        SnapshotOrigin.BEFORE_MIGRATION: "before-migration",
     }.get(origin, "snap")
     return f"{prefix}-{job.pk}-{timezone.now():%Y%m%d-%H%M%S}"
 

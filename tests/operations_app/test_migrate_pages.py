@@ -155,12 +155,15 @@ def preview(*, vm="web-01", source="lab", target="host-b", mode="auto", ready=Tr
             "refused": "",
             "ok": True,
             "problems": [],
+            "unresolved": [],
             "xml_diff": XML_DIFF,
         }
-    problem = NIC["detail"] + " host-b allows no NIC model this interface can use."
+    reason = "host-b allows no NIC model this interface can use."
+    problem = NIC["detail"] + " " + reason
     return {
         **base,
         "differences": [MACHINE, DISK_BUS, NIC],
+        "unresolved": [{**NIC, "reason": reason}],
         "cpu_compatible": False,
         "ready": False,
         "verdict": "Blocked: " + problem,
@@ -414,8 +417,10 @@ def test_a_blocked_preview_says_why_in_red(client, users, setup, previews):
     assert 'id="verdict-migrate"' not in page  # no shortcut to migrate a blocked plan
     problems = page[page.index('id="mig-problems"') : page.index('id="mig-differences"')]
     assert "host-b allows no NIC model this interface can use." in problems
-    row = re.search(r'<tr class="unresolved">.*?</tr>', page, re.S)
-    assert row and "nic_model" in row.group(0) and "jb-fail" in row.group(0)
+    rows = re.findall(r'<tr class="unresolved">.*?</tr>', page, re.S)
+    assert len(rows) == 1  # the plan's own list names the NIC model only
+    assert "nic_model" in rows[0] and "jb-fail" in rows[0]
+    assert "host-b allows no NIC model this interface can use." in rows[0]  # its reason
     assert '<span class="path-badge path-none">none</span>' in page
     assert '<span class="jb jb-fail">not compatible</span>' in page
     assert "Not computed: there is no adapted definition" in text
@@ -525,6 +530,7 @@ def finished_result() -> dict:
     adaptation = {
         "ok": True,
         "problems": [],
+        "unresolved": [],
         "hardware_changes": [],
         "cpu_compatible": True,
         "differences": [
@@ -810,8 +816,60 @@ def test_only_definition_fixes_count_as_fixing_a_difference():
     assert bus["fixed_by"] == ["disk-bus-virtio"] and not bus["unresolved"]
 
 
-def test_a_difference_named_by_a_problem_is_unresolved_even_if_a_fix_was_tried():
+def test_the_plans_unresolved_list_says_which_differences_are_unresolved():
     from operations_app.migration_display import difference_rows
+
+    still = {
+        **DISK_BUS,
+        "reason": "The profile's fix 'disk-bus-virtio' was applied, but the difference remains.",
+    }
+    # No problem sentence names it (the list alone decides), and a MACHINE entry with
+    # another source value is not the same difference.
+    other_machine = {**MACHINE, "source": "pc-i440fx-8.0", "reason": "No fix applies to it."}
+    rows = difference_rows(
+        [MACHINE, DISK_BUS],
+        FIXES,
+        ok=False,
+        problems=["something else entirely"],
+        unresolved=[still, other_machine],
+    )
+    machine, bus, appeared = rows
+    assert not machine["unresolved"] and machine["fixed_by"] == ["builtin:machine-type"]
+    assert bus["unresolved"] and bus["fixed_by"] == [] and bus["reason"] == still["reason"]
+    # What is left but was not among the differences gets a row of its own.
+    assert appeared["unresolved"] and appeared["source"] == "pc-i440fx-8.0"
+    assert appeared["reason"] == "No fix applies to it." and appeared["fixed_by"] == []
+
+
+def test_an_empty_unresolved_list_leaves_nothing_unresolved_whatever_the_problems_say():
+    from operations_app.migration_display import difference_rows
+
+    problem = DISK_BUS["detail"] + " The adapted domain definition is not valid."
+    rows = difference_rows([MACHINE, DISK_BUS], FIXES, ok=False, problems=[problem], unresolved=[])
+    assert [r["unresolved"] for r in rows] == [False, False]
+    assert rows[1]["fixed_by"] == ["disk-bus-virtio"]
+
+
+def test_a_non_blocking_leftover_keeps_its_reason_but_is_not_unresolved():
+    from operations_app.migration_display import adaptation_view
+
+    note = {**NIC, "blocking": False, "detail": "Interface 0 uses NIC model e1000."}
+    reason = "It does not keep the domain from running, so it is left as it is."
+    view = adaptation_view(
+        {
+            "ok": True,
+            "problems": [],
+            "differences": [note],
+            "unresolved": [{**note, "reason": reason}],
+        }
+    )
+    (row,) = view["differences"]
+    assert row["unresolved"] is False and row["blocking"] is False and row["reason"] == reason
+
+
+def test_results_without_the_unresolved_list_fall_back_to_the_problem_sentences():
+    """Job results stored before the plan's unresolved list was kept."""
+    from operations_app.migration_display import adaptation_view, difference_rows
 
     problem = (
         DISK_BUS["detail"]
@@ -820,3 +878,10 @@ def test_a_difference_named_by_a_problem_is_unresolved_even_if_a_fix_was_tried()
     rows = difference_rows([MACHINE, DISK_BUS], FIXES, ok=False, problems=[problem])
     assert [r["unresolved"] for r in rows] == [False, True]
     assert rows[1]["fixed_by"] == []
+    legacy = {
+        "ok": False,
+        "problems": [problem],
+        "differences": [MACHINE, DISK_BUS],
+        "fixes": FIXES,
+    }
+    assert [r["unresolved"] for r in adaptation_view(legacy)["differences"]] == [False, True]
