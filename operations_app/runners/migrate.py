@@ -526,6 +526,7 @@ class MigrateRunner(CloneRunner):
                 undefine_source=False,
                 dest_xml=dest_xml,
                 migrate_uri=(job.params or {}).get("migrate_uri") or None,
+                bandwidth_mibps=(job.params or {}).get("bandwidth_mibps") or None,
                 timeout=MIGRATION_TIMEOUT,
                 progress=lambda p: report(
                     p.data_processed_bytes,

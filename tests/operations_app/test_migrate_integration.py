@@ -3,6 +3,8 @@ B with what its disks hold, and a failure after the move leaves it running on ho
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from operations_app import hypervisor as hv
@@ -417,6 +419,62 @@ def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cl
     assert _read_marker(host_a, name) == b"fenced\n"
     logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
     assert any("now removed" in m for m in logs), logs
+
+    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
+    assert libvirt_leftovers(host_a, name) == []
+
+
+def test_cancel_during_the_transfer_aborts_and_rolls_back(users, hosts, cleanup):
+    """Cancelled while libvirt copies memory and disks (bandwidth held low so the
+    transfer lasts): the migration is aborted, the VM keeps running on host A, nothing
+    is left on host B."""
+    import threading
+
+    from django.db import connection
+
+    host_a, host_b = hosts
+    name = "mg-cancel-1"
+    cleanup.append(name)
+    vm = _running_clone(users, host_a, name, "10.231.0.71/24")
+    _write_marker(host_a, name, b"still mine\n")
+    job = job_services.job_request_migrate(
+        user=users["operator"],
+        vm=vm,
+        target=host_b,
+        mode="live",
+        params={"migrate_uri": "tcp://127.0.0.1", "bandwidth_mibps": 4},
+    )
+    outcome = {}
+
+    def work():
+        try:
+            outcome["status"] = run_job(job.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not job.events.filter(kind="transfer").exists():
+            assert time.monotonic() < deadline, "the transfer never started"
+            assert worker.is_alive(), _why(job)
+            time.sleep(0.2)
+        job_services.job_cancel(user=users["operator"], job=job)
+    finally:
+        worker.join(600)
+    assert outcome.get("status") == JobStatus.CANCELLED, _why(job)
+    job.refresh_from_db()
+    logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
+    assert not any("moved back live" in m for m in logs), "the move should have been aborted"
+    transfer = job.events.filter(kind="transfer").first()
+    assert transfer.payload["total_bytes"] and transfer.payload["done_bytes"] is not None
+    assert libvirt_leftovers(host_b, name) == []
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        assert conn.domains.state(name) == hv.DomainState.RUNNING
+    assert _read_marker(host_a, name) == b"still mine\n"
+    assert ManagedVM.objects.get(name=name).platform == host_a
 
     destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
