@@ -355,6 +355,9 @@ class MigrationPlanSerializer(serializers.Serializer):
     problems = serializers.ListField(child=serializers.CharField())
     cpu_compatible = serializers.BooleanField(allow_null=True)
     differences = MigrationDifferenceSerializer(many=True)
+    unresolved = MigrationDifferenceSerializer(
+        many=True, help_text="The differences still there after the fixes, with the reason"
+    )
     fixes = MigrationFixSerializer(many=True)
     guest_commands_before = MigrationFixSerializer(many=True)
     guest_commands_after = MigrationFixSerializer(many=True)

@@ -220,6 +220,7 @@ def hosts(monkeypatch):
                 "hardware_changes": ["machine type: pc-i440fx-7.2 -> pc-q35-7.2"],
                 "cpu_compatible": True,
                 "differences": [DIFFERENCE],
+                "unresolved": [],
                 "fixes": [fix],
                 "guest_commands_before": [],
                 "guest_commands_after": [],
