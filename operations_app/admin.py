@@ -205,6 +205,24 @@ def decommission_vms(modeladmin, request, queryset):
         modeladmin.message_user(request, f"{vm.name}: decommission queued as job #{job.pk}")
 
 
+def _queue_each(modeladmin, request, vms, request_job, queued) -> None:
+    """Queue a job for each VM with ``request_job(vm)``; one message per VM: ``queued(job)``
+    or each reason it was refused."""
+    for vm in vms:
+        try:
+            job = request_job(vm)
+        except ValidationError as exc:
+            for e in error_list(exc):
+                where = f"{e['path']}: " if e["path"] else ""
+                modeladmin.message_user(
+                    request, f"{vm.name}: {where}{e['message']}", messages.ERROR
+                )
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{vm.name}: {queued(job)}", messages.SUCCESS)
+
+
 @admin.action(description="Migrate to another platform…")
 def migrate_vms(modeladmin, request, queryset):
     """Ask for a target platform and a mode, then queue a migration of each selected VM
@@ -219,25 +237,15 @@ def migrate_vms(modeladmin, request, queryset):
         if target is None:
             errors.append("target: choose an enabled platform.")
         else:
-            for vm in vms:
-                try:
-                    job = job_services.job_request_migrate(
-                        user=request.user, vm=vm, target=target, mode=mode
-                    )
-                except ValidationError as exc:
-                    for e in error_list(exc):
-                        where = f"{e['path']}: " if e["path"] else ""
-                        modeladmin.message_user(
-                            request, f"{vm.name}: {where}{e['message']}", messages.ERROR
-                        )
-                except DomainError as exc:
-                    modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
-                else:
-                    modeladmin.message_user(
-                        request,
-                        f"{vm.name}: migration to {target.name} ({mode}) queued as job #{job.pk}",
-                        messages.SUCCESS,
-                    )
+            _queue_each(
+                modeladmin,
+                request,
+                vms,
+                lambda vm: job_services.job_request_migrate(
+                    user=request.user, vm=vm, target=target, mode=mode
+                ),
+                lambda job: f"migration to {target.name} ({mode}) queued as job #{job.pk}",
+            )
             return None
     return TemplateResponse(
         request,
@@ -268,21 +276,13 @@ from operations_app.services import snapshots as snapshot_services  # noqa: E402
 def snapshot_vms(modeladmin, request, queryset):
     """Queue a snapshot of each selected VM (the same service as the pages, the API and
     the CLI)."""
-    for vm in queryset.select_related("platform", "profile_version").order_by("name"):
-        try:
-            job = snapshot_services.job_request_snapshot(user=request.user, vm=vm)
-        except ValidationError as exc:
-            for e in error_list(exc):
-                where = f"{e['path']}: " if e["path"] else ""
-                modeladmin.message_user(
-                    request, f"{vm.name}: {where}{e['message']}", messages.ERROR
-                )
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
-        else:
-            modeladmin.message_user(
-                request, f"{vm.name}: snapshot queued as job #{job.pk}", messages.SUCCESS
-            )
+    _queue_each(
+        modeladmin,
+        request,
+        queryset.select_related("platform", "profile_version").order_by("name"),
+        lambda vm: snapshot_services.job_request_snapshot(user=request.user, vm=vm),
+        lambda job: f"snapshot queued as job #{job.pk}",
+    )
 
 
 ManagedVMAdmin.actions = [

@@ -255,6 +255,44 @@ def _command(action: dict) -> str:
 
 
 CPU_COMPARED = {True: "compatible", False: "incompatible", None: "not compared"}
+DIFFERENCE_HEADER = ("KIND", "SUBJECT", "SOURCE", "TARGET", "BLOCKING", "DETAIL")
+DISK_HEADER = ("DEVICE", "VOLUME", "SIZE", "USED", "ENCRYPTED", "POOL")
+
+
+def _difference_row(d: dict) -> tuple:
+    blocking = "yes" if d.get("blocking") else "no"
+    detail = " ".join(x for x in (d.get("detail"), d.get("reason")) if x)
+    return (d.get("kind"), d.get("subject"), d.get("source"), d.get("target"), blocking, detail)
+
+
+def _disk_row(d: dict) -> tuple:
+    size, used = _bytes(d.get("capacity_bytes")), _bytes(d.get("allocation_bytes"))
+    encrypted = "yes" if d.get("encrypted") else "no"
+    pools = f"{d.get('from_pool') or '-'} -> {d.get('to_pool') or '-'}"
+    return (d.get("target"), d.get("volume"), size, used, encrypted, pools)
+
+
+def _listing(
+    out: Output,
+    title: str,
+    items: list | None,
+    header: tuple[str, ...],
+    row: Callable[[dict], tuple],
+) -> None:
+    """``title:`` over a table of ``items`` (``row(item)`` each), or ``title:`` and
+    ``none`` in the column the report's values start in."""
+    items = items or []
+    out.write(f"{title}:" if items else f"{title}:".ljust(14) + " none")
+    if items:
+        _table(out, header, [row(item) for item in items])
+
+
+def _bullets(out: Output, title: str, items: list | None, mark: str = "-") -> None:
+    """``title:`` over one ``mark``ed line per item; nothing when there are none."""
+    if items:
+        out.write(f"{title}:")
+        for item in items:
+            out.write(f"  {mark} {item}")
 
 
 def print_plan(out: Output, plan: dict) -> None:
@@ -277,29 +315,9 @@ def print_plan(out: Output, plan: dict) -> None:
     for key, value in rows:
         out.write(f"{key + ':':<15}{value}")
 
-    if plan.get("problems"):
-        out.write("problems:")
-        for problem in plan["problems"]:
-            out.write(f"  ! {problem}")
+    _bullets(out, "problems", plan.get("problems"), "!")
 
-    differences = plan.get("differences") or []
-    out.write("differences:" + ("" if differences else "   none"))
-    if differences:
-        _table(
-            out,
-            ("KIND", "SUBJECT", "SOURCE", "TARGET", "BLOCKING", "DETAIL"),
-            [
-                (
-                    d.get("kind"),
-                    d.get("subject"),
-                    d.get("source"),
-                    d.get("target"),
-                    "yes" if d.get("blocking") else "no",
-                    " ".join(x for x in (d.get("detail"), d.get("reason")) if x),
-                )
-                for d in differences
-            ],
-        )
+    _listing(out, "differences", plan.get("differences"), DIFFERENCE_HEADER, _difference_row)
 
     fixes = plan.get("fixes") or []
     out.write("fixes:" + ("" if fixes else "         none"))
@@ -318,34 +336,11 @@ def print_plan(out: Output, plan: dict) -> None:
             for fix in commands:
                 out.write(f"  {fix.get('fix_id')}: {_command(fix.get('action') or {})}")
 
-    if plan.get("hardware_changes"):
-        out.write("hardware changes:")
-        for change in plan["hardware_changes"]:
-            out.write(f"  - {change}")
+    _bullets(out, "hardware changes", plan.get("hardware_changes"))
 
-    disks = plan.get("disks") or []
-    out.write("disks:" + ("" if disks else "         none"))
-    if disks:
-        _table(
-            out,
-            ("DEVICE", "VOLUME", "SIZE", "USED", "ENCRYPTED", "POOL"),
-            [
-                (
-                    d.get("target"),
-                    d.get("volume"),
-                    _bytes(d.get("capacity_bytes")),
-                    _bytes(d.get("allocation_bytes")),
-                    "yes" if d.get("encrypted") else "no",
-                    f"{d.get('from_pool') or '-'} -> {d.get('to_pool') or '-'}",
-                )
-                for d in disks
-            ],
-        )
+    _listing(out, "disks", plan.get("disks"), DISK_HEADER, _disk_row)
 
-    if plan.get("notes"):
-        out.write("notes:")
-        for note in plan["notes"]:
-            out.write(f"  - {note}")
+    _bullets(out, "notes", plan.get("notes"))
 
     diff = plan.get("xml_diff") or []
     out.write("definition diff:" + ("" if diff else " none"))

@@ -1,18 +1,47 @@
 """Helpers for the job tests: an approved profile version, a platform on libvirt's test
-driver, and a runner that goes through the real runner skeleton (transitions, steps,
-events, checks, rollback and notifications) with scripted steps instead of libvirt."""
+driver, inventory and snapshot rows, the ``persona`` command and the API's error answers,
+and a runner that goes through the real runner skeleton (transitions, steps, events,
+checks, rollback and notifications) with scripted steps instead of libvirt."""
 
 from __future__ import annotations
 
+import io
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 
-from operations_app.models import OperationJob, VerificationCheck
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from operations_app.models import (
+    ManagedVM,
+    OperationJob,
+    VerificationCheck,
+    VMSnapshot,
+    VMState,
+)
 from operations_app.runners.base import Runner, Step, StepFailed
 from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
 from profiles_app.services import versions as version_services
 
 TEST_URI = "test:///default"
+JOBS = "/api/v1/jobs/"
+
+# The one difference of the scripted migration plans: lab-b takes q35 machines only.
+MACHINE_TYPE_DIFFERENCE = {
+    "kind": "machine_type",
+    "subject": "domain",
+    "source": "pc-i440fx-7.2",
+    "target": "pc-q35-7.2",
+    "detail": "lab-b offers q35 machines only.",
+    "blocking": True,
+    "reason": "",
+}
+ADMIN_VMS = "/admin/operations_app/managedvm/"
 
 CHECKS = [
     # section, pointer, name, source, expected, actual
@@ -57,6 +86,57 @@ def approved_version(users, name: str = "web", flags=("Testing",)):
 
 def make_platform(name: str = "lab"):
     return platform_services.platform_create(name=name, uri=TEST_URI)
+
+
+def managed_vm(version, platform, name: str, **fields) -> ManagedVM:
+    """A running VM VM Persona made from ``version``; ``fields`` add to the row."""
+    return ManagedVM.objects.create(
+        platform=platform,
+        name=name,
+        domain_uuid=uuid.uuid4(),
+        state=VMState.RUNNING,
+        managed=True,
+        profile_version=version,
+        content_hash=version.content_hash,
+        **fields,
+    )
+
+
+def unmanaged_vm(platform, name: str, **fields) -> ManagedVM:
+    """A VM found on ``platform`` that VM Persona did not make."""
+    return ManagedVM.objects.create(
+        platform=platform, name=name, domain_uuid=uuid.uuid4(), **fields
+    )
+
+
+def snapshot(vm, name: str, *, platform=None, removed: str = "", **fields) -> VMSnapshot:
+    """A snapshot row of a running ``vm``; ``removed`` gives the reason it was removed."""
+    snap = VMSnapshot.objects.create(
+        vm=vm, platform=platform or vm.platform, name=name, vm_state="running", **fields
+    )
+    if removed:
+        snap.removed_at = timezone.now()
+        snap.removed_reason = removed
+        snap.save(update_fields=["removed_at", "removed_reason"])
+    return snap
+
+
+def persona(*args: str) -> tuple[int, str, str]:
+    """``manage.py persona ARGS``: the exit status, the output and the error output."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("persona", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        err.write(str(exc))
+        return exc.returncode, out.getvalue(), err.getvalue()
+    except SystemExit as exc:
+        return (exc.code if isinstance(exc.code, int) else 1), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+def errors(response) -> dict[str, str]:
+    """An API error answer's messages by path."""
+    return {e["path"]: e["message"] for e in response.json()["errors"]}
 
 
 def clone_job(users, *, by: str = "operator", vm_name: str = "web-01", version=None, platform=None):
@@ -153,3 +233,33 @@ def drive(job: OperationJob, *, outcome: str = "succeed", pause: float = 0.0) ->
     ScriptedRunner(job, outcome=outcome, pause=pause).run()
     job.refresh_from_db()
     return job
+
+
+def _play_worker(lookup: dict, outcome: str, pause: float, started: threading.Event) -> None:
+    """Plays the worker: waits for the job the command queues, then runs it."""
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            job = OperationJob.objects.filter(**lookup).first()
+            if job is not None:
+                started.set()
+                drive(job, outcome=outcome, pause=pause)
+                return
+            time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def scripted_worker(outcome: str, *, pause: float = 0.02, **lookup):
+    """A thread that runs the first job matching ``lookup`` once it is queued, as a worker
+    would; the block gets an event set when the job was found."""
+    started = threading.Event()
+    worker = threading.Thread(
+        target=_play_worker, args=(lookup, outcome, pause, started), daemon=True
+    )
+    worker.start()
+    try:
+        yield started
+    finally:
+        worker.join(timeout=30)

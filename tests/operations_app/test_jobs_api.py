@@ -11,25 +11,15 @@ from operations_app.models import JobStatus, ManagedVM, Notification, OperationJ
 from operations_app.services import jobs as job_services
 from tests.operations_app.job_support import (
     CHECKS,
+    JOBS,
     approved_version,
     clone_job,
     drive,
+    errors,
     make_platform,
 )
 
 pytestmark = pytest.mark.django_db
-
-JOBS = "/api/v1/jobs/"
-
-
-@pytest.fixture
-def api():
-    def as_user(user) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return as_user
 
 
 @pytest.fixture
@@ -47,10 +37,6 @@ def jobs(users, setup):
     )
     mine = clone_job(users, by="author", vm_name="web-mine", version=version, platform=platform)
     return ok, bad, mine
-
-
-def errors(response) -> dict[str, str]:
-    return {e["path"]: e["message"] for e in response.json()["errors"]}
 
 
 # --- requests --------------------------------------------------------------------------------

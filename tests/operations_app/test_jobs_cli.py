@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import io
-import threading
-import time
 import uuid
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.db import connection
 
 from operations_app.management.job_cli import progress_bar
 from operations_app.models import JobStatus, ManagedVM, OperationJob, VMState
-from tests.operations_app.job_support import approved_version, clone_job, drive, make_platform
+from tests.operations_app.job_support import (
+    approved_version,
+    clone_job,
+    drive,
+    make_platform,
+    persona,
+    scripted_worker,
+)
 
-pytestmark = pytest.mark.django_db
-
-
-def persona(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("persona", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        err.write(str(exc))
-        return exc.returncode, out.getvalue(), err.getvalue()
-    except SystemExit as exc:
-        return (exc.code if isinstance(exc.code, int) else 1), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_cli_user")]
 
 
 @pytest.fixture
 def setup(users):
     return approved_version(users), make_platform()
-
-
-@pytest.fixture(autouse=True)
-def no_cli_user(monkeypatch):
-    monkeypatch.delenv("VMPERSONA_CLI_USER", raising=False)
 
 
 # --- clone --------------------------------------------------------------------------------------
@@ -111,31 +95,13 @@ def test_wait_gives_up_after_the_timeout(users, setup):
     assert code == 5 and f"Job {job.pk} is still queued after 0.2s" in err
 
 
-def _driver(vm_name: str, outcome: str, started: threading.Event) -> None:
-    """Plays the worker: waits for the job the command queues, then runs it."""
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            job = OperationJob.objects.filter(vm_name=vm_name).first()
-            if job is not None:
-                started.set()
-                drive(job, outcome=outcome, pause=0.05)
-                return
-            time.sleep(0.05)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("outcome", "code", "final"),
     [("succeed", 0, "succeeded"), ("fail_check", 4, "rolled back")],
 )
 def test_clone_wait_follows_the_job_as_a_worker_runs_it(users, setup, outcome, code, final):
-    started = threading.Event()
-    worker = threading.Thread(target=_driver, args=("web-live", outcome, started), daemon=True)
-    worker.start()
-    try:
+    with scripted_worker(outcome, pause=0.05, vm_name="web-live") as started:
         got, out, err = persona(
             "clone",
             "--profile",
@@ -152,8 +118,6 @@ def test_clone_wait_follows_the_job_as_a_worker_runs_it(users, setup, outcome, c
             "--timeout",
             "60",
         )
-    finally:
-        worker.join(timeout=30)
     assert started.is_set()
     assert got == code, (out, err)
     lines = out.splitlines()

@@ -16,7 +16,6 @@ from operations_app.models import (
     Notification,
     OperationJob,
     Severity,
-    VMState,
 )
 from operations_app.services import jobs as job_services
 from tests.operations_app.job_support import (
@@ -25,6 +24,7 @@ from tests.operations_app.job_support import (
     clone_job,
     drive,
     make_platform,
+    managed_vm,
 )
 
 pytestmark = pytest.mark.django_db
@@ -389,15 +389,7 @@ def test_version_page_offers_clone_for_approved_versions(client, users, setup):
 @pytest.fixture
 def vm(setup):
     version, platform = setup
-    return ManagedVM.objects.create(
-        platform=platform,
-        name="old-vm",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
+    return managed_vm(version, platform, "old-vm")
 
 
 def test_operator_decommissions_a_vm(client, users, vm):

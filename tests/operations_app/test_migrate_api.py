@@ -15,49 +15,28 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from operations_app import hypervisor as hv
-from operations_app.models import JobKind, JobStatus, ManagedVM, OperationJob, VMState
+from operations_app.models import JobKind, JobStatus, ManagedVM, OperationJob
 from operations_app.services import platforms as platform_services
 from operations_app.services.jobs import MIGRATION_MODES
-from tests.operations_app.job_support import approved_version, make_platform
+from tests.operations_app.job_support import (
+    ADMIN_VMS,
+    JOBS,
+    MACHINE_TYPE_DIFFERENCE,
+    approved_version,
+    errors,
+    make_platform,
+    managed_vm,
+    unmanaged_vm,
+)
 
 pytestmark = pytest.mark.django_db
 
-JOBS = "/api/v1/jobs/"
 PLAN = "/api/v1/jobs/migration-plan/"
-ADMIN_VMS = "/admin/operations_app/managedvm/"
-
-
-@pytest.fixture
-def api():
-    def as_user(user) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return as_user
-
-
-@pytest.fixture
-def lab(users):
-    return make_platform("lab-a"), make_platform("lab-b")
 
 
 @pytest.fixture
 def vm(users, lab):
-    version = approved_version(users, "mg-web")
-    return ManagedVM.objects.create(
-        platform=lab[0],
-        name="mg-web-1",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
-
-
-def errors(response) -> dict[str, str]:
-    return {e["path"]: e["message"] for e in response.json()["errors"]}
+    return managed_vm(approved_version(users, "mg-web"), lab[0], "mg-web-1")
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -121,7 +100,7 @@ def test_migrate_request_errors_carry_paths(api, users, lab, vm):
 
 
 def test_a_vm_name_on_two_platforms_needs_its_source(api, users, lab, vm):
-    ManagedVM.objects.create(platform=lab[1], name="mg-web-1", domain_uuid=uuid.uuid4())
+    unmanaged_vm(lab[1], "mg-web-1")
     lab_c = make_platform("lab-c")
     client = api(users["operator"])
     base = {"kind": "migrate", "vm": "mg-web-1", "target": lab_c.name}
@@ -154,7 +133,7 @@ def test_migrate_request_refusals_and_conflicts(api, users, lab, vm):
     response = operator.post(JOBS, {**body, "vm": other.pk, "target": "lab-off"}, format="json")
     assert response.status_code == 409 and "disabled" in response.json()["detail"]
 
-    unmanaged = ManagedVM.objects.create(platform=lab[0], name="stray", domain_uuid=uuid.uuid4())
+    unmanaged = unmanaged_vm(lab[0], "stray")
     response = operator.post(JOBS, {**body, "vm": unmanaged.pk}, format="json")
     assert response.status_code == 409 and "conforms to no profile" in response.json()["detail"]
 
@@ -167,15 +146,7 @@ def test_unknown_kind_lists_migrate(api, users):
 
 # --- dry run -----------------------------------------------------------------------------------
 
-DIFFERENCE = {
-    "kind": "machine_type",
-    "subject": "domain",
-    "source": "pc-i440fx-7.2",
-    "target": "pc-q35-7.2",
-    "detail": "lab-b offers q35 machines only.",
-    "blocking": True,
-    "reason": "",
-}
+DIFFERENCE = MACHINE_TYPE_DIFFERENCE
 
 
 class StandInHost:
@@ -340,15 +311,7 @@ def test_openapi_documents_migration(api, users, lab, vm, hosts):
 
 
 def test_admin_action_asks_for_a_target_then_queues_migrations(users, lab, vm):
-    other = ManagedVM.objects.create(
-        platform=lab[1],
-        name="mg-web-2",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=vm.profile_version,
-        content_hash=vm.content_hash,
-    )
+    other = managed_vm(vm.profile_version, lab[1], "mg-web-2")
     client = Client()
     client.force_login(users["admin"])
     picked = {"action": "migrate_vms", "_selected_action": [vm.pk, other.pk]}

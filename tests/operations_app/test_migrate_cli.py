@@ -6,58 +6,30 @@ No host is contacted: requests are only queued (a scripted runner plays the work
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-import time
-import uuid
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.db import connection
 
-from operations_app.models import JobKind, JobStatus, ManagedVM, OperationJob, VMState
+from operations_app.models import JobKind, JobStatus, OperationJob
 from operations_app.services import jobs as job_services
-from tests.operations_app.job_support import approved_version, drive, make_platform
+from tests.operations_app.job_support import (
+    MACHINE_TYPE_DIFFERENCE,
+    approved_version,
+    make_platform,
+    managed_vm,
+    persona,
+    scripted_worker,
+    unmanaged_vm,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_cli_user")]
 
-
-def persona(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("persona", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        err.write(str(exc))
-        return exc.returncode, out.getvalue(), err.getvalue()
-    except SystemExit as exc:
-        return (exc.code if isinstance(exc.code, int) else 1), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def no_cli_user(monkeypatch):
-    monkeypatch.delenv("VMPERSONA_CLI_USER", raising=False)
-
-
-@pytest.fixture
-def lab(users):
-    return make_platform("lab-a"), make_platform("lab-b")
+MIGRATE = ("migrate", "mg-web-1", "--to", "lab-b", "--as", "operator")
 
 
 @pytest.fixture
 def vm(users, lab):
-    version = approved_version(users, "mg-web")
-    return ManagedVM.objects.create(
-        platform=lab[0],
-        name="mg-web-1",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
+    return managed_vm(approved_version(users, "mg-web"), lab[0], "mg-web-1")
 
 
 # --- queueing -----------------------------------------------------------------------------------
@@ -106,7 +78,7 @@ def test_migrate_errors_and_refusals(users, lab, vm):
 
 
 def test_a_vm_name_on_two_platforms_needs_from(users, lab, vm):
-    ManagedVM.objects.create(platform=lab[1], name="mg-web-1", domain_uuid=uuid.uuid4())
+    unmanaged_vm(lab[1], "mg-web-1")
     make_platform("lab-c")
     base = ["migrate", "mg-web-1", "--to", "lab-c", "--as", "operator"]
     code, _, err = persona(*base)
@@ -117,61 +89,17 @@ def test_a_vm_name_on_two_platforms_needs_from(users, lab, vm):
 
 
 def test_wait_gives_up_after_the_timeout(users, lab, vm):
-    code, out, err = persona(
-        "migrate",
-        "mg-web-1",
-        "--to",
-        "lab-b",
-        "--as",
-        "operator",
-        "--wait",
-        "--timeout",
-        "0.2",
-        "--interval",
-        "0.05",
-    )
+    code, out, err = persona(*MIGRATE, "--wait", "--timeout", "0.2", "--interval", "0.05")
     job = OperationJob.objects.get()
     assert out.splitlines()[0].startswith(f"job {job.pk} queued: migrate mg-web-1")
     assert code == 5 and f"Job {job.pk} is still queued after 0.2s" in err
 
 
-def _driver(vm_name: str, outcome: str, started: threading.Event) -> None:
-    """Plays the worker: waits for the job the command queues, then runs it."""
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            job = OperationJob.objects.filter(vm_name=vm_name, kind=JobKind.MIGRATE).first()
-            if job is not None:
-                started.set()
-                drive(job, outcome=outcome, pause=0.02)
-                return
-            time.sleep(0.05)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("outcome", "code"), [("succeed", 0), ("fail_check", 4)])
 def test_wait_follows_the_job_and_exits_0_only_if_it_succeeded(users, lab, vm, outcome, code):
-    started = threading.Event()
-    worker = threading.Thread(target=_driver, args=("mg-web-1", outcome, started), daemon=True)
-    worker.start()
-    try:
-        got, out, err = persona(
-            "migrate",
-            "mg-web-1",
-            "--to",
-            "lab-b",
-            "--as",
-            "operator",
-            "--wait",
-            "--interval",
-            "0.05",
-            "--timeout",
-            "60",
-        )
-    finally:
-        worker.join(timeout=30)
+    with scripted_worker(outcome, vm_name="mg-web-1", kind=JobKind.MIGRATE) as started:
+        got, out, err = persona(*MIGRATE, "--wait", "--interval", "0.05", "--timeout", "60")
     assert started.is_set()
     assert got == code, (out, err)
     job = OperationJob.objects.get()
@@ -190,15 +118,7 @@ def test_wait_follows_the_job_and_exits_0_only_if_it_succeeded(users, lab, vm, o
 
 
 def a_plan(*, ready: bool = True) -> dict:
-    difference = {
-        "kind": "machine_type",
-        "subject": "domain",
-        "source": "pc-i440fx-7.2",
-        "target": "pc-q35-7.2",
-        "detail": "lab-b offers q35 machines only.",
-        "blocking": True,
-        "reason": "",
-    }
+    difference = MACHINE_TYPE_DIFFERENCE
     return {
         "vm": "mg-web-1",
         "source": "lab-a",

@@ -20,7 +20,12 @@ from django.utils import timezone
 from operations_app.models import JobEvent, JobKind, JobStatus, ManagedVM, OperationJob, VMState
 from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
-from tests.operations_app.job_support import TEST_URI, approved_version, make_platform
+from tests.operations_app.job_support import (
+    TEST_URI,
+    approved_version,
+    make_platform,
+    managed_vm,
+)
 from tests.operations_app.test_jobs_ui import _log_in, browser_page  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -197,18 +202,7 @@ def setup(users):
     host_b = make_platform("host-b")
     make_platform("host-c")
     platform_services.platform_create(name="retired", uri=TEST_URI, enabled=False)
-    vm = ManagedVM.objects.create(
-        platform=lab,
-        name="web-01",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-        vcpus=1,
-        memory_mib=512,
-        last_seen=timezone.now(),
-    )
+    vm = managed_vm(version, lab, "web-01", vcpus=1, memory_mib=512, last_seen=timezone.now())
     return {"vm": vm, "lab": lab, "host_b": host_b, "version": version}
 
 
@@ -526,6 +520,33 @@ def migrate_job(users, setup, *, mode="auto") -> OperationJob:
     )
 
 
+def running_migrate_job(users, setup) -> OperationJob:
+    """A migrate job of web-01 to host-b, running its restore step."""
+    job = migrate_job(users, setup)
+    result = finished_result()
+    for key in ("migration", "verification", "cut_over"):
+        result.pop(key)
+    OperationJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, current_step="restore", result=result, started_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def emit_transfer(job, *, done: int, memory: int, disk: int) -> None:
+    """A progress event of the live migration in the restore step: ``done`` of 4 GiB."""
+    job_services.job_event(
+        job=job,
+        kind="transfer",
+        step="restore",
+        what="live migration",
+        done_bytes=done,
+        total_bytes=4 * GiB,
+        memory_bytes=memory,
+        disk_bytes=disk,
+    )
+
+
 def finished_result() -> dict:
     adaptation = {
         "ok": True,
@@ -652,26 +673,10 @@ def test_a_queued_migrate_job_says_what_is_to_come(client, users, setup):
 
 
 def test_a_running_migration_shows_the_latest_transfer_but_not_in_the_log(client, users, setup):
-    job = migrate_job(users, setup)
-    result = finished_result()
-    for key in ("migration", "verification", "cut_over"):
-        result.pop(key)
-    OperationJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.RUNNING, current_step="restore", result=result, started_at=timezone.now()
-    )
-    job.refresh_from_db()
+    job = running_migrate_job(users, setup)
     job_services.job_log(job=job, message="moving web-01 live", step="restore")
     for done in range(1, 11):
-        job_services.job_event(
-            job=job,
-            kind="transfer",
-            step="restore",
-            what="live migration",
-            done_bytes=done * 200 * MiB,
-            total_bytes=4 * GiB,
-            memory_bytes=done * 20 * MiB,
-            disk_bytes=done * 180 * MiB,
-        )
+        emit_transfer(job, done=done * 200 * MiB, memory=done * 20 * MiB, disk=done * 180 * MiB)
     client.force_login(users["operator"])
     page = text_of(client.get(job.get_absolute_url()))
     transfer = page[page.index('id="job-transfer"') : page.index('id="migration"')]
@@ -729,15 +734,7 @@ def _emit_in_thread(work):
 
 @pytest.fixture
 def running_migration(users, setup):
-    job = migrate_job(users, setup)
-    result = finished_result()
-    for key in ("migration", "verification", "cut_over"):
-        result.pop(key)
-    OperationJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.RUNNING, current_step="restore", result=result, started_at=timezone.now()
-    )
-    job.refresh_from_db()
-    return job
+    return running_migrate_job(users, setup)
 
 
 @pytest.mark.browser
@@ -758,16 +755,7 @@ def test_transfer_events_drive_one_progress_line_live(
 
     def copy():
         for done in range(1, 41):
-            job_services.job_event(
-                job=job,
-                kind="transfer",
-                step="restore",
-                what="live migration",
-                done_bytes=done * 50 * MiB,
-                total_bytes=4 * GiB,
-                memory_bytes=done * 5 * MiB,
-                disk_bytes=done * 45 * MiB,
-            )
+            emit_transfer(job, done=done * 50 * MiB, memory=done * 5 * MiB, disk=done * 45 * MiB)
 
     _emit_in_thread(copy)
     page.wait_for_function(

@@ -14,6 +14,7 @@ from operations_app.runners.migrate import MigrateRunner, choose_path, swap_secr
 from operations_app.services import jobs as svc
 from operations_app.services import platforms as platform_services
 from profiles_app.services import versions as version_services
+from tests.operations_app.job_support import managed_vm
 from vmpersona.errors import NotPermitted, StateConflict
 
 # ----------------------------------------------------------------- path choice
@@ -73,15 +74,7 @@ def vm(users, make_document, lab):
     v = version_services.policy_create(user=users["author"], document=make_document("mg-web"))
     version_services.version_submit(user=users["author"], version=v)
     version = version_services.version_approve(user=users["approver"], version=v)
-    return ManagedVM.objects.create(
-        platform=lab[0],
-        name="mg-web-1",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
+    return managed_vm(version, lab[0], "mg-web-1")
 
 
 @pytest.mark.django_db

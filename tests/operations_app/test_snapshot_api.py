@@ -6,83 +6,36 @@ No host is contacted: requests are only queued, and snapshots are rows made here
 
 from __future__ import annotations
 
-import uuid
 from io import StringIO
 
 import pytest
 import yaml
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from operations_app.models import (
-    JobKind,
-    JobStatus,
-    ManagedVM,
-    OperationJob,
-    SnapshotOrigin,
-    VMSnapshot,
-    VMState,
+from operations_app.models import JobKind, JobStatus, OperationJob, SnapshotOrigin, VMSnapshot
+from tests.operations_app.job_support import (
+    ADMIN_VMS,
+    JOBS,
+    approved_version,
+    errors,
+    managed_vm,
+    snapshot,
+    unmanaged_vm,
 )
-from tests.operations_app.job_support import approved_version, make_platform
 
 pytestmark = pytest.mark.django_db
-
-JOBS = "/api/v1/jobs/"
-ADMIN_VMS = "/admin/operations_app/managedvm/"
-
-
-@pytest.fixture
-def api():
-    def as_user(user) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return as_user
-
-
-@pytest.fixture
-def lab(users):
-    return make_platform("lab-a"), make_platform("lab-b")
-
-
-def _vm(version, platform, name: str) -> ManagedVM:
-    return ManagedVM.objects.create(
-        platform=platform,
-        name=name,
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
 
 
 @pytest.fixture
 def vm(users, lab):
-    return _vm(approved_version(users, "sn-web"), lab[0], "sn-web-1")
+    return managed_vm(approved_version(users, "sn-web"), lab[0], "sn-web-1")
 
 
 @pytest.fixture
 def other_vm(vm, lab):
-    return _vm(vm.profile_version, lab[0], "sn-web-2")
-
-
-def snapshot(vm, name: str, *, platform=None, removed: str = "", **fields) -> VMSnapshot:
-    snap = VMSnapshot.objects.create(
-        vm=vm, platform=platform or vm.platform, name=name, vm_state="running", **fields
-    )
-    if removed:
-        snap.removed_at = timezone.now()
-        snap.removed_reason = removed
-        snap.save(update_fields=["removed_at", "removed_reason"])
-    return snap
-
-
-def errors(response) -> dict[str, str]:
-    return {e["path"]: e["message"] for e in response.json()["errors"]}
+    return managed_vm(vm.profile_version, lab[0], "sn-web-2")
 
 
 # --- snapshot requests ----------------------------------------------------------------------
@@ -141,7 +94,7 @@ def test_snapshot_request_errors_carry_paths(api, users, lab, vm):
 
 
 def test_a_vm_name_on_two_platforms_needs_its_platform(api, users, lab, vm):
-    ManagedVM.objects.create(platform=lab[1], name="sn-web-1", domain_uuid=uuid.uuid4())
+    unmanaged_vm(lab[1], "sn-web-1")
     client = api(users["operator"])
     response = client.post(JOBS, {"kind": "snapshot", "vm": "sn-web-1"}, format="json")
     assert errors(response) == {"vm": "several VMs are named 'sn-web-1'; name the platform too"}
@@ -163,7 +116,7 @@ def test_snapshot_request_refusals_and_conflicts(api, users, lab, vm):
     response = operator.post(JOBS, body, format="json")
     assert response.status_code == 409 and "already has an active job" in response.json()["detail"]
 
-    unmanaged = ManagedVM.objects.create(platform=lab[0], name="stray", domain_uuid=uuid.uuid4())
+    unmanaged = unmanaged_vm(lab[0], "stray")
     response = operator.post(JOBS, {**body, "vm": unmanaged.pk}, format="json")
     assert response.status_code == 409 and "not made by VM Persona" in response.json()["detail"]
 
@@ -346,7 +299,7 @@ def test_openapi_documents_snapshots(api, users, lab, vm):
 
 
 def test_admin_action_queues_a_snapshot_per_vm(users, lab, vm, other_vm):
-    stray = ManagedVM.objects.create(platform=lab[0], name="stray", domain_uuid=uuid.uuid4())
+    stray = unmanaged_vm(lab[0], "stray")
     client = Client()
     client.force_login(users["admin"])
     response = client.post(

@@ -7,80 +7,28 @@ No host is contacted: requests are only queued (a scripted runner plays the work
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-import time
-import uuid
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
-from django.db import connection
-from django.utils import timezone
 
-from operations_app.models import (
-    JobKind,
-    JobStatus,
-    ManagedVM,
-    OperationJob,
-    SnapshotOrigin,
-    VMSnapshot,
-    VMState,
+from operations_app.models import JobKind, JobStatus, OperationJob, SnapshotOrigin
+from tests.operations_app.job_support import (
+    approved_version,
+    managed_vm,
+    persona,
+    scripted_worker,
+    snapshot,
+    unmanaged_vm,
 )
-from tests.operations_app.job_support import approved_version, drive, make_platform
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_cli_user")]
 
-
-def persona(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("persona", *args, stdout=out, stderr=err)
-    except CommandError as exc:
-        err.write(str(exc))
-        return exc.returncode, out.getvalue(), err.getvalue()
-    except SystemExit as exc:
-        return (exc.code if isinstance(exc.code, int) else 1), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def no_cli_user(monkeypatch):
-    monkeypatch.delenv("VMPERSONA_CLI_USER", raising=False)
-
-
-@pytest.fixture
-def lab(users):
-    return make_platform("lab-a"), make_platform("lab-b")
-
-
-def _vm(version, platform, name: str) -> ManagedVM:
-    return ManagedVM.objects.create(
-        platform=platform,
-        name=name,
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-    )
+SNAPSHOT = ("snapshot", "sn-web-1", "--as", "operator")
 
 
 @pytest.fixture
 def vm(users, lab):
-    return _vm(approved_version(users, "sn-web"), lab[0], "sn-web-1")
-
-
-def snapshot(vm, name: str, *, platform=None, removed: str = "", **fields) -> VMSnapshot:
-    snap = VMSnapshot.objects.create(
-        vm=vm, platform=platform or vm.platform, name=name, vm_state="running", **fields
-    )
-    if removed:
-        snap.removed_at = timezone.now()
-        snap.removed_reason = removed
-        snap.save(update_fields=["removed_at", "removed_reason"])
-    return snap
+    return managed_vm(approved_version(users, "sn-web"), lab[0], "sn-web-1")
 
 
 # --- snapshot -----------------------------------------------------------------------------------
@@ -128,7 +76,7 @@ def test_snapshot_errors_and_refusals(users, lab, vm):
 
 
 def test_a_vm_name_on_two_platforms_needs_its_platform(users, lab, vm):
-    ManagedVM.objects.create(platform=lab[1], name="sn-web-1", domain_uuid=uuid.uuid4())
+    unmanaged_vm(lab[1], "sn-web-1")
     code, _, err = persona("snapshot", "sn-web-1", "--as", "operator")
     assert code == 1 and "several VMs are named 'sn-web-1'; name the platform too" in err
     code, _, err = persona("snapshot", "sn-web-1", "--platform", "lab-a", "--as", "operator")
@@ -137,59 +85,17 @@ def test_a_vm_name_on_two_platforms_needs_its_platform(users, lab, vm):
 
 
 def test_wait_gives_up_after_the_timeout(users, lab, vm):
-    code, out, err = persona(
-        "snapshot",
-        "sn-web-1",
-        "--as",
-        "operator",
-        "--wait",
-        "--timeout",
-        "0.2",
-        "--interval",
-        "0.05",
-    )
+    code, out, err = persona(*SNAPSHOT, "--wait", "--timeout", "0.2", "--interval", "0.05")
     job = OperationJob.objects.get()
     assert out.splitlines()[0] == f"job {job.pk} queued: take a snapshot sn-web-1 on lab-a"
     assert code == 5 and f"Job {job.pk} is still queued after 0.2s" in err
 
 
-def _driver(kind: str, outcome: str, started: threading.Event) -> None:
-    """Plays the worker: waits for the job the command queues, then runs it."""
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            job = OperationJob.objects.filter(vm_name="sn-web-1", kind=kind).first()
-            if job is not None:
-                started.set()
-                drive(job, outcome=outcome, pause=0.02)
-                return
-            time.sleep(0.05)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("outcome", "code"), [("succeed", 0), ("fail_check", 4), ("error", 4)])
 def test_wait_follows_the_job_and_exits_0_only_if_it_succeeded(users, lab, vm, outcome, code):
-    started = threading.Event()
-    worker = threading.Thread(
-        target=_driver, args=(JobKind.SNAPSHOT, outcome, started), daemon=True
-    )
-    worker.start()
-    try:
-        got, out, err = persona(
-            "snapshot",
-            "sn-web-1",
-            "--as",
-            "operator",
-            "--wait",
-            "--interval",
-            "0.05",
-            "--timeout",
-            "60",
-        )
-    finally:
-        worker.join(timeout=30)
+    with scripted_worker(outcome, vm_name="sn-web-1", kind=JobKind.SNAPSHOT) as started:
+        got, out, err = persona(*SNAPSHOT, "--wait", "--interval", "0.05", "--timeout", "60")
     assert started.is_set()
     assert got == code, (out, err)
     job = OperationJob.objects.get()
@@ -226,7 +132,7 @@ def test_rollback_takes_a_snapshot_id(users, lab, vm):
 
 
 def test_rollback_errors_and_refusals(users, lab, vm):
-    theirs = snapshot(_vm(vm.profile_version, lab[0], "sn-web-2"), "snap-theirs")
+    theirs = snapshot(managed_vm(vm.profile_version, lab[0], "sn-web-2"), "snap-theirs")
     snapshot(vm, "snap-old", removed="retention: kept the newest 3")
     snapshot(vm, "snap-b", platform=lab[1])
     snapshot(vm, "snap-1")
@@ -252,17 +158,10 @@ def test_rollback_errors_and_refusals(users, lab, vm):
 @pytest.mark.django_db(transaction=True)
 def test_rollback_wait_exits_4_when_the_job_fails(users, lab, vm):
     snapshot(vm, "snap-1")
-    started = threading.Event()
-    worker = threading.Thread(
-        target=_driver, args=(JobKind.ROLLBACK, "fail_check", started), daemon=True
-    )
-    worker.start()
-    try:
+    with scripted_worker("fail_check", vm_name="sn-web-1", kind=JobKind.ROLLBACK) as started:
         code, out, err = persona(
             "rollback", "sn-web-1", "snap-1", "--as", "operator", "--wait", "--interval", "0.05"
         )
-    finally:
-        worker.join(timeout=30)
     assert started.is_set()
     job = OperationJob.objects.get()
     assert code == 4 and f"Job {job.pk} rolled back" in err

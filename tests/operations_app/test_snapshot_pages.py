@@ -23,7 +23,7 @@ from operations_app.models import (
     VMSnapshot,
     VMState,
 )
-from tests.operations_app.job_support import approved_version, make_platform
+from tests.operations_app.job_support import approved_version, make_platform, managed_vm
 from tests.operations_app.test_migrate_pages import text_of, visible
 
 pytestmark = pytest.mark.django_db
@@ -49,18 +49,7 @@ def setup(users):
     version = approved_version(users)
     lab = make_platform("lab")
     host_b = make_platform("host-b")
-    vm = ManagedVM.objects.create(
-        platform=lab,
-        name="web-01",
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
-        vcpus=1,
-        memory_mib=512,
-        last_seen=timezone.now(),
-    )
+    vm = managed_vm(version, lab, "web-01", vcpus=1, memory_mib=512, last_seen=timezone.now())
     job = OperationJob.objects.create(
         kind=JobKind.SNAPSHOT,
         status=JobStatus.SUCCEEDED,
