@@ -161,7 +161,9 @@ def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, wo
     worker.wait()
     assert libvirt_leftovers(platform, "wk-kill-1"), "the killed job had made a domain"
     # The worker's process is gone: the reaper ends the job and removes what it made.
-    assert job_services.jobs_reap() == [job.pk]
+    # The periodic reaper runs every minute; here it is called until the killed worker
+    # process has fully exited (a process tearing down for a moment still exists).
+    _wait(lambda: job_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK
     assert "stopped responding" in job.error
@@ -227,7 +229,9 @@ def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
 
-    assert job_services.jobs_reap() == [job.pk]
+    # The periodic reaper runs every minute; here it is called until the killed worker
+    # process has fully exited (a process tearing down for a moment still exists).
+    _wait(lambda: job_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK, job.error
     assert "stopped responding" in job.error
