@@ -354,6 +354,14 @@ class MigrationProgress(JsonMixin):
     disk_processed_bytes: int | None = None
     disk_total_bytes: int | None = None
 
+    def done_and_total(self) -> tuple[int | None, int | None]:
+        """(bytes moved, bytes to move). While the disks are mirrored libvirt may report
+        no data total yet; the disk figures stand in then."""
+        if self.data_total_bytes:
+            return self.data_processed_bytes, self.data_total_bytes
+        done = (self.disk_processed_bytes or 0) + (self.memory_processed_bytes or 0)
+        return done, self.disk_total_bytes or None
+
     @classmethod
     def from_stats(cls, raw: dict) -> MigrationProgress:
         def get(key: str) -> int | None:

@@ -529,8 +529,7 @@ class MigrateRunner(CloneRunner):
                 bandwidth_mibps=(job.params or {}).get("bandwidth_mibps") or None,
                 timeout=MIGRATION_TIMEOUT,
                 progress=lambda p: report(
-                    p.data_processed_bytes,
-                    p.data_total_bytes,
+                    *p.done_and_total(),
                     memory_bytes=p.memory_processed_bytes,
                     disk_bytes=p.disk_processed_bytes,
                 ),
