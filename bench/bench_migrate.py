@@ -283,7 +283,7 @@ def main() -> int:
             v = c.summary((r["bytes"] or 0) / c.MIB for r in runs["virsh"])
             rows.append(
                 [
-                    "data moved",
+                    "data moved, MiB",
                     cell(p, "MiB"),
                     cell(v, "MiB"),
                     c.ratio(p["median"], v["median"]),
