@@ -263,8 +263,7 @@ class MigrateJobSerializer(MigrationSerializer):
     kind = serializers.ChoiceField(choices=[("migrate", "Migrate")])
 
 
-class SnapshotJobSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[("snapshot", "Snapshot")])
+class VmOnPlatformSerializer(serializers.Serializer):
     vm = IdOrNameField(help_text="The VM: inventory id (see /vms/) or name")
     platform = serializers.CharField(
         required=False,
@@ -272,6 +271,10 @@ class SnapshotJobSerializer(serializers.Serializer):
         default="",
         help_text="The VM's platform name, when its name is not unique",
     )
+
+
+class SnapshotJobSerializer(VmOnPlatformSerializer):
+    kind = serializers.ChoiceField(choices=[("snapshot", "Snapshot")])
     description = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -281,15 +284,8 @@ class SnapshotJobSerializer(serializers.Serializer):
     )
 
 
-class RollbackJobSerializer(serializers.Serializer):
+class RollbackJobSerializer(VmOnPlatformSerializer):
     kind = serializers.ChoiceField(choices=[("rollback", "Rollback")])
-    vm = IdOrNameField(help_text="The VM: inventory id (see /vms/) or name")
-    platform = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="The VM's platform name, when its name is not unique",
-    )
     snapshot = IdOrNameField(help_text="The snapshot: id or name (see /vms/<id>/snapshots/)")
 
 

@@ -47,6 +47,7 @@ from .types import (
     MigrationResult,
     NetStats,
     Tunables,
+    stat_int,
 )
 from .validation import check_int, check_mac, check_name, check_target_dev, check_uuid
 
@@ -780,8 +781,7 @@ class Domains(Facet):
                 raw = {}
 
         def get(key: str) -> int | None:
-            value = raw.get(key)
-            return int(value) if isinstance(value, int | float) else None
+            return stat_int(raw, key)
 
         return {
             "downtime_ms": get("downtime"),
@@ -796,8 +796,7 @@ class Domains(Facet):
 
 def _parse_stats(name: str, uuid: str, raw: dict, now: float) -> DomainStats:
     def get(key: str) -> int | None:
-        value = raw.get(key)
-        return int(value) if isinstance(value, int | float) else None
+        return stat_int(raw, key)
 
     stats = DomainStats(
         name=name,

@@ -342,6 +342,12 @@ class DomainStats(JsonMixin):
     net: list[NetStats] = field(default_factory=list)
 
 
+def stat_int(raw: dict, key: str) -> int | None:
+    """A numeric libvirt statistic as an int, None when it was not reported."""
+    value = raw.get(key)
+    return int(value) if isinstance(value, int | float) else None
+
+
 @dataclass
 class MigrationProgress(JsonMixin):
     """A running migration's statistics (libvirt's ``jobStats``), None where not reported."""
@@ -365,8 +371,7 @@ class MigrationProgress(JsonMixin):
     @classmethod
     def from_stats(cls, raw: dict) -> MigrationProgress:
         def get(key: str) -> int | None:
-            value = raw.get(key)
-            return int(value) if isinstance(value, int | float) else None
+            return stat_int(raw, key)
 
         return cls(
             elapsed_ms=get("time_elapsed"),

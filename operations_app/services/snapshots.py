@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +23,7 @@ from operations_app.models import (
     VMSnapshot,
     VMState,
 )
-from operations_app.services.jobs import _create
+from operations_app.services.jobs import _create, _error
 from vmpersona.errors import NotPermitted, StateConflict
 from vmpersona.roles import OPERATORS, has_role
 
@@ -53,24 +52,10 @@ def _operable(user, vm: ManagedVM, what: str) -> ManagedVM:
     return vm
 
 
-@transaction.atomic
-def job_request_snapshot(
-    *, user, vm: ManagedVM, description: str = "", trigger: str = JobTrigger.MANUAL
-) -> OperationJob:
-    """Queue a snapshot of ``vm`` (with its memory when it runs and the disks allow)."""
-    description = (description or "").strip()
-    if len(description) > DESCRIPTION_MAX or _CONTROL.search(description):
-        raise ValidationError(
-            "%(path)s: %(message)s",
-            code="invalid",
-            params={
-                "path": "description",
-                "message": f"at most {DESCRIPTION_MAX} characters, on one line",
-            },
-        )
-    vm = _operable(user, vm, "take snapshots")
+def _queue(kind: str, *, user, vm: ManagedVM, trigger: str, params: dict) -> OperationJob:
+    """Queue a job of ``kind`` on ``vm`` where it runs now."""
     job = OperationJob(
-        kind=JobKind.SNAPSHOT,
+        kind=kind,
         trigger=trigger,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
         profile_version=vm.profile_version,
@@ -78,9 +63,23 @@ def job_request_snapshot(
         platform=vm.platform,
         vm=vm,
         vm_name=vm.name,
-        params={"description": description},
+        params=params,
     )
     return _create(job, user=user)
+
+
+@transaction.atomic
+def job_request_snapshot(
+    *, user, vm: ManagedVM, description: str = "", trigger: str = JobTrigger.MANUAL
+) -> OperationJob:
+    """Queue a snapshot of ``vm`` (with its memory when it runs and the disks allow)."""
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX or _CONTROL.search(description):
+        raise _error("description", f"at most {DESCRIPTION_MAX} characters, on one line")
+    vm = _operable(user, vm, "take snapshots")
+    return _queue(
+        JobKind.SNAPSHOT, user=user, vm=vm, trigger=trigger, params={"description": description}
+    )
 
 
 @transaction.atomic
@@ -91,11 +90,7 @@ def job_request_rollback(
     ``before_rollback`` snapshot, so the rollback itself can be undone."""
     vm = _operable(user, vm, "roll VMs back")
     if snapshot.vm_id != vm.pk:
-        raise ValidationError(
-            "%(path)s: %(message)s",
-            code="invalid",
-            params={"path": "snapshot", "message": f"snapshot is not one of {vm.name}'s"},
-        )
+        raise _error("snapshot", f"snapshot is not one of {vm.name}'s")
     if snapshot.removed_at is not None:
         raise StateConflict(f"Snapshot {snapshot.name} was removed ({snapshot.removed_reason}).")
     if snapshot.platform_id != vm.platform_id:
@@ -103,18 +98,13 @@ def job_request_rollback(
             f"Snapshot {snapshot.name} was taken on {snapshot.platform.name}; "
             f"{vm.name} now runs on {vm.platform.name}."
         )
-    job = OperationJob(
-        kind=JobKind.ROLLBACK,
-        trigger=trigger,
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
-        profile_version=vm.profile_version,
-        content_hash=vm.content_hash,
-        platform=vm.platform,
+    return _queue(
+        JobKind.ROLLBACK,
+        user=user,
         vm=vm,
-        vm_name=vm.name,
+        trigger=trigger,
         params={"snapshot": snapshot.name, "snapshot_id": snapshot.pk},
     )
-    return _create(job, user=user)
 
 
 def snapshot_record(
