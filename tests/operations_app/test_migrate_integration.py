@@ -21,10 +21,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 MARKER = "/var/mg-marker"
 
 
+def _delete_domain(conn, name: str, *, wait_s: float = 300) -> None:
+    """Delete the domain; a migration call whose client was killed can hold libvirt's
+    state-change lock on it for a while after the job was aborted, so wait that out."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.domains.delete(name, missing_ok=True)
+            return
+        except hv.OperationTimeout:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(5)
+
+
 def _remove_everywhere(platforms, name: str) -> None:
     for platform in platforms:
         with hv.Hypervisor.connect(platform.uri) as conn:
-            conn.domains.delete(name, missing_ok=True)
+            _delete_domain(conn, name)
             for vol in conn.storage.volume_list(platform.storage_pool):
                 if vol.name.startswith(name + "-"):
                     conn.storage.volume_delete(
