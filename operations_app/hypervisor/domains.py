@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import logging
+import math
 import re
 import threading
 import time
@@ -608,39 +609,78 @@ class Domains(Facet):
 
     # ------------------------------------------------------------------ migration
 
-    def abort_job(self, name: str) -> bool:
-        """Abort the domain's running background job (a migration left behind by a
-        client that died). True when one was running and is now aborted."""
+    def settle_job(self, name: str, *, grace_s: float = 0, wait_s: float = 600) -> str | None:
+        """Wait until the domain's background job (a migration left behind by a client
+        that died) has ended, aborting it if it still runs after ``grace_s``.
 
-        def run(conn: libvirt.virConnect) -> bool:
-            dom = conn.lookupByName(name)
+        Returns None when no job was running, ``"ended"`` when it ended on its own within
+        the grace period, ``"aborted"`` when it was aborted. Either way libvirt has
+        released the domain when this returns: a migration holds the domain's
+        state-change lock through its closing phases (telling the destination to clean
+        up, then confirming) while it already reports itself cancelled or completed, so
+        this waits until libvirt reports no job at all. Letting a migration finish is
+        the gentler end: cancelling one that is mirroring disks can leave libvirt 9's
+        migration thread waiting forever for the mirror's end. Raises
+        ``OperationTimeout`` when the job is still there ``wait_s`` after the abort."""
+        idle = libvirt.VIR_DOMAIN_JOB_NONE
+        running = (libvirt.VIR_DOMAIN_JOB_BOUNDED, libvirt.VIR_DOMAIN_JOB_UNBOUNDED)
+
+        def current(dom: libvirt.virDomain) -> int | None:
+            """The job type libvirt reports; None while the domain is too busy to say."""
             try:
-                kind = dom.jobInfo()[0]
-            except libvirt.libvirtError:
-                return False
-            if kind in (libvirt.VIR_DOMAIN_JOB_NONE, libvirt.VIR_DOMAIN_JOB_COMPLETED):
-                return False
-            try:
-                dom.abortJob()
+                return dom.jobInfo()[0]
             except libvirt.libvirtError as exc:
-                if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
-                    return False  # it ended meanwhile
+                if exc.get_error_code() in (
+                    libvirt.VIR_ERR_NO_DOMAIN,  # it went away, and its job with it
+                    libvirt.VIR_ERR_OPERATION_INVALID,  # not running: e.g. migrated away
+                ):
+                    return idle
+                if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_TIMEOUT:
+                    return None
                 raise
-            for _ in range(300):  # the job ends shortly after the abort
-                try:
-                    if dom.jobInfo()[0] in (
-                        libvirt.VIR_DOMAIN_JOB_NONE,
-                        libvirt.VIR_DOMAIN_JOB_COMPLETED,
-                        libvirt.VIR_DOMAIN_JOB_FAILED,
-                        libvirt.VIR_DOMAIN_JOB_CANCELLED,
-                    ):
-                        break
-                except libvirt.libvirtError:
-                    break
-                time.sleep(0.1)
-            return True
 
-        return self._call(f"abort the job of domain {name!r}", run)
+        def run(conn: libvirt.virConnect) -> str | None:
+            dom = conn.lookupByName(name)
+            kind = current(dom)
+            if kind == idle:
+                return None
+            started = time.monotonic()
+            aborted_at: float | None = None
+            last_abort = -math.inf
+            while kind != idle:
+                now = time.monotonic()
+                if aborted_at is not None and now - aborted_at >= wait_s:
+                    raise OperationTimeout(
+                        f"libvirt still runs a job on domain {name!r} {wait_s:.0f} s after "
+                        "it was asked to abort it",
+                        timeout=wait_s,
+                        operation=f"abort the job of domain {name!r}",
+                    )
+                if kind in running and now - started >= grace_s and now - last_abort >= 5:
+                    last_abort = now
+                    aborted_at = aborted_at if aborted_at is not None else now
+                    try:
+                        dom.abortJob()
+                    except libvirt.libvirtError as exc:
+                        # It ended meanwhile, or is in a phase that cannot be cancelled:
+                        # either way it finishes on its own.
+                        if exc.get_error_code() not in (
+                            libvirt.VIR_ERR_OPERATION_INVALID,
+                            libvirt.VIR_ERR_OPERATION_FAILED,
+                        ):
+                            raise
+                time.sleep(0.2)
+                kind = current(dom)
+            outcome = "ended" if aborted_at is None else "aborted"
+            logger.info(
+                "the job on domain %r %s; libvirt released the domain after %.1f s",
+                name,
+                outcome,
+                time.monotonic() - started,
+            )
+            return outcome
+
+        return self._call(f"wait for the job of domain {name!r} to end", run)
 
     def migrate(
         self,

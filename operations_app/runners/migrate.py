@@ -62,6 +62,9 @@ from operations_app.services.resources import resource_release
 
 AGENT_TIMEOUT = 300
 MIGRATION_TIMEOUT = 600
+# How long a migration libvirt carries on after its worker died may run before the
+# rollback aborts it (letting it end is gentler than cancelling a disk mirror).
+ORPHANED_MIGRATION_GRACE = 300
 SHUTDOWN_TIMEOUT = 120
 PROGRESS_EVERY_S = 1.0
 # Differences a live move resolves itself: the disks land in the target's pool.
@@ -697,11 +700,13 @@ class MigrateRunner(CloneRunner):
             # The VM runs on the target; only what is left of the source is reported.
             return self.remove_source()
         point = (self.job.result or {}).get("restore_point")
-        self._abort_transfer()
+        stuck = self._settle_transfer()
         # A cold move never changed the source's disks: it starts again from them.
         cold = (self.job.result or {}).get("path") == "cold"
         moved_back = self._migrate_back() if point and not cold else False
         leftovers = super(CloneRunner, self).rollback()  # the target's resources
+        if stuck:
+            leftovers.append(stuck)
         if point is None:
             return leftovers
         name, source = self.job.vm_name, self.job.source_platform
@@ -739,24 +744,41 @@ class MigrateRunner(CloneRunner):
             job_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
         return leftovers
 
-    def _abort_transfer(self) -> None:
-        """A worker that died mid-migration leaves the source's libvirtd migrating: stop
-        that first, so the rollback works on settled domains."""
+    def _settle_transfer(self) -> str | None:
+        """A worker that died mid-migration leaves the source's libvirtd migrating: let
+        that end first (aborting it if it runs past ``ORPHANED_MIGRATION_GRACE``), so
+        the rollback works on settled domains. Says what is left when libvirt would not
+        let go of the domain."""
         job, name = self.job, self.job.vm_name
         try:
             with platform_connect(job.source_platform, timeout=60) as src:
-                if src.domains.exists(name) and src.domains.abort_job(name):
-                    job_services.job_log(
-                        job=job,
-                        level="warning",
-                        message=f"aborted the migration of {name} in progress",
-                    )
+                if not src.domains.exists(name):
+                    return None
+                outcome = src.domains.settle_job(name, grace_s=ORPHANED_MIGRATION_GRACE)
+        except hv.OperationTimeout as exc:
+            return (
+                f"libvirt on {job.source_platform.name} still holds {name} for the dead "
+                f"worker's migration ({exc}); restarting libvirtd there releases it"
+            )
         except hv.HypervisorError as exc:
             job_services.job_log(
                 job=job,
                 level="warning",
                 message=f"could not check for a migration in progress: {exc}",
             )
+            return None
+        if outcome:
+            job_services.job_log(
+                job=job,
+                level="warning",
+                message=(
+                    f"the migration of {name} libvirt was still running ended on its own"
+                    if outcome == "ended"
+                    else f"aborted the migration of {name} still running after "
+                    f"{ORPHANED_MIGRATION_GRACE} s"
+                ),
+            )
+        return None
 
     def _migrate_back(self) -> bool:
         """When the VM already runs on the target, move it back live (its memory and

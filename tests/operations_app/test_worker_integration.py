@@ -185,9 +185,9 @@ def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
     users, testbed_platforms, late_worker, move_cleanup, mode
 ):
     """Killed while moving the VM (the source shut down for a cold move, the live
-    migration under way for a live one): the reaper aborts what libvirt is still doing,
-    removes what the job made on host B and leaves the VM running on host A with its
-    data."""
+    migration under way for a live one): the reaper lets the migration libvirt carries on
+    end (moving the VM back if it arrived), removes what the job made on host B and
+    leaves the VM running on host A with its data, free for the next operation."""
     from operations_app.models import ManagedVM
     from operations_app.services import platforms as platform_services
     from tests.operations_app.test_migrate_integration import (
@@ -235,9 +235,17 @@ def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK, job.error
     assert "stopped responding" in job.error
+    assert not [
+        e.payload["message"]
+        for e in job.events.filter(kind="log")
+        if "could not check" in e.payload["message"]
+    ]
     assert libvirt_leftovers(host_b, name) == []
     with hv.Hypervisor.connect(host_a.uri) as conn:
         assert conn.domains.state(name) == hv.DomainState.RUNNING
         conn.agent.wait_for_agent(name, timeout=300)
     assert _read_marker(host_a, name) == b"before the kill\n"
     assert ManagedVM.objects.get(name=name).platform == host_a
+    # libvirt has let go of the domain: it can be changed right away.
+    with hv.Hypervisor.connect(host_a.uri) as conn:
+        conn.domains.set_metadata(name, conn.domains.get_metadata(name))
