@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -28,7 +27,7 @@ from operations_app.models import (
     VMState,
 )
 from profiles_app.models import PolicyVersion, VersionStatus
-from vmpersona.errors import NotFoundError, StateConflict
+from vmpersona.errors import NotFoundError, StateConflict, field_error
 from vmpersona.roles import APPROVERS, OPERATORS, VIEWERS, has_role
 
 SEE_ALL_ROLES = (OPERATORS, APPROVERS, VIEWERS)
@@ -193,12 +192,6 @@ def job_check_counts(*, job: OperationJob) -> dict[str, int]:
 # --------------------------------------------------------------------------- request targets
 
 
-def _invalid(path: str, message: str) -> ValidationError:
-    return ValidationError(
-        "%(path)s: %(message)s", code="invalid", params={"path": path, "message": message}
-    )
-
-
 def clone_source(*, profile: str, number: int | None = None) -> PolicyVersion:
     """The version a clone request names: ``number``, or the profile's approved version.
 
@@ -208,11 +201,11 @@ def clone_source(*, profile: str, number: int | None = None) -> PolicyVersion:
     """
     versions = PolicyVersion.objects.select_related("policy").filter(policy__name=profile)
     if not versions.exists():
-        raise _invalid("profile", f"no profile named '{profile}'")
+        raise field_error("profile", f"no profile named '{profile}'")
     if number is not None:
         version = versions.filter(number=number).first()
         if version is None:
-            raise _invalid("version", f"{profile} has no version {number}")
+            raise field_error("version", f"{profile} has no version {number}")
         return version
     version = versions.filter(status=VersionStatus.APPROVED).first()
     if version is None:
@@ -223,7 +216,7 @@ def clone_source(*, profile: str, number: int | None = None) -> PolicyVersion:
 def platform_named(name: str, *, path: str = "platform") -> Platform:
     platform = Platform.objects.filter(name=name).first()
     if platform is None:
-        raise _invalid(path, f"no platform named '{name}'")
+        raise field_error(path, f"no platform named '{name}'")
     return platform
 
 
@@ -234,7 +227,7 @@ def platform_ref(ref: str | int, *, path: str = "platform") -> Platform:
         if platform is not None:
             return platform
         if isinstance(ref, int):
-            raise _invalid(path, f"no platform {ref}")
+            raise field_error(path, f"no platform {ref}")
     return platform_named(str(ref), path=path)
 
 
@@ -246,16 +239,16 @@ def vm_named(ref: str | int, *, platform: str = "", path: str = "vm") -> Managed
         if vm is not None:
             return vm
         if isinstance(ref, int):
-            raise _invalid(path, f"no VM {ref} in the inventory")
+            raise field_error(path, f"no VM {ref} in the inventory")
     qs = qs.filter(name=str(ref)).exclude(state=VMState.GONE)
     if platform:
         qs = qs.filter(platform__name=platform)
     found = list(qs[:2])
     if not found:
         where = f" on {platform}" if platform else ""
-        raise _invalid(path, f"no VM named '{ref}'{where} in the inventory")
+        raise field_error(path, f"no VM named '{ref}'{where} in the inventory")
     if len(found) > 1:
-        raise _invalid(path, f"several VMs are named '{ref}'; name the platform too")
+        raise field_error(path, f"several VMs are named '{ref}'; name the platform too")
     return found[0]
 
 
@@ -270,7 +263,7 @@ def snapshot_ref(vm: ManagedVM, ref: str | int, *, path: str = "snapshot") -> VM
         if snapshot is not None:
             return snapshot
         if isinstance(ref, int):
-            raise _invalid(path, f"no snapshot {ref}")
+            raise field_error(path, f"no snapshot {ref}")
     named = qs.filter(vm=vm, name=str(ref))
     snapshot = (
         named.filter(removed_at__isnull=True, platform_id=vm.platform_id).first()
@@ -278,7 +271,7 @@ def snapshot_ref(vm: ManagedVM, ref: str | int, *, path: str = "snapshot") -> VM
         or named.order_by("-removed_at", "-pk").first()
     )
     if snapshot is None:
-        raise _invalid(path, f"{vm.name} has no snapshot named '{ref}'")
+        raise field_error(path, f"{vm.name} has no snapshot named '{ref}'")
     return snapshot
 
 

@@ -1,5 +1,7 @@
 """Domain errors shared by every app. Views map them to clear responses."""
 
+from django.core.exceptions import ValidationError
+
 
 class DomainError(Exception):
     """An operation that cannot be done as asked; the message is for the user."""
@@ -15,3 +17,11 @@ class NotPermitted(DomainError):
 
 class NotFoundError(DomainError):
     """The named object does not exist (HTTP 404)."""
+
+
+def field_error(path: str, message: str, code: str = "invalid") -> ValidationError:
+    """Invalid input at ``path`` (a field, or a pointer below one): pages, the API and the
+    CLI show ``message`` with that path."""
+    return ValidationError(
+        "%(path)s: %(message)s", code=code, params={"path": path, "message": message}
+    )

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -20,12 +18,11 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.views import APIView
 
 from operations_app import selectors_jobs as selectors
+from operations_app.api.serializers import NamedChoiceField
 from operations_app.models import (
     JobKind,
     JobStatus,
@@ -37,40 +34,18 @@ from operations_app.models import (
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import snapshots as snapshot_services
-from profiles_app.api.serializers import DetailResponseSerializer, ErrorResponseSerializer
+from vmpersona.api import (
+    ApiListView,
+    ApiView,
+    DetailResponseSerializer,
+    ErrorResponseSerializer,
+    field_error,
+)
 
 API_NS = "operations-api"
 MAX_EVENTS = 1000
 
 # --- Fields -----------------------------------------------------------------------------
-
-
-class JobEnumField(serializers.ChoiceField):
-    """A choice of a ``TextChoices`` class, documented as one enum named after the class."""
-
-    def __init__(self, choices_class: type[models.TextChoices], **kwargs):
-        self.choices_class = choices_class
-        super().__init__(choices=choices_class.choices, **kwargs)
-
-
-class JobEnumFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = JobEnumField
-
-    def map_serializer_field(self, auto_schema, direction):
-        choices = self.target.choices_class
-        name = f"{choices.__name__}Enum"
-        schema = {
-            "type": "string",
-            "enum": list(choices.values),
-            "description": "\n".join(f"* `{v}` - {label}" for v, label in choices.choices),
-        }
-        auto_schema.registry.register_on_missing(
-            ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name)
-        )
-        ref = {"$ref": f"#/components/schemas/{name}"}
-        if self.target.read_only:
-            return {"allOf": [ref], "readOnly": True}
-        return ref
 
 
 def _url(request, name: str, **kwargs) -> str:
@@ -98,9 +73,9 @@ class CheckCountsSerializer(serializers.Serializer):
 class JobSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     uuid = serializers.UUIDField(read_only=True)
-    kind = JobEnumField(JobKind, read_only=True)
-    status = JobEnumField(JobStatus, read_only=True)
-    trigger = JobEnumField(JobTrigger, read_only=True)
+    kind = NamedChoiceField(JobKind, read_only=True)
+    status = NamedChoiceField(JobStatus, read_only=True)
+    trigger = NamedChoiceField(JobTrigger, read_only=True)
     trigger_policy = serializers.CharField(
         source="trigger_policy.name", allow_null=True, read_only=True, default=None
     )
@@ -168,7 +143,7 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobListQuerySerializer(serializers.Serializer):
-    kind = JobEnumField(JobKind, required=False)
+    kind = NamedChoiceField(JobKind, required=False)
     status = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -256,7 +231,7 @@ class MigrationSerializer(serializers.Serializer):
         help_text="The VM's platform name, when its name is not unique",
     )
     target = IdOrNameField(help_text="Target platform: id or name")
-    mode = JobEnumField(MigrationMode, required=False, default=MigrationMode.AUTO)
+    mode = NamedChoiceField(MigrationMode, required=False, default=MigrationMode.AUTO)
 
 
 class MigrateJobSerializer(MigrationSerializer):
@@ -337,7 +312,7 @@ class MigrationPlanSerializer(serializers.Serializer):
     target = serializers.CharField()
     profile_version = serializers.CharField()
     running = serializers.BooleanField()
-    requested_mode = JobEnumField(MigrationMode)
+    requested_mode = NamedChoiceField(MigrationMode)
     ready = serializers.BooleanField(help_text="A migration requested now would go ahead")
     verdict = serializers.CharField(help_text="One sentence: what would happen, or why not")
     path = serializers.ChoiceField(
@@ -397,7 +372,7 @@ class JobEventsQuerySerializer(serializers.Serializer):
 
 class JobEventsSerializer(serializers.Serializer):
     job = serializers.IntegerField()
-    status = JobEnumField(JobStatus, help_text="The job's status now")
+    status = NamedChoiceField(JobStatus, help_text="The job's status now")
     after = serializers.IntegerField()
     last_seq = serializers.IntegerField(help_text="The job's newest event")
     more = serializers.BooleanField(help_text="More events follow: ask again after the last one")
@@ -408,7 +383,7 @@ class JobStepSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     name = serializers.CharField()
     title = serializers.CharField()
-    status = JobEnumField(StepStatus)
+    status = NamedChoiceField(StepStatus)
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     duration_s = serializers.FloatField(allow_null=True)
@@ -433,7 +408,7 @@ class VerificationCheckSerializer(serializers.Serializer):
 
 class NotificationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    severity = JobEnumField(Severity)
+    severity = NamedChoiceField(Severity)
     message = serializers.CharField()
     link = serializers.CharField(help_text="Path of the page it is about")
     job = serializers.IntegerField(source="job_id", allow_null=True)
@@ -472,47 +447,7 @@ DETAIL_409 = OpenApiResponse(
 )
 
 
-def _flatten(detail, prefix: str = "") -> list[tuple[str, str]]:
-    """DRF's nested error detail as (path, message) pairs; paths like ``ids/0``."""
-    if isinstance(detail, dict):
-        items = []
-        for key, value in detail.items():
-            field = "" if key in ("non_field_errors", "detail") else str(key)
-            items.extend(
-                _flatten(value, f"{prefix}/{field}" if prefix and field else prefix or field)
-            )
-        return items
-    if isinstance(detail, list):
-        if all(not isinstance(v, dict | list) for v in detail):
-            return [(prefix, str(v)) for v in detail]
-        items = []
-        for index, value in enumerate(detail):
-            items.extend(_flatten(value, f"{prefix}/{index}" if prefix else str(index)))
-        return items
-    return [(prefix, str(detail))]
-
-
-def _invalid(path: str, message: str) -> DjangoValidationError:
-    return DjangoValidationError(
-        "%(path)s: %(message)s", code="invalid", params={"path": path, "message": message}
-    )
-
-
-class JobsPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-class BaseView(APIView):
-    def parse(self, serializer_class, data) -> dict:
-        """Validated data, or a Django ValidationError that the handler answers as 400."""
-        serializer = serializer_class(data=data, context={"request": self.request})
-        if not serializer.is_valid():
-            raise DjangoValidationError(
-                [_invalid(path, message) for path, message in _flatten(serializer.errors)]
-            )
-        return serializer.validated_data
-
+class BaseView(ApiView):
     def job(self, pk: int) -> OperationJob:
         return selectors.job_get(user=self.request.user, pk=pk)
 
@@ -522,9 +457,7 @@ class BaseView(APIView):
         return Response(data, status=code)
 
 
-class JobListView(BaseView):
-    pagination_class = JobsPagination
-
+class JobListView(BaseView, ApiListView):
     @extend_schema(
         operation_id="jobs_list",
         tags=["jobs"],
@@ -536,11 +469,7 @@ class JobListView(BaseView):
     )
     def get(self, request):
         filters = self.parse(JobListQuerySerializer, request.query_params)
-        jobs = selectors.job_list(user=request.user, **filters)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(jobs, request, view=self)
-        data = JobSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(data)
+        return self.paginated(selectors.job_list(user=request.user, **filters), JobSerializer)
 
     @extend_schema(
         operation_id="jobs_create",
@@ -580,7 +509,7 @@ class JobListView(BaseView):
             job = self._decommission(self.parse(DecommissionJobSerializer, request.data))
         else:
             raise DjangoValidationError(
-                [_invalid("kind", "one of: clone, migrate, snapshot, rollback, decommission")]
+                [field_error("kind", "one of: clone, migrate, snapshot, rollback, decommission")]
             )
         response = self.present(job, status.HTTP_201_CREATED)
         response["Location"] = response.data["links"]["self"]
@@ -731,9 +660,7 @@ class JobChecksView(BaseView):
         return Response(VerificationCheckSerializer(checks, many=True).data)
 
 
-class NotificationListView(BaseView):
-    pagination_class = JobsPagination
-
+class NotificationListView(BaseView, ApiListView):
     @extend_schema(
         operation_id="notifications_list",
         tags=["notifications"],
@@ -744,9 +671,7 @@ class NotificationListView(BaseView):
     def get(self, request):
         query = self.parse(NotificationListQuerySerializer, request.query_params)
         notes = selectors.notification_list(user=request.user, unread_only=query["unread"])
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(notes, request, view=self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+        return self.paginated(notes, NotificationSerializer)
 
 
 class NotificationReadView(BaseView):

@@ -63,24 +63,6 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
         return ref
 
 
-# --- Errors ---------------------------------------------------------------------------
-
-
-class OperationsErrorSerializer(serializers.Serializer):
-    path = serializers.CharField(
-        help_text="The field at fault, or a pointer below it (e.g. `constraints/disk_buses/0`)."
-    )
-    message = serializers.CharField()
-
-
-class OperationsErrorResponseSerializer(serializers.Serializer):
-    errors = OperationsErrorSerializer(many=True)
-
-
-class OperationsDetailResponseSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 # --- Capabilities (the shape of Capabilities.to_dict()) -------------------------------
 
 

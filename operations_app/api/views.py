@@ -8,12 +8,9 @@ inventory needs the operators role (403 otherwise). Invalid input answers 400 wi
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, permissions, serializers, status
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from operations_app import selectors
 from operations_app.api import serializers as s
@@ -21,13 +18,12 @@ from operations_app.models import BaseImage, ManagedVM, Platform
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
 from operations_app.services import snapshots as snapshot_services
+from vmpersona.api import ApiListView, ApiView, DetailResponseSerializer, ErrorResponseSerializer
 from vmpersona.roles import OPERATORS, has_role
 
-ERRORS_400 = OpenApiResponse(s.OperationsErrorResponseSerializer, description="Invalid input")
-DETAIL_403 = OpenApiResponse(
-    s.OperationsDetailResponseSerializer, description="Needs the operators role"
-)
-DETAIL_404 = OpenApiResponse(s.OperationsDetailResponseSerializer, description="No such object")
+ERRORS_400 = OpenApiResponse(ErrorResponseSerializer, description="Invalid input")
+DETAIL_403 = OpenApiResponse(DetailResponseSerializer, description="Needs the operators role")
+DETAIL_404 = OpenApiResponse(DetailResponseSerializer, description="No such object")
 
 
 class OperatorsWrite(permissions.BasePermission):
@@ -41,48 +37,8 @@ class OperatorsWrite(permissions.BasePermission):
         return has_role(request.user, OPERATORS)
 
 
-class ApiPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-def _flatten(detail, prefix: str = "") -> list[tuple[str, str]]:
-    """DRF's nested error detail as (path, message) pairs; paths like ``networks/0``."""
-    if isinstance(detail, dict):
-        items = []
-        for key, value in detail.items():
-            field = "" if key in ("non_field_errors", "detail") else str(key)
-            path = f"{prefix}/{field}" if prefix and field else prefix or field
-            items.extend(_flatten(value, path))
-        return items
-    if isinstance(detail, list):
-        if all(not isinstance(v, dict | list) for v in detail):
-            return [(prefix, str(v)) for v in detail]
-        items = []
-        for index, value in enumerate(detail):
-            items.extend(_flatten(value, f"{prefix}/{index}" if prefix else str(index)))
-        return items
-    return [(prefix, str(detail))]
-
-
-class BaseView(APIView):
+class BaseView(ApiView):
     permission_classes = [OperatorsWrite]
-
-    def parse(self, serializer_class, data) -> dict:
-        """Validated data, or a Django ValidationError that the handler answers as 400."""
-        serializer = serializer_class(data=data, context={"request": self.request})
-        try:
-            serializer.is_valid(raise_exception=True)
-        except serializers.ValidationError as exc:
-            raise DjangoValidationError(
-                [
-                    DjangoValidationError(
-                        "%(message)s", code="invalid", params={"path": path, "message": message}
-                    )
-                    for path, message in _flatten(exc.detail)
-                ]
-            ) from exc
-        return serializer.validated_data
 
     def platform(self, name: str) -> Platform:
         try:
@@ -108,14 +64,8 @@ class BaseView(APIView):
         return Response(s.PlatformDetailSerializer(platform, context=context).data, status=code)
 
 
-class ListView(BaseView):
-    pagination_class = ApiPagination
-
-    def paginated(self, queryset, serializer_class) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        data = serializer_class(page, many=True, context={"request": self.request}).data
-        return paginator.get_paginated_response(data)
+class ListView(BaseView, ApiListView):
+    pass
 
 
 # --- Platforms ------------------------------------------------------------------------

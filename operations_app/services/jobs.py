@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -39,18 +38,12 @@ from operations_app.models import (
     VMState,
 )
 from profiles_app.models import PolicyVersion, VersionStatus
-from vmpersona.errors import NotPermitted, StateConflict
+from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import AUTHORS, OPERATORS, has_role
 
 logger = logging.getLogger(__name__)
 
 VM_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def _error(path: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError(
-        "%(path)s: %(message)s", code=code, params={"path": path, "message": message}
-    )
 
 
 # --------------------------------------------------------------------------- pushes
@@ -199,7 +192,7 @@ def step_finish(*, step: JobStep, status: str, output: str = "") -> JobStep:
 
 def _check_vm_name(name: str) -> None:
     if not isinstance(name, str) or not VM_NAME_RE.match(name):
-        raise _error(
+        raise field_error(
             "vm_name",
             "lowercase letters, digits and dashes, 1 to 63 characters, not starting or ending with a dash",
         )
@@ -281,7 +274,7 @@ def job_request_clone(
     if not platform.enabled:
         raise StateConflict(f"Platform {platform.name} is disabled.")
     if ManagedVM.objects.filter(name=vm_name).exclude(state=VMState.GONE).exists():
-        raise _error("vm_name", f"a VM named '{vm_name}' already exists", code="duplicate")
+        raise field_error("vm_name", f"a VM named '{vm_name}' already exists", code="duplicate")
     job = OperationJob(
         kind=JobKind.CLONE,
         trigger=trigger,
@@ -563,7 +556,9 @@ def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> Mana
             f"{getattr(user, 'username', 'anonymous')} may not migrate VMs: this needs the 'operators' role."
         )
     if mode not in MIGRATION_MODES:
-        raise _error("mode", f"mode must be one of {', '.join(MIGRATION_MODES)}", code="invalid")
+        raise field_error(
+            "mode", f"mode must be one of {', '.join(MIGRATION_MODES)}", code="invalid"
+        )
     vm = ManagedVM.objects.select_related("platform", "profile_version").get(pk=vm.pk)
     if vm.state == VMState.GONE:
         raise StateConflict(f"VM '{vm.name}' is gone.")
@@ -572,7 +567,7 @@ def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> Mana
             f"VM '{vm.name}' conforms to no profile version; only VMs cloned from a VPPD can be migrated."
         )
     if target.pk == vm.platform_id:
-        raise _error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
+        raise field_error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
     if not target.enabled:
         raise StateConflict(f"Platform {target.name} is disabled.")
     return vm

@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from operations_app import hypervisor as hv
 from operations_app.constraints import constraint_errors
 from operations_app.models import BaseImage, BaseImageLocation, KvmPolicy, Platform, PlatformStatus
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, field_error
 from vmpersona.roles import OPERATORS, require_role
 
 logger = logging.getLogger(__name__)
@@ -52,16 +52,10 @@ EDITABLE_FIELDS = (
 )
 
 
-def _error(path: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError(
-        "%(path)s: %(message)s", code=code, params={"path": path, "message": message}
-    )
-
-
 def _check_uri(uri: str, *, field: str = "uri") -> None:
     scheme = urlsplit(uri).scheme
     if scheme not in URI_SCHEMES:
-        raise _error(
+        raise field_error(
             field,
             f"'{uri}' is not a libvirt URI this product drives; use one of {', '.join(sorted(URI_SCHEMES))}://...",
         )
@@ -84,31 +78,35 @@ def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:
                     raise InvalidOperation
                 cleaned[key] = amount
             except (InvalidOperation, ValueError):
-                errors.append(_error(key, "a cost rate must be a number of at least 0"))
+                errors.append(field_error(key, "a cost rate must be a number of at least 0"))
     if "networks" in cleaned and (
         not isinstance(cleaned["networks"], list)
         or not all(isinstance(n, str) and n for n in cleaned["networks"])
     ):
-        errors.append(_error("networks", "a list of libvirt network names"))
+        errors.append(field_error("networks", "a list of libvirt network names"))
     if "vlan_networks" in cleaned:
         mapping = cleaned["vlan_networks"]
         if not isinstance(mapping, dict):
             errors.append(
-                _error(
+                field_error(
                     "vlan_networks", 'a mapping of VLAN id to network name, e.g. {"100": "vlan100"}'
                 )
             )
         else:
             for vlan, network in mapping.items():
                 if not str(vlan).isdigit() or not 1 <= int(vlan) <= 4094:
-                    errors.append(_error(f"vlan_networks/{vlan}", "VLAN ids run from 1 to 4094"))
+                    errors.append(
+                        field_error(f"vlan_networks/{vlan}", "VLAN ids run from 1 to 4094")
+                    )
                 elif not isinstance(network, str) or not network:
-                    errors.append(_error(f"vlan_networks/{vlan}", "the name of a libvirt network"))
+                    errors.append(
+                        field_error(f"vlan_networks/{vlan}", "the name of a libvirt network")
+                    )
     if "constraints" in cleaned:
         for err in constraint_errors(cleaned["constraints"]):
-            errors.append(_error(f"constraints{err.path}", err.message))
+            errors.append(field_error(f"constraints{err.path}", err.message))
     if "kvm" in cleaned and cleaned["kvm"] not in KvmPolicy.values:
-        errors.append(_error("kvm", f"one of {', '.join(KvmPolicy.values)}"))
+        errors.append(field_error("kvm", f"one of {', '.join(KvmPolicy.values)}"))
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -128,13 +126,13 @@ def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platfor
     _check_role(user)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
-        raise _error(sorted(unknown)[0], "not a platform setting")
+        raise field_error(sorted(unknown)[0], "not a platform setting")
     if not name or slugify(name) != name:
-        raise _error("name", "lowercase letters, digits and dashes")
+        raise field_error("name", "lowercase letters, digits and dashes")
     if name in RESERVED_NAMES:
-        raise _error("name", f"'{name}' is reserved; choose another name")
+        raise field_error("name", f"'{name}' is reserved; choose another name")
     if Platform.objects.filter(name=name).exists():
-        raise _error("name", f"a platform named '{name}' already exists", code="duplicate")
+        raise field_error("name", f"a platform named '{name}' already exists", code="duplicate")
     cleaned = _clean_fields({"uri": uri, **fields})
     platform = Platform(name=name, **cleaned)
     platform._history_user = user
@@ -149,7 +147,7 @@ def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform
     _check_role(user)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
-        raise _error(sorted(unknown)[0], "not a platform setting")
+        raise field_error(sorted(unknown)[0], "not a platform setting")
     cleaned = _clean_fields(fields)
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
     for key, value in cleaned.items():
@@ -215,7 +213,7 @@ def base_image_register(
 ) -> BaseImage:
     """Register (or update) a base image and where its file lies on each platform."""
     if not image_id or slugify(image_id) != image_id:
-        raise _error("image_id", "lowercase letters, digits and dashes")
+        raise field_error("image_id", "lowercase letters, digits and dashes")
     allowed = {
         "os",
         "format",
@@ -230,7 +228,7 @@ def base_image_register(
     }
     unknown = set(fields) - allowed
     if unknown:
-        raise _error(sorted(unknown)[0], "not a base image setting")
+        raise field_error(sorted(unknown)[0], "not a base image setting")
     image, created = BaseImage.objects.select_for_update().get_or_create(
         image_id=image_id, defaults={"name": name}
     )

@@ -23,8 +23,8 @@ from operations_app.models import (
     VMSnapshot,
     VMState,
 )
-from operations_app.services.jobs import _create, _error
-from vmpersona.errors import NotPermitted, StateConflict
+from operations_app.services.jobs import _create
+from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import OPERATORS, has_role
 
 DESCRIPTION_MAX = 300
@@ -75,7 +75,7 @@ def job_request_snapshot(
     """Queue a snapshot of ``vm`` (with its memory when it runs and the disks allow)."""
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX or _CONTROL.search(description):
-        raise _error("description", f"at most {DESCRIPTION_MAX} characters, on one line")
+        raise field_error("description", f"at most {DESCRIPTION_MAX} characters, on one line")
     vm = _operable(user, vm, "take snapshots")
     return _queue(
         JobKind.SNAPSHOT, user=user, vm=vm, trigger=trigger, params={"description": description}
@@ -90,7 +90,7 @@ def job_request_rollback(
     ``before_rollback`` snapshot, so the rollback itself can be undone."""
     vm = _operable(user, vm, "roll VMs back")
     if snapshot.vm_id != vm.pk:
-        raise _error("snapshot", f"snapshot is not one of {vm.name}'s")
+        raise field_error("snapshot", f"snapshot is not one of {vm.name}'s")
     if snapshot.removed_at is not None:
         raise StateConflict(f"Snapshot {snapshot.name} was removed ({snapshot.removed_reason}).")
     if snapshot.platform_id != vm.platform_id:

@@ -22,28 +22,6 @@ from profiles_app.vppd.validation import load_vppd_schema
 API_NS = "profiles-api"
 MAX_NUMBER = 2_147_483_647  # version numbers are stored as positive 32-bit integers
 
-# --- Errors ---------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    path = serializers.CharField(
-        help_text=(
-            "Where the problem is: a JSON pointer into the document (e.g. "
-            "`/resource_allocation/vcpus`; `` for the whole document or body), or the "
-            "name of a request field (e.g. `comment`)."
-        )
-    )
-    message = serializers.CharField()
-
-
-class ErrorResponseSerializer(serializers.Serializer):
-    errors = ErrorSerializer(many=True)
-
-
-class DetailResponseSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 # --- The VPPD document ----------------------------------------------------------------
 
 

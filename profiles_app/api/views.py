@@ -18,12 +18,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from profiles_app import selectors
 from profiles_app.api import serializers as s
@@ -31,6 +29,13 @@ from profiles_app.diff import document_diff
 from profiles_app.documents import error_list, validate_document
 from profiles_app.services import versions as services
 from profiles_app.vppd.validation import load_vppd_schema
+from vmpersona.api import (
+    ApiListView,
+    ApiView,
+    DetailResponseSerializer,
+    ErrorResponseSerializer,
+    flatten_errors,
+)
 from vmpersona.api import exception_handler as base_exception_handler
 
 MAX_JSON_DEPTH = 64
@@ -86,26 +91,6 @@ class SchemaJSONRenderer(JSONRenderer):
     format = "jsonschema"
 
 
-def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
-    """DRF's nested error detail as ``[{"path", "message"}]``."""
-    if isinstance(detail, dict):
-        items = []
-        for key, value in detail.items():
-            field = "" if key in ("non_field_errors", "detail") else str(key)
-            items.extend(
-                _flatten(value, f"{prefix}/{field}" if prefix and field else prefix or field)
-            )
-        return items
-    if isinstance(detail, list):
-        if all(not isinstance(v, dict | list) for v in detail):
-            return [{"path": prefix, "message": str(v)} for v in detail]
-        items = []
-        for index, value in enumerate(detail):
-            items.extend(_flatten(value, f"{prefix}/{index}" if prefix else str(index)))
-        return items
-    return [{"path": prefix, "message": str(detail)}]
-
-
 def _django_errors(exc: DjangoValidationError) -> list[dict[str, str]]:
     if hasattr(exc, "error_dict"):
         items = []
@@ -123,35 +108,26 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response({"errors": _django_errors(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
-        return Response({"errors": _flatten(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
+        errors = [{"path": p, "message": m} for p, m in flatten_errors(exc.detail)]
+        return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
     return base_exception_handler(exc, context)
 
 
-ERRORS_400 = OpenApiResponse(s.ErrorResponseSerializer, description="Invalid input")
+ERRORS_400 = OpenApiResponse(ErrorResponseSerializer, description="Invalid input")
 DETAIL_403 = OpenApiResponse(
-    s.DetailResponseSerializer, description="The user's roles do not allow it"
+    DetailResponseSerializer, description="The user's roles do not allow it"
 )
-DETAIL_404 = OpenApiResponse(s.DetailResponseSerializer, description="No such profile or version")
+DETAIL_404 = OpenApiResponse(DetailResponseSerializer, description="No such profile or version")
 DETAIL_409 = OpenApiResponse(
-    s.DetailResponseSerializer, description="The version's status does not allow it"
+    DetailResponseSerializer, description="The version's status does not allow it"
 )
 
 
-class ApiPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-class BaseView(APIView):
+class BaseView(ApiView):
     parser_classes = [StrictJSONParser]
 
     def get_exception_handler(self):
         return api_exception_handler
-
-    def parse(self, serializer_class, data) -> dict:
-        serializer = serializer_class(data=data, context={"request": self.request})
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def version(self, name: str, number: int):
         if number > s.MAX_NUMBER:  # would overflow the database integer
@@ -163,14 +139,8 @@ class BaseView(APIView):
         return Response(data, status=code)
 
 
-class ListView(BaseView):
-    pagination_class = ApiPagination
-
-    def paginated(self, queryset, serializer_class) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        data = serializer_class(page, many=True, context={"request": self.request}).data
-        return paginator.get_paginated_response(data)
+class ListView(BaseView, ApiListView):
+    pass
 
 
 # --- Profiles -------------------------------------------------------------------------
