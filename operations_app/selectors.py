@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from operations_app.constraints import effective_capabilities
 from operations_app.models import BaseImage, ManagedVM, Platform, VMMetricSample, VMState
@@ -51,19 +51,35 @@ def vm_metrics(*, vm: ManagedVM, limit: int = 120) -> list[VMMetricSample]:
     return list(reversed(list(vm.samples.order_by("-at")[:limit])))
 
 
+def platform_utilisations(platforms: list[Platform]) -> dict[int, dict]:
+    """Allocated vCPUs/memory of each platform's live VMs against its capacity.
+
+    One grouped query for all the platforms, keyed by platform id.
+    """
+    allocated = {
+        row["platform"]: row
+        for row in ManagedVM.objects.filter(platform__in=[p.pk for p in platforms])
+        .exclude(state__in=[VMState.GONE, VMState.SHUTOFF])
+        .values("platform")
+        .annotate(vcpus=Sum("vcpus"), memory=Sum("memory_mib"))
+    }
+    result = {}
+    for platform in platforms:
+        row = allocated.get(platform.pk) or {}
+        caps = platform.capabilities or {}
+        result[platform.pk] = {
+            "vcpus_allocated": row.get("vcpus") or 0,
+            "vcpus_total": caps.get("cpu_count") or 0,
+            "memory_allocated_mib": row.get("memory") or 0,
+            "memory_total_mib": caps.get("memory_mib") or 0,
+            "memory_free_mib": caps.get("free_memory_mib") or 0,
+        }
+    return result
+
+
 def platform_utilisation(*, platform: Platform) -> dict:
     """Allocated vCPUs/memory of the platform's live VMs against its capacity."""
-    live = platform.vms.exclude(state__in=[VMState.GONE, VMState.SHUTOFF])
-    vcpus = sum(vm.vcpus for vm in live)
-    memory = sum(vm.memory_mib for vm in live)
-    caps = platform.capabilities or {}
-    return {
-        "vcpus_allocated": vcpus,
-        "vcpus_total": caps.get("cpu_count") or 0,
-        "memory_allocated_mib": memory,
-        "memory_total_mib": caps.get("memory_mib") or 0,
-        "memory_free_mib": caps.get("free_memory_mib") or 0,
-    }
+    return platform_utilisations([platform])[platform.pk]
 
 
 def base_image_list() -> QuerySet[BaseImage]:

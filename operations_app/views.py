@@ -88,8 +88,7 @@ def _percent(part: float, whole: float) -> float | None:
     return round(100.0 * part / whole, 1)
 
 
-def _utilisation(platform: Platform) -> dict[str, Any]:
-    util = selectors.platform_utilisation(platform=platform)
+def _utilisation(util: dict[str, Any]) -> dict[str, Any]:
     vcpu = _percent(util["vcpus_allocated"], util["vcpus_total"])
     memory = _percent(util["memory_allocated_mib"], util["memory_total_mib"])
     return {
@@ -214,7 +213,11 @@ def platform_list(request: HttpRequest) -> HttpResponse:
     enabled_filter = request.GET.get("enabled", "")
     enabled = {"yes": True, "no": False}.get(enabled_filter)
     platforms = list(selectors.platform_list(search=search, enabled=enabled))
-    rows = [{"platform": p, "uri": redact_uri(p.uri), "util": _utilisation(p)} for p in platforms]
+    utilisations = selectors.platform_utilisations(platforms)
+    rows = [
+        {"platform": p, "uri": redact_uri(p.uri), "util": _utilisation(utilisations[p.pk])}
+        for p in platforms
+    ]
     return render(
         request,
         "operations_app/platform_list.html",
@@ -254,7 +257,7 @@ def platform_detail(request: HttpRequest, name: str) -> HttpResponse:
                 key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0,
             ),
             "vms": list(vms),
-            "util": _utilisation(platform),
+            "util": _utilisation(selectors.platform_utilisation(platform=platform)),
             "can_operate": _can_operate(request.user),
         },
     )

@@ -175,6 +175,42 @@ def test_list_shows_utilisation_once_capabilities_are_known(client, users):
     assert 'class="meter' in page
 
 
+def test_list_counts_only_live_vms_and_its_queries_do_not_grow_with_platforms(
+    client, users, django_assert_max_num_queries
+):
+    caps = {"cpu_count": 8, "memory_mib": 16384}
+
+    def known_platform(name):
+        made = platform(name)
+        Platform.objects.filter(pk=made.pk).update(capabilities=caps)
+        return made
+
+    lab = known_platform("lab")
+    for name, state, vcpus, memory in [
+        ("web", VMState.RUNNING, 2, 1024),
+        ("db", VMState.PAUSED, 4, 4096),
+        ("off", VMState.SHUTOFF, 8, 8192),
+        ("gone", VMState.GONE, 8, 8192),
+    ]:
+        ManagedVM.objects.create(
+            platform=lab,
+            name=name,
+            domain_uuid=uuid.uuid4(),
+            state=state,
+            vcpus=vcpus,
+            memory_mib=memory,
+        )
+    login(client, users["viewer"])
+    with django_assert_max_num_queries(12) as one_platform:
+        page = text(client.get(url("platforms")))
+    assert "6 / 8" in page and "5120 / 16384 MiB" in page
+    for n in range(5):
+        known_platform(f"more-{n}")
+    with django_assert_max_num_queries(len(one_platform.captured_queries)):
+        page = text(client.get(url("platforms")))
+    assert "6 / 8" in page and page.count("0 / 8") == 5
+
+
 # --- refresh, sync, unreachable ---------------------------------------------------------
 
 
