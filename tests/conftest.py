@@ -161,6 +161,14 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture
+def browser_page():
+    """A page in a fresh headless Chromium (tests/browser.py)."""
+    from tests.browser import open_page
+
+    yield from open_page()
+
+
 @pytest.fixture(scope="session")
 def testbed_env():
     """The running two-host testbed (images built, daemons up); fails when it is not."""

@@ -18,6 +18,7 @@ from operations_app.models import (
     Severity,
 )
 from operations_app.services import jobs as job_services
+from tests.browser import log_in, shot
 from tests.operations_app.job_support import (
     CHECKS,
     approved_version,
@@ -518,59 +519,7 @@ def test_job_outcome_notifications_link_to_the_job(client, users, setup):
 # The job page in headless Chromium while a job runs. Set VMPERSONA_SCREENSHOTS=/some/dir
 # to keep screenshots.
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 LOG_KINDS = ("log", "status", "cancel_requested")
-
-
-@pytest.fixture
-def browser_page():
-    import os
-    from pathlib import Path
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 1000})
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def _shot(page, name: str) -> None:
-    import os
-    from pathlib import Path
-
-    folder = os.environ.get("VMPERSONA_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"jobs-{name}.png"), full_page=True)
-
-
-def _log_in(page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/profiles/")
 
 
 def _make_asgi_app():
@@ -666,16 +615,16 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
 
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
-    _log_in(page, base, "operator", password("operator"))
+    log_in(page, base, "operator", password("operator"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
     page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
     assert _log_seqs(page) == [1]
-    _shot(page, "1-queued")
+    shot(page, "jobs-1-queued")
 
     worker = _run_in_thread(job, "fail_check", pause=0.4)
     page.wait_for_selector('#steps-table tr[data-index="1"].st-running')
     assert page.locator("#job-status .jb").inner_text() == "Running"
-    _shot(page, "2-running")
+    shot(page, "jobs-2-running")
 
     # The connection drops in the middle; the page reconnects after its last seq.
     page.evaluate("window.VMPersonaJobLive.dropConnection()")
@@ -690,7 +639,7 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
     resumed_after = int(job_sockets[1].rsplit("after=", 1)[1])
     assert resumed_after > 1
     page.wait_for_selector('#checks-table tbody tr[data-index="2"].fail')
-    _shot(page, "3-verifying")
+    shot(page, "jobs-3-verifying")
 
     page.wait_for_selector("#job-status .jb-rolled_back", timeout=30_000)
     page.wait_for_selector("#job-error:not([hidden])")
@@ -715,7 +664,7 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
     page.wait_for_selector("#toasts .toast.sev-error")
     assert "failed and was rolled back" in page.locator("#toasts .toast").first.inner_text()
     assert page.locator("#notif-count").inner_text() == "1"
-    _shot(page, "4-rolled-back")
+    shot(page, "jobs-4-rolled-back")
 
     # What a reload renders is what the live page showed.
     live_log = page.locator("#job-log").inner_text()
@@ -731,11 +680,11 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
         r.split("\t")[:3] for r in page.locator("#steps-table tbody").inner_text().splitlines()
     ] == live_steps
     page.click("#notif-menu summary")
-    _shot(page, "5-reloaded-with-bell")
+    shot(page, "jobs-5-reloaded-with-bell")
 
     page.goto(f"{base}/ops/jobs/{job.pk}/report/")
     assert "1 of 5 checks failed" in page.locator("#verdict").inner_text()
-    _shot(page, "6-report")
+    shot(page, "jobs-6-report")
 
 
 @pytest.mark.browser
@@ -745,7 +694,7 @@ def test_job_page_polls_when_websockets_are_unavailable(
 ):
     page, base, job = browser_page, live_server.url, live_job
     page.add_init_script("window.WebSocket = undefined;")
-    _log_in(page, base, "viewer", password("viewer"))
+    log_in(page, base, "viewer", password("viewer"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
     page.wait_for_function("document.getElementById('live-state').textContent === 'polling'")
     worker = _run_in_thread(job, "succeed", pause=0.1)
@@ -758,4 +707,4 @@ def test_job_page_polls_when_websockets_are_unavailable(
     assert page.locator("#checks-table tbody tr.pass").count() == len(CHECKS)
     assert page.locator("#job-error").is_hidden()
     page.wait_for_function("document.getElementById('live-state').textContent === 'finished'")
-    _shot(page, "7-polled")
+    shot(page, "jobs-7-polled")

@@ -20,13 +20,13 @@ from django.utils import timezone
 from operations_app.models import JobEvent, JobKind, JobStatus, ManagedVM, OperationJob, VMState
 from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
+from tests.browser import log_in
 from tests.operations_app.job_support import (
     TEST_URI,
     approved_version,
     make_platform,
     managed_vm,
 )
-from tests.operations_app.test_jobs_ui import _log_in, browser_page  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -742,12 +742,12 @@ def running_migration(users, setup):
 def test_transfer_events_drive_one_progress_line_live(
     running_migration,
     live_server,
-    browser_page,  # noqa: F811 - the fixture imported above
+    browser_page,
     password,
 ):
     page, base, job = browser_page, live_server.url, running_migration
     page.add_init_script("window.WebSocket = undefined;")  # poll the events API
-    _log_in(page, base, "operator", password("operator"))
+    log_in(page, base, "operator", password("operator"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
     page.wait_for_function("document.getElementById('live-state').textContent === 'polling'")
     assert page.locator("#job-transfer").is_hidden()
