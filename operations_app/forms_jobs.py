@@ -9,6 +9,8 @@ errors come back through ``add_service_error`` and land on the field their path 
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -78,10 +80,12 @@ class CloneForm(ServiceErrorsMixin, forms.Form):
             flags = ", ".join(v.execution_flags)
             label = v.label + (f" · {flags}" if flags else "")
             groups.setdefault(v.policy.name, []).append((v.pk, label))
-        self.fields["version"].choices = [("", "Choose an approved profile version")] + [
-            (name, options) for name, options in groups.items()
-        ]
-        self.fields["platform"].queryset = Platform.objects.filter(enabled=True).order_by("name")
+        cast(forms.ChoiceField, self.fields["version"]).choices = [
+            ("", "Choose an approved profile version")
+        ] + [(name, options) for name, options in groups.items()]
+        cast(forms.ModelChoiceField, self.fields["platform"]).queryset = Platform.objects.filter(
+            enabled=True
+        ).order_by("name")
 
     def clean_vm_name(self) -> str:
         return self.cleaned_data["vm_name"].strip()

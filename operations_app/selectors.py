@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet, Sum
 
 from operations_app.constraints import effective_capabilities
@@ -56,8 +58,8 @@ def platform_utilisations(platforms: list[Platform]) -> dict[int, dict]:
 
     One grouped query for all the platforms, keyed by platform id.
     """
-    allocated = {
-        row["platform"]: row
+    allocated: dict[int, dict[str, Any]] = {
+        row["platform"]: dict(row)
         for row in ManagedVM.objects.filter(platform__in=[p.pk for p in platforms])
         .exclude(state__in=[VMState.GONE, VMState.SHUTOFF])
         .values("platform")

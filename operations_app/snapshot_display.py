@@ -40,7 +40,8 @@ def snapshot_panel(
 ) -> dict[str, Any]:
     """The Snapshots panel: ``present`` and ``removed`` rows, newest first;
     ``can_snapshot`` shows the take form and the roll-back buttons."""
-    present, removed = [], []
+    present: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
     for snapshot in snapshots:
         row = snapshot_row(snapshot, vm=vm, can_snapshot=can_snapshot)
         (present if snapshot.present else removed).append(row)

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -132,7 +133,7 @@ def register(env: TestbedEnv, *, user=None) -> list[Platform]:
     }
     platforms = []
     for name, spec in specs.items():
-        fields = {**common, **spec}
+        fields: dict[str, Any] = {**common, **spec}
         existing = Platform.objects.filter(name=name).first()
         if existing is None:
             platform = platform_services.platform_create(user=user, name=name, **fields)

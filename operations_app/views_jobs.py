@@ -292,10 +292,11 @@ def clone_form(request: HttpRequest) -> HttpResponse:
         form = CloneForm(request.POST)
         if not form.is_valid():
             return _render_clone(request, form, status=400)
+        version = form.selected_version()
         try:
             job = job_services.job_request_clone(
                 user=request.user,
-                version=form.selected_version(),
+                version=version,
                 platform=form.cleaned_data["platform"],
                 vm_name=form.cleaned_data["vm_name"],
             )
@@ -307,7 +308,7 @@ def clone_form(request: HttpRequest) -> HttpResponse:
             return _render_clone(request, form, status=_status_for(exc))
         messages.success(
             request,
-            f"Clone of {job.profile_version.label} to {job.platform.name} as {job.vm_name} queued (job #{job.pk}).",
+            f"Clone of {version.label} to {job.platform.name} as {job.vm_name} queued (job #{job.pk}).",
         )
         return redirect(job)
     initial: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -96,7 +96,7 @@ def _scrub(message: str, secrets_: list[str]) -> str:
 
 
 def errors_to_validation_error(
-    errors: list[DocumentError], *, secrets_: list[str] = ()
+    errors: list[DocumentError], *, secrets_: Sequence[str] = ()
 ) -> ValidationError:
     return ValidationError(
         [

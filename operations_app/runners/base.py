@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from operations_app.models import JobStatus, OperationJob, Severity, StepStatus
+from operations_app.models import JobStatus, JobStep, OperationJob, Severity, StepStatus
 from operations_app.services import jobs as job_services
 from operations_app.services.resources import resource_release, resources_remove
 from vmpersona.errors import DomainError, StateConflict
@@ -59,12 +59,19 @@ class Runner:
     def __init__(self, job: OperationJob) -> None:
         self.job = job
         self.log_lines: list[str] = []
-        self._step = None
+        self._step: JobStep | None = None
 
     # -- for subclasses ------------------------------------------------------------
 
     def steps(self) -> list[Step]:
         raise NotImplementedError
+
+    @property
+    def vm_id(self) -> int:
+        """The inventory VM the job works on (every kind but clone names one)."""
+        if self.job.vm_id is None:
+            raise StepFailed("The job names no VM in the inventory.")
+        return self.job.vm_id
 
     def rollback(self) -> list[str]:
         """Undo what the job did; return descriptions of what could not be undone."""
@@ -214,8 +221,8 @@ class Runner:
             )
             severity = Severity.WARNING if final == JobStatus.CANCELLED else Severity.ERROR
             what = {
-                JobStatus.CANCELLED: "was cancelled and rolled back",
-                JobStatus.ERRORED: "hit an unexpected error and was rolled back",
+                str(JobStatus.CANCELLED): "was cancelled and rolled back",
+                str(JobStatus.ERRORED): "hit an unexpected error and was rolled back",
             }.get(final, "failed and was rolled back")
             message = (
                 f"{job.get_kind_display()} of {job.vm_name} on {job.platform.name} {what}: {reason}"

@@ -42,6 +42,7 @@ from operations_app.services import jobs as job_services
 from operations_app.services.platforms import platform_connect, platform_refresh
 from operations_app.services.resources import resource_track
 from profiles_app.documents import content_hash
+from profiles_app.models import PolicyVersion
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +96,35 @@ def _check_str(value) -> str:
 class CloneRunner(Runner):
     def __init__(self, job: OperationJob) -> None:
         super().__init__(job)
-        self.version = job.profile_version
         self.document: dict = {}
-        self.plan: Plan | None = None
-        self.image: BaseImage | None = None
+        self._plan: Plan | None = None
+        self._image: BaseImage | None = None
         self._conn: hv.Hypervisor | None = None
+
+    @property
+    def version(self) -> PolicyVersion:
+        """The profile version the job was requested with."""
+        if self.job.profile_version is None:
+            raise StepFailed("The job names no profile version.", check="/")
+        return self.job.profile_version
+
+    @property
+    def plan(self) -> Plan:
+        """What the job provisions; recorded by the step that decides it."""
+        if self._plan is None:
+            raise StepFailed("The job's provisioning plan has not been recorded.")
+        return self._plan
+
+    @plan.setter
+    def plan(self, value: Plan) -> None:
+        self._plan = value
+
+    @property
+    def image(self) -> BaseImage:
+        """The profile's base image, found by the retrieve step."""
+        if self._image is None:
+            raise StepFailed("The profile's base image is not registered.", check="/base_image_id")
+        return self._image
 
     # ----------------------------------------------------------------- plumbing
 
@@ -149,7 +174,7 @@ class CloneRunner(Runner):
     def save_plan(self) -> None:
         self.job.result = {
             **(self.job.result or {}),
-            "plan": self.plan.to_dict() if self.plan else None,
+            "plan": self._plan.to_dict() if self._plan else None,
         }
         OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
 
@@ -157,10 +182,10 @@ class CloneRunner(Runner):
         """Recompute the document and plan (steps may run in a fresh runner after a retry)."""
         if not self.document:
             self.document = self.version.document
-        if self.plan is None and (self.job.result or {}).get("plan"):
-            self.plan = Plan(**self.job.result["plan"])
-        if self.image is None:
-            self.image = BaseImage.objects.filter(
+        if self._plan is None and (self.job.result or {}).get("plan"):
+            self._plan = Plan(**self.job.result["plan"])
+        if self._image is None:
+            self._image = BaseImage.objects.filter(
                 image_id=self.document.get("base_image_id")
             ).first()
 
@@ -197,8 +222,8 @@ class CloneRunner(Runner):
             )
         self.document = version.document
         image_id = self.document.get("base_image_id")
-        self.image = BaseImage.objects.filter(image_id=image_id).first()
-        if self.image is None:
+        self._image = BaseImage.objects.filter(image_id=image_id).first()
+        if self._image is None:
             raise StepFailed(f"Base image '{image_id}' is not registered.", check="/base_image_id")
         location = BaseImageLocation.objects.filter(image=self.image, platform=job.platform).first()
         if location is None:
@@ -543,6 +568,9 @@ class CloneRunner(Runner):
     # ----------------------------------------------------------------- 6 network
 
     def firewall_spec(self) -> hv.NWFilterSpec:
+        name = self.plan.filter_name
+        if not name:
+            raise StepFailed("The profile has no firewall rules to make a filter of.")
         net = self.document.get("network_configuration", {})
         rules = []
         for rule in net.get("firewall_rules", []):
@@ -564,7 +592,7 @@ class CloneRunner(Runner):
                 )
             )
         return hv.NWFilterSpec(
-            name=self.plan.filter_name,
+            name=name,
             rules=rules,
             default_policy=net.get("default_policy", "accept"),
             allow_dhcp=True,
@@ -898,34 +926,34 @@ class CloneRunner(Runner):
             )
         # Interfaces: network, MAC, model, filter.
         for nic in plan.interfaces:
-            got = next((i for i in spec.interfaces if (i.mac or "").lower() == nic["mac"]), None)
+            iface = next((i for i in spec.interfaces if (i.mac or "").lower() == nic["mac"]), None)
             checks.append(
                 Check(
                     "network",
                     nic["pointer"],
                     f"NIC {nic['mac']} on {nic['network']}",
                     f"{nic['network']} {nic['model']} filter={plan.filter_name}",
-                    f"{got.network} {got.model} filter={got.filter}" if got else "absent",
+                    f"{iface.network} {iface.model} filter={iface.filter}" if iface else "absent",
                     bool(
-                        got
-                        and got.network == nic["network"]
-                        and got.model == nic["model"]
-                        and got.filter == plan.filter_name
+                        iface
+                        and iface.network == nic["network"]
+                        and iface.model == nic["model"]
+                        and iface.filter == plan.filter_name
                     ),
                 )
             )
         if plan.filter_name:
             try:
                 defined = self.conn.nwfilters.lookup(plan.filter_name)
-                want = len(self.firewall_spec().rules)
+                want_rules = len(self.firewall_spec().rules)
                 checks.append(
                     Check(
                         "network",
                         "/network_configuration/firewall_rules",
                         f"firewall filter {plan.filter_name}",
-                        f"{want} rule(s)",
+                        f"{want_rules} rule(s)",
                         f"{len(defined.rules)} rule(s)",
-                        len(defined.rules) == want,
+                        len(defined.rules) == want_rules,
                     )
                 )
             except hv.HypervisorError as exc:

@@ -51,6 +51,7 @@ from operations_app.models import (
     JobStatus,
     ManagedVM,
     OperationJob,
+    Platform,
     ResourceKind,
     VMState,
 )
@@ -120,8 +121,9 @@ def swap_pools(xml: str, pools: dict[str, str]) -> str:
         return xml
     root = ET.fromstring(xml)
     for source in root.findall("devices/disk/source"):
-        if source.get("volume") and source.get("pool") in pools:
-            source.set("pool", pools[source.get("pool")])
+        pool = source.get("pool")
+        if source.get("volume") and pool in pools:
+            source.set("pool", pools[pool])
     return ET.tostring(root, encoding="unicode")
 
 
@@ -254,9 +256,16 @@ class MigrateRunner(CloneRunner):
         self._src: hv.Hypervisor | None = None
 
     @property
+    def source(self) -> Platform:
+        """The platform the VM moves from."""
+        if self.job.source_platform is None:
+            raise StepFailed("The migration names no source platform.")
+        return self.job.source_platform
+
+    @property
     def src(self) -> hv.Hypervisor:
         if self._src is None:
-            self._src = platform_connect(self.job.source_platform, timeout=60)
+            self._src = platform_connect(self.source, timeout=60)
         return self._src
 
     def close(self) -> None:
@@ -290,12 +299,12 @@ class MigrateRunner(CloneRunner):
         if (job.result or {}).get("restore_point"):
             return "restore point already recorded"
         if not self.src.domains.exists(name):
-            raise StepFailed(f"{name} does not exist on {job.source_platform.name}.")
+            raise StepFailed(f"{name} does not exist on {self.source.name}.")
         info = self.src.domains.lookup(name)
         running = info.state.value == "running"
         self.result_update(
             restore_point={
-                "platform": job.source_platform.name,
+                "platform": self.source.name,
                 "uuid": info.uuid,
                 "state": info.state.value,
                 "running": running,
@@ -303,7 +312,7 @@ class MigrateRunner(CloneRunner):
             }
         )
         return (
-            f"{name} is {info.state.value} on {job.source_platform.name}; its definition is kept "
+            f"{name} is {info.state.value} on {self.source.name}; its definition is kept "
             "as the restore point (the move only reads the source disks)"
         )
 
@@ -327,7 +336,7 @@ class MigrateRunner(CloneRunner):
             )
         self.document = version.document
         self.load_state()
-        if self.image is None:
+        if self._image is None:
             raise StepFailed("The VM's base image is not registered.", check="/base_image_id")
         if not BaseImageLocation.objects.filter(image=self.image, platform=job.platform).exists():
             raise StepFailed(
@@ -365,7 +374,7 @@ class MigrateRunner(CloneRunner):
             src=self.src,
             tgt=self.conn,
             vm_name=job.vm_name,
-            source=job.source_platform,
+            source=self.source,
             target=job.platform,
             fixes=self.document.get("fixes", []),
             requested=(job.params or {}).get("mode", "auto"),
@@ -430,13 +439,14 @@ class MigrateRunner(CloneRunner):
                     capacity_bytes=disk["capacity_bytes"],
                 )
             elif disk["encrypted"]:
-                if not keys.get(name):
+                key_ref = keys.get(name)
+                if not key_ref:
                     raise StepFailed(f"No key is recorded for the encrypted volume {name}.")
                 info = self.conn.storage.volume_create_encrypted(
                     plan.pool,
                     name,
                     capacity_bytes=disk["capacity_bytes"],
-                    passphrase=volume_key_reveal(name=keys[name]).encode(),
+                    passphrase=volume_key_reveal(name=key_ref).encode(),
                     format=disk["format"],
                     description=f"volume {name} of {job.vm_name}",
                 )
@@ -567,14 +577,14 @@ class MigrateRunner(CloneRunner):
         downtime_from = None
         if self.src.domains.exists(name) and self.src.domains.state(name).active:
             before = self._guest_commands(self.src, "before")
-            self.log(f"shutting {name} down on {job.source_platform.name}")
+            self.log(f"shutting {name} down on {self.source.name}")
             downtime_from = time.monotonic()
             try:
                 how = self.src.domains.shutdown(name, timeout=SHUTDOWN_TIMEOUT, force=False)
             except hv.OperationTimeout as exc:
                 raise StepFailed(
                     f"{name} did not shut down within {SHUTDOWN_TIMEOUT} s; it is left running "
-                    f"on {job.source_platform.name}."
+                    f"on {self.source.name}."
                 ) from exc
             self.result_update(source_stopped=True)
             self.log(f"source stopped ({how})")
@@ -633,12 +643,12 @@ class MigrateRunner(CloneRunner):
     # ----------------------------------------------------------------- 7 cutover
 
     def step_cutover(self) -> str:
-        job, name = self.job, self.job.vm_name
+        job, name, vm_id = self.job, self.job.vm_name, self.vm_id
         info = self.conn.domains.lookup(name)
         # From here on the target is the VM: it is never rolled back again.
         self.result_update(cut_over=True)
         resource_release(job=job)  # what the job made on the target now belongs to the VM
-        ManagedVM.objects.filter(pk=job.vm_id).update(
+        ManagedVM.objects.filter(pk=vm_id).update(
             platform=job.platform,
             domain_uuid=uuid_mod.UUID(info.uuid),
             state=VMState.RUNNING,
@@ -657,7 +667,7 @@ class MigrateRunner(CloneRunner):
 
     def remove_source(self) -> list[str]:
         job, name = self.job, self.job.vm_name
-        source = job.source_platform
+        source = self.source
         left = []
         try:
             if self.src.domains.exists(name):
@@ -671,16 +681,17 @@ class MigrateRunner(CloneRunner):
                 )
             except hv.HypervisorError as exc:
                 left.append(f"volume {disk['volume']} on {source.name}: {exc}")
-        if self.plan and self.plan.filter_name:
+        filter_name = self._plan.filter_name if self._plan else None
+        if filter_name:
             try:
-                self.src.nwfilters.undefine(self.plan.filter_name, missing_ok=True)
+                self.src.nwfilters.undefine(filter_name, missing_ok=True)
             except hv.HypervisorError as exc:
-                left.append(f"nwfilter {self.plan.filter_name} on {source.name}: {exc}")
+                left.append(f"nwfilter {filter_name} on {source.name}: {exc}")
         if not left:
             from operations_app.services.snapshots import snapshots_gone_with_domain
 
             snapshots_gone_with_domain(
-                vm_id=job.vm_id,
+                vm_id=self.vm_id,
                 platform_id=source.pk,
                 reason=f"removed with the source when the VM moved to {job.platform.name} (job #{job.pk})",
             )
@@ -709,7 +720,7 @@ class MigrateRunner(CloneRunner):
             leftovers.append(stuck)
         if point is None:
             return leftovers
-        name, source = self.job.vm_name, self.job.source_platform
+        name, source = self.job.vm_name, self.source
         if (
             not moved_back
             and JobResource.objects.filter(
@@ -751,13 +762,13 @@ class MigrateRunner(CloneRunner):
         let go of the domain."""
         job, name = self.job, self.job.vm_name
         try:
-            with platform_connect(job.source_platform, timeout=60) as src:
+            with platform_connect(self.source, timeout=60) as src:
                 if not src.domains.exists(name):
                     return None
                 outcome = src.domains.settle_job(name, grace_s=ORPHANED_MIGRATION_GRACE)
         except hv.OperationTimeout as exc:
             return (
-                f"libvirt on {job.source_platform.name} still holds {name} for the dead "
+                f"libvirt on {self.source.name} still holds {name} for the dead "
                 f"worker's migration ({exc}); restarting libvirtd there releases it"
             )
         except hv.HypervisorError as exc:
@@ -784,7 +795,7 @@ class MigrateRunner(CloneRunner):
         """When the VM already runs on the target, move it back live (its memory and
         disks as they are now) into the source's own volumes. False when it did not."""
         job, name = self.job, self.job.vm_name
-        source = job.source_platform
+        source = self.source
         disks = (job.result or {}).get("disks") or {}
         secrets = {new: old for old, new in ((job.result or {}).get("secrets") or {}).items()}
         try:
@@ -824,7 +835,7 @@ class MigrateRunner(CloneRunner):
         mig = (self.job.result or {}).get("migration", {})
         return (
             f"{self.job.vm_name} migrated ({mig.get('path', '?')}) from "
-            f"{self.job.source_platform.name} to {self.job.platform.name}, downtime "
+            f"{self.source.name} to {self.job.platform.name}, downtime "
             f"{mig.get('downtime_ms', '?')} ms, verified ({summary.get('passed', '?')}/"
             f"{summary.get('checks', '?')} checks)."
         )

@@ -28,7 +28,7 @@ class _SnapshotJob(Runner):
         return platform_connect(self.job.platform, timeout=60)
 
     def _vm(self) -> ManagedVM:
-        return ManagedVM.objects.select_related("platform").get(pk=self.job.vm_id)
+        return ManagedVM.objects.select_related("platform").get(pk=self.vm_id)
 
     def result_update(self, **values) -> None:
         from operations_app.models import OperationJob
@@ -132,7 +132,12 @@ class RollbackRunner(_SnapshotJob):
 
     def _snapshot(self) -> VMSnapshot:
         params = self.job.params or {}
-        snap = VMSnapshot.objects.filter(pk=params.get("snapshot_id"), vm_id=self.job.vm_id).first()
+        snapshot_id = params.get("snapshot_id")
+        snap = (
+            VMSnapshot.objects.filter(pk=snapshot_id, vm_id=self.vm_id).first()
+            if snapshot_id is not None
+            else None
+        )
         if snap is None or snap.removed_at is not None:
             raise StepFailed(
                 f"Snapshot {params.get('snapshot')} is no longer kept.", check="snapshot"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid as uuid_mod
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils import timezone
 from operations_app import hypervisor as hv
 from operations_app.models import ManagedVM, Platform, PlatformStatus, VMMetricSample, VMState
 from operations_app.services.platforms import platform_connect
+from vmpersona.history import attribute_change
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ def inventory_sync(
             vm = ManagedVM.objects.filter(platform=platform, domain_uuid=domain_uuid).first()
             if vm is None:
                 vm = ManagedVM(platform=platform, domain_uuid=domain_uuid, **defaults)
-                vm._change_reason = "found on platform"
+                attribute_change(vm, reason="found on platform")
                 vm.save()
                 result.added.append(info.name)
             else:
@@ -123,7 +125,7 @@ def inventory_sync(
                 for key, value in defaults.items():
                     setattr(vm, key, value)
                 if changed:
-                    vm._change_reason = "changed on platform"
+                    attribute_change(vm, reason="changed on platform")
                     vm.save()
                 else:
                     ManagedVM.objects.filter(pk=vm.pk).update(last_seen=now)
@@ -141,7 +143,7 @@ def inventory_sync(
             .exclude(state=VMState.GONE)
         ):
             vm.state = VMState.GONE
-            vm._change_reason = "no longer on platform"
+            attribute_change(vm, reason="no longer on platform")
             vm.save()
             result.gone.append(vm.name)
         Platform.objects.filter(pk=platform.pk).update(
@@ -158,6 +160,6 @@ def inventory_sync_all(*, sample_metrics: bool = True) -> list[SyncResult]:
 
 
 def metrics_prune(*, keep_days: int = 14) -> int:
-    cutoff = timezone.now() - timezone.timedelta(days=keep_days)
+    cutoff = timezone.now() - timedelta(days=keep_days)
     deleted, _ = VMMetricSample.objects.filter(at__lt=cutoff).delete()
     return deleted

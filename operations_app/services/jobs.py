@@ -14,6 +14,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,7 @@ from operations_app.models import (
 )
 from profiles_app.models import PolicyVersion, VersionStatus
 from vmpersona.errors import NotPermitted, StateConflict, field_error
+from vmpersona.history import attribute_change
 from vmpersona.roles import AUTHORS, OPERATORS, has_role
 
 logger = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def job_transition(
             raise StateConflict(f"Job #{job.pk} is {current}; it cannot become {to}.")
         job.refresh_from_db()
         # One history row per transition, with the reason.
-        job._change_reason = (reason or f"status {to}")[:100]  # history column is 100 chars
+        attribute_change(job, reason=reason or f"status {to}")
         job.save(update_fields=["status"])
         job_event(job=job, kind="status", status=to, reason=reason, progress=job.progress)
     return job
@@ -234,10 +236,7 @@ def _may_request(user, version: PolicyVersion | None) -> None:
 def _create(job: OperationJob, *, user) -> OperationJob:
     try:
         with transaction.atomic():
-            job._history_user = (
-                user if user is not None and getattr(user, "is_authenticated", False) else None
-            )
-            job._change_reason = f"{job.kind} requested"
+            attribute_change(job, user=user, reason=f"{job.kind} requested")
             job.save()
     except IntegrityError as exc:
         active = OperationJob.objects.filter(
@@ -450,7 +449,7 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
     """
 
     stale_after_s = stale_after_s or settings.VMPERSONA_JOB_STALE_SECONDS
-    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after_s)
+    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     reaped = []
     running = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
     for job in OperationJob.objects.filter(status__in=running).select_related(
@@ -587,14 +586,16 @@ def job_request_migrate(
 ) -> OperationJob:
     """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
     vm = migration_check(user=user, vm=vm, target=target, mode=mode)
+    version = vm.profile_version
+    assert version is not None  # migration_check refuses a VM without one
     job = OperationJob(
         kind=JobKind.MIGRATE,
         trigger=trigger,
         trigger_policy=trigger_policy,
         trigger_detail=trigger_detail,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
-        profile_version=vm.profile_version,
-        content_hash=vm.content_hash or vm.profile_version.content_hash,
+        profile_version=version,
+        content_hash=vm.content_hash or version.content_hash,
         platform=target,
         source_platform=vm.platform,
         vm=vm,

@@ -31,6 +31,7 @@ def migration_preview(
     vm = migration_check(user=user, vm=vm, target=target, mode=mode)
     source = vm.platform
     version = vm.profile_version
+    assert version is not None  # migration_check refuses a VM without one
     try:
         with (
             platform_connect(source, timeout=30) as src,

@@ -18,6 +18,7 @@ from operations_app import hypervisor as hv
 from operations_app.constraints import constraint_errors
 from operations_app.models import BaseImage, BaseImageLocation, KvmPolicy, Platform, PlatformStatus
 from vmpersona.errors import DomainError, field_error
+from vmpersona.history import attribute_change
 from vmpersona.roles import OPERATORS, require_role
 
 logger = logging.getLogger(__name__)
@@ -135,8 +136,7 @@ def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platfor
         raise field_error("name", f"a platform named '{name}' already exists", code="duplicate")
     cleaned = _clean_fields({"uri": uri, **fields})
     platform = Platform(name=name, **cleaned)
-    platform._history_user = user
-    platform._change_reason = "platform added"
+    attribute_change(platform, user=user, reason="platform added")
     platform.save()
     logger.info("platform %s added (%s)", name, hv.redact_uri(uri))
     return platform
@@ -152,8 +152,7 @@ def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform
     platform = Platform.objects.select_for_update().get(pk=platform.pk)
     for key, value in cleaned.items():
         setattr(platform, key, value)
-    platform._history_user = user
-    platform._change_reason = ("settings changed: " + ", ".join(sorted(cleaned)))[:100]
+    attribute_change(platform, user=user, reason="settings changed: " + ", ".join(sorted(cleaned)))
     platform.save()
     return platform
 
@@ -235,8 +234,7 @@ def base_image_register(
     image.name = name
     for key, value in fields.items():
         setattr(image, key, value)
-    image._history_user = user
-    image._change_reason = "image registered" if created else "image updated"
+    attribute_change(image, user=user, reason="image registered" if created else "image updated")
     image.save()
     for platform, path in locations.items():
         BaseImageLocation.objects.update_or_create(

@@ -32,10 +32,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def snapshot_name_for(job: OperationJob, origin: str) -> str:
-    prefix = {
-        SnapshotOrigin.MANUAL: "snap",
-        SnapshotOrigin.BEFORE_ROLLBACK: "before-rollback",
-    }.get(origin, "snap")
+    prefix = "before-rollback" if origin == SnapshotOrigin.BEFORE_ROLLBACK else "snap"
     return f"{prefix}-{job.pk}-{timezone.now():%Y%m%d-%H%M%S}"
 
 

@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from profiles_app.models import VolumeKey
 from vmpersona.errors import DomainError
+from vmpersona.history import attribute_change
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,7 @@ def volume_key_create(*, user=None, plain: str, name_hint: str, description: str
         description=description[:200],
         created_by=user if user is not None and user.is_authenticated else None,
     )
-    key._history_user = user if user is not None and user.is_authenticated else None
-    key._change_reason = "volume key stored"
+    attribute_change(key, user=user, reason="volume key stored")
     key.save()
     logger.info("volume key %s stored (fingerprint %s)", key.name, key.fingerprint)
     return key
@@ -156,7 +156,7 @@ def kek_rotate(*, new_key: str | None = None) -> dict:
                     f"Volume key '{key.name}' cannot be decrypted with the current KEK; nothing was rotated."
                 ) from exc
             key.rotated_at = now
-            key._change_reason = "key-encryption key rotated"
+            attribute_change(key, reason="key-encryption key rotated")
             key.save(update_fields=["ciphertext", "rotated_at"])
             count += 1
     if from_env:

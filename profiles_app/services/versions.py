@@ -26,6 +26,7 @@ from profiles_app.documents import (
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.services.keys import volume_key_create
 from vmpersona.errors import NotPermitted, StateConflict
+from vmpersona.history import attribute_change
 from vmpersona.roles import APPROVERS, AUTHORS, require_role
 
 logger = logging.getLogger(__name__)
@@ -36,10 +37,7 @@ RESERVED_NAMES = frozenset({"new", "diff", "edit", "api"})
 
 def _record(obj, *, user, reason: str) -> None:
     """Save with an explicit history user and change reason (works without a request)."""
-    obj._history_user = (
-        user if user is not None and getattr(user, "is_authenticated", False) else None
-    )
-    obj._change_reason = reason[:100]  # history column is 100 chars
+    attribute_change(obj, user=user, reason=reason)
     obj.save()
 
 
@@ -332,6 +330,5 @@ def version_discard_draft(*, user, version: PolicyVersion) -> None:
         raise StateConflict(
             f"{version.label} has later versions started from it and cannot be discarded."
         )
-    version._history_user = user
-    version._change_reason = "draft discarded"
+    attribute_change(version, user=user, reason="draft discarded")
     version.delete()
