@@ -6,7 +6,7 @@ import json
 import logging
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -201,6 +201,19 @@ def platform_capabilities(platform: Platform) -> hv.Capabilities | None:
 # --------------------------------------------------------------------------- images
 
 
+def _clean_image_fields(image_id: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The image's settings converted and checked as the model defines them."""
+    candidate = BaseImage(image_id=image_id, name=name, **fields)
+    try:
+        candidate.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        path, messages = sorted(exc.message_dict.items())[0]
+        raise field_error(path, messages[0]) from None
+    if candidate.virtual_size_bytes < 0:
+        raise field_error("virtual_size_bytes", "must not be negative")
+    return {key: getattr(candidate, key) for key in fields}
+
+
 @transaction.atomic
 def base_image_register(
     *,
@@ -211,7 +224,8 @@ def base_image_register(
     **fields: Any,
 ) -> BaseImage:
     """Register (or update) a base image and where its file lies on each platform."""
-    if not image_id or slugify(image_id) != image_id:
+    _check_role(user)
+    if not isinstance(image_id, str) or not image_id or slugify(image_id) != image_id:
         raise field_error("image_id", "lowercase letters, digits and dashes")
     allowed = {
         "os",
@@ -228,6 +242,7 @@ def base_image_register(
     unknown = set(fields) - allowed
     if unknown:
         raise field_error(sorted(unknown)[0], "not a base image setting")
+    fields = _clean_image_fields(image_id, name, fields)
     image, created = BaseImage.objects.select_for_update().get_or_create(
         image_id=image_id, defaults={"name": name}
     )
@@ -251,21 +266,33 @@ def base_image_register_from_manifest(
         meta = json.loads(Path(manifest_path).read_text())
     except (OSError, ValueError) as exc:
         raise DomainError(f"Cannot read the image manifest {manifest_path}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise field_error("/", "the manifest must be a JSON object")
+    meta = cast(dict[str, Any], meta)
     folder = Path(manifest_path).parent
-    disk = folder / meta.get("root_disk", "root.qcow2")
-    kernel = folder / meta.get("kernel", "vmlinuz")
-    initrd = folder / meta.get("initrd", "initrd.img")
+
+    def file_in_folder(key: str, default: str) -> Path:
+        value = meta.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise field_error(key, "must be a file name next to the manifest")
+        return folder / value
+
+    disk = file_in_folder("root_disk", "root.qcow2")
+    kernel = file_in_folder("kernel", "vmlinuz")
+    initrd = file_in_folder("initrd", "initrd.img")
+    image_id = meta.get("id", "tiny-linux")
+    size = meta.get("virtual_size_bytes")
     return base_image_register(
         user=user,
-        image_id=meta.get("id", "tiny-linux"),
-        name=meta.get("name", meta.get("id", "tiny-linux")),
+        image_id=image_id,
+        name=meta.get("name", image_id),
         locations={p: str(disk) for p in platforms},
         os=meta.get("os", ""),
         format=meta.get("root_disk_format", "qcow2"),
         checksum=meta.get("checksum", ""),
-        virtual_size_bytes=int(meta.get("virtual_size_bytes") or meta.get("virtual_size") or 0),
-        min_vcpus=int(meta.get("min_vcpus", 1)),
-        min_memory_mib=int(meta.get("min_memory_mib", 128)),
+        virtual_size_bytes=size if size is not None else meta.get("virtual_size", 0),
+        min_vcpus=meta.get("min_vcpus", 1),
+        min_memory_mib=meta.get("min_memory_mib", 128),
         kernel=str(kernel) if kernel.exists() else "",
         initrd=str(initrd) if initrd.exists() else "",
         cmdline=meta.get("cmdline", ""),

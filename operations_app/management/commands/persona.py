@@ -20,8 +20,9 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from operations_app import testbed
+from operations_app import selectors, testbed
 from operations_app.api.serializers import VMSnapshotSerializer
+from operations_app.hypervisor import redact_uri
 from operations_app.management import job_cli
 from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, Platform
@@ -71,9 +72,22 @@ class Command(BaseCommand):
         reg = img_sub.add_parser("register", help="register an image from its image.json")
         reg.add_argument("manifest")
         reg.add_argument("--platform", action="append", required=True)
+        self._as_option(reg)
         img_sub.add_parser("list", help="list base images")
 
         self._job_arguments(sub)
+
+    def _as_option(self, p):
+        p.add_argument(
+            "--as",
+            dest="as_user",
+            metavar="USER",
+            help="who makes the change, checked for the operators role and recorded in the "
+            "history (default: the system)",
+        )
+
+    def _acting_user(self, opts):
+        return job_cli.cli_user(opts["as_user"]) if opts.get("as_user") else None
 
     def _job_arguments(self, sub):
         who = {
@@ -187,10 +201,16 @@ class Command(BaseCommand):
         )
 
     def _platform_options(self, p):
+        self._as_option(p)
         p.add_argument("--description")
         p.add_argument("--site")
         p.add_argument("--region")
         p.add_argument("--pool", dest="storage_pool")
+        p.add_argument(
+            "--migration-uri",
+            dest="migration_uri",
+            help="the URI other hosts' libvirt uses to reach this one for live migration",
+        )
         p.add_argument("--network", dest="networks", action="append", help="repeat for several")
         p.add_argument(
             "--vlan", dest="vlans", action="append", metavar="ID=NETWORK", help="VLAN id to network"
@@ -232,6 +252,7 @@ class Command(BaseCommand):
             "site",
             "region",
             "storage_pool",
+            "migration_uri",
             "networks",
             "kvm",
             "currency",
@@ -280,7 +301,10 @@ class Command(BaseCommand):
         action = opts["action"]
         if action == "add":
             p = platform_services.platform_create(
-                name=opts["name"], uri=opts["uri"], **self._fields(opts)
+                user=self._acting_user(opts),
+                name=opts["name"],
+                uri=opts["uri"],
+                **self._fields(opts),
             )
             p = platform_services.platform_refresh(platform=p)
             self.stdout.write(
@@ -291,20 +315,23 @@ class Command(BaseCommand):
             fields = self._fields(opts)
             if opts.get("uri"):
                 fields["uri"] = opts["uri"]
-            p = platform_services.platform_update(platform=self._platform(opts["name"]), **fields)
+            p = platform_services.platform_update(
+                user=self._acting_user(opts), platform=self._platform(opts["name"]), **fields
+            )
             self.stdout.write(f"platform {p.name} updated")
         elif action == "list":
-            rows = Platform.objects.order_by("name")
             self.stdout.write(f"{'NAME':<16} {'STATUS':<12} {'ENABLED':<8} {'VMS':>4}  URI")
-            for p in rows:
+            for p in selectors.platform_list():
+                vm_count = p.vm_count  # type: ignore[attr-defined]  # annotated by the selector
                 self.stdout.write(
-                    f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {p.vms.exclude(state='gone').count():>4}  {p.uri}"
+                    f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {vm_count:>4}  {redact_uri(p.uri)}"
                 )
         elif action == "show":
             p = self._platform(opts["name"])
             data = {
                 "name": p.name,
-                "uri": p.uri,
+                "uri": redact_uri(p.uri),
+                "migration_uri": redact_uri(p.migration_uri) if p.migration_uri else "",
                 "status": p.status,
                 "enabled": p.enabled,
                 "site": p.site,
@@ -384,7 +411,7 @@ class Command(BaseCommand):
             return
         platforms = [self._platform(n) for n in opts["platform"]]
         image = platform_services.base_image_register_from_manifest(
-            manifest_path=opts["manifest"], platforms=platforms
+            user=self._acting_user(opts), manifest_path=opts["manifest"], platforms=platforms
         )
         self.stdout.write(
             f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}"
