@@ -15,7 +15,13 @@ def sync_all_platforms() -> dict:
     """Periodic: refresh capabilities of stale platforms and sync every inventory."""
     results = inventory_services.inventory_sync_all()
     return {
-        r.platform: {"reachable": r.reachable, "seen": r.seen, "added": r.added, "gone": r.gone}
+        r.platform: {
+            "reachable": r.reachable,
+            "seen": r.seen,
+            "added": r.added,
+            "gone": r.gone,
+            "held": r.held,
+        }
         for r in results
     }
 

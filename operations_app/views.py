@@ -392,6 +392,8 @@ def platform_sync(request: HttpRequest, name: str) -> HttpResponse:
             parts.append("new: " + ", ".join(result.added))
         if result.gone:
             parts.append("gone: " + ", ".join(result.gone))
+        if result.held:
+            parts.append("left to the jobs working on them: " + ", ".join(result.held))
         messages.success(request, f"{platform.name}: inventory synced; " + "; ".join(parts) + ".")
     else:
         messages.error(request, f"{platform.name} is unreachable: {result.error}")

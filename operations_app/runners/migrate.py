@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import posixpath
 import time
-import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 
 from django.utils import timezone
@@ -49,15 +48,14 @@ from operations_app.models import (
     JobKind,
     JobResource,
     JobStatus,
-    ManagedVM,
     OperationJob,
     Platform,
     ResourceKind,
-    VMState,
 )
 from operations_app.runners.base import Cancelled, Step, StepFailed
 from operations_app.runners.clone import CloneRunner, Plan
 from operations_app.services import jobs as job_services
+from operations_app.services.inventory import inventory_vm_moved
 from operations_app.services.platforms import platform_connect
 from operations_app.services.resources import resource_release
 
@@ -648,15 +646,7 @@ class MigrateRunner(CloneRunner):
         # From here on the target is the VM: it is never rolled back again.
         self.result_update(cut_over=True)
         resource_release(job=job)  # what the job made on the target now belongs to the VM
-        ManagedVM.objects.filter(pk=vm_id).update(
-            platform=job.platform,
-            domain_uuid=uuid_mod.UUID(info.uuid),
-            state=VMState.RUNNING,
-            vcpus=info.vcpus,
-            memory_mib=info.memory_mib,
-            metadata=info.metadata.to_dict() if info.metadata else {},
-            last_seen=timezone.now(),
-        )
+        inventory_vm_moved(vm_id=vm_id, platform=job.platform, info=info)
         left = self.remove_source()
         if left:
             raise StepFailed(

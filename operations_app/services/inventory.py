@@ -8,10 +8,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from operations_app import hypervisor as hv
-from operations_app.models import ManagedVM, Platform, PlatformStatus, VMMetricSample, VMState
+from operations_app.models import (
+    ACTIVE_STATUSES,
+    JobKind,
+    JobResource,
+    ManagedVM,
+    OperationJob,
+    Platform,
+    PlatformStatus,
+    ResourceKind,
+    VMMetricSample,
+    VMState,
+)
 from operations_app.services.platforms import platform_connect
 from vmpersona.history import attribute_change
 
@@ -35,6 +47,7 @@ class SyncResult:
     seen: int = 0
     added: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # left to the jobs working on them
     samples: int = 0
     error: str = ""
 
@@ -76,11 +89,30 @@ def _metric(prev: VMMetricSample | None, stats: hv.DomainStats, vcpus: int) -> V
     )
 
 
+def _domains_held_by_jobs(platform: Platform, *, since) -> set[str]:
+    """Names of the platform's domains a job is making, moving or moving away: a job
+    still running, or one that ended after ``since`` (when the domains were listed)."""
+    jobs = OperationJob.objects.filter(Q(status__in=ACTIVE_STATUSES) | Q(finished_at__gte=since))
+    made = JobResource.objects.filter(
+        platform=platform, kind=ResourceKind.DOMAIN, job__in=jobs
+    ).values_list("identifier", flat=True)
+    leaving = jobs.filter(kind=JobKind.MIGRATE, source_platform=platform).values_list(
+        "vm_name", flat=True
+    )
+    return {*made, *leaving}
+
+
 def inventory_sync(
     *, platform: Platform, sample_metrics: bool = True, timeout: float = 30.0
 ) -> SyncResult:
-    """Record every domain on the platform; domains no longer there are marked gone."""
+    """Record every domain on the platform; domains no longer there are marked gone.
+
+    Domains a job is working on are left to that job, which records the outcome: a
+    migration's target is not the VM until its cutover, nor a clone's domain before the
+    clone records it.
+    """
     result = SyncResult(platform=platform.name, reachable=False)
+    listed_at = timezone.now()
     try:
         with platform_connect(platform, timeout=timeout) as conn:
             domains = conn.domains.list()
@@ -95,10 +127,14 @@ def inventory_sync(
     result.reachable = True
     now = timezone.now()
     with transaction.atomic():
+        held = _domains_held_by_jobs(platform, since=listed_at)
         seen_uuids = []
         for info in domains:
             domain_uuid = uuid_mod.UUID(info.uuid)
             seen_uuids.append(domain_uuid)
+            if info.name in held:
+                result.held.append(info.name)
+                continue
             meta = info.metadata
             defaults = {
                 "name": info.name,
@@ -150,6 +186,25 @@ def inventory_sync(
             status=PlatformStatus.OK, last_error="", last_synced_at=now
         )
     return result
+
+
+@transaction.atomic
+def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -> None:
+    """Record that the VM now runs on ``platform`` as the domain ``info`` describes."""
+    # A sync may still have recorded the arriving domain as a VM of its own.
+    ManagedVM.objects.filter(platform=platform, domain_uuid=uuid_mod.UUID(info.uuid)).exclude(
+        pk=vm_id
+    ).delete()
+    vm = ManagedVM.objects.select_for_update().get(pk=vm_id)
+    vm.platform = platform
+    vm.domain_uuid = uuid_mod.UUID(info.uuid)
+    vm.state = _STATE_MAP.get(info.state, VMState.OTHER)
+    vm.vcpus = info.vcpus
+    vm.memory_mib = info.memory_mib
+    vm.metadata = info.metadata.to_dict() if info.metadata else {}
+    vm.last_seen = timezone.now()
+    attribute_change(vm, reason=f"moved to {platform.name}")
+    vm.save()
 
 
 def inventory_sync_all(*, sample_metrics: bool = True) -> list[SyncResult]:

@@ -90,16 +90,15 @@ def make_platform(name: str = "lab"):
 
 def managed_vm(version, platform, name: str, **fields) -> ManagedVM:
     """A running VM VM Persona made from ``version``; ``fields`` add to the row."""
-    return ManagedVM.objects.create(
-        platform=platform,
-        name=name,
-        domain_uuid=uuid.uuid4(),
-        state=VMState.RUNNING,
-        managed=True,
-        profile_version=version,
-        content_hash=version.content_hash,
+    row = {
+        "domain_uuid": uuid.uuid4(),
+        "state": VMState.RUNNING,
+        "managed": True,
+        "profile_version": version,
+        "content_hash": version.content_hash,
         **fields,
-    )
+    }
+    return ManagedVM.objects.create(platform=platform, name=name, **row)
 
 
 def unmanaged_vm(platform, name: str, **fields) -> ManagedVM:

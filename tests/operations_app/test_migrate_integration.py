@@ -3,13 +3,16 @@ B with what its disks hold, and a failure after the move leaves it running on ho
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from operations_app import hypervisor as hv
 from operations_app.models import JobStatus, ManagedVM, Notification, OperationJob, VMState
 from operations_app.runners.base import StepFailed
+from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
 from operations_app.tasks import run_job
@@ -90,6 +93,36 @@ def _read_marker(platform, name: str) -> bytes:
         return conn.agent.file_read(name, MARKER)
 
 
+@contextmanager
+def _inventory_syncing(*platforms, every_s: float = 0.3):
+    """The periodic inventory sync, run far more often than in production, while the
+    block runs."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def loop():
+        from django.db import connection
+
+        try:
+            while not stop.is_set():
+                for platform in platforms:
+                    inventory_services.inventory_sync(platform=platform, sample_metrics=False)
+                stop.wait(every_s)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not errors, errors
+
+
 def _why(job) -> str:
     job = OperationJob.objects.get(pk=job.pk)
     return f"{job.error} | {job.failing_check} | " + " / ".join(
@@ -110,7 +143,9 @@ def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
         target=host_b,
         params={"migrate_uri": "tcp://127.0.0.1"},
     )
-    assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
+    # The inventory is synced all along: the target's domain is the job's until cutover.
+    with _inventory_syncing(host_a, host_b):
+        assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
     job.refresh_from_db()
     assert job.result["path"] == "live"
     assert job.result["migration"]["downtime_ms"] is not None
@@ -129,6 +164,7 @@ def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
     vm.refresh_from_db()
     assert vm.platform == host_b and vm.state == VMState.RUNNING
     assert str(vm.domain_uuid) == info.uuid
+    assert list(ManagedVM.objects.filter(name=name)) == [vm]
 
     destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error

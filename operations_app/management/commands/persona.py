@@ -397,6 +397,7 @@ class Command(BaseCommand):
                 continue
             self.stdout.write(
                 f"{p.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone, {r.samples} samples"
+                + (f", {len(r.held)} left to running jobs" if r.held else "")
             )
         if failed:
             raise DomainError("At least one platform could not be reached.")
