@@ -10,6 +10,7 @@ export VMPERSONA_INSTANCE_DIR="${VMPERSONA_INSTANCE_DIR:-$ROOT/instance}"
 HOST="${VMPERSONA_HOST:-127.0.0.1}"
 PORT="${VMPERSONA_PORT:-8000}"
 REDIS_PORT="${VMPERSONA_REDIS_PORT:-6390}"
+STOP_GRACE="${VMPERSONA_STOP_GRACE:-30}"
 mkdir -p "$VMPERSONA_INSTANCE_DIR/logs" "$VMPERSONA_INSTANCE_DIR/redis"
 
 PIDS=()
@@ -20,10 +21,28 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
+  # Up to STOP_GRACE seconds to stop cleanly; then what is left, with its children, is
+  # killed (a job a killed worker was running is rolled back by the next reaper pass).
+  local waited=0
+  while [ "$waited" -lt "$((STOP_GRACE * 10))" ]; do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "process $pid did not stop within ${STOP_GRACE}s; killing it" >&2
+      pkill -KILL -P "$pid" 2>/dev/null || true
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
   if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+  rm -f "$VMPERSONA_INSTANCE_DIR/redis-url"
   echo "Stopped."
 }
 trap cleanup INT TERM EXIT
@@ -39,6 +58,9 @@ if [ -z "${REDIS_URL:-}" ]; then
     sleep 0.1
   done
 fi
+# Commands run from another shell on this instance (manage.py persona clone ...) use
+# this Redis too, so the workers started here get their jobs; removed on exit.
+echo "$REDIS_URL" > "$VMPERSONA_INSTANCE_DIR/redis-url"
 
 "$PY" manage.py migrate --noinput >/dev/null
 "$PY" manage.py collectstatic --noinput >/dev/null

@@ -4,8 +4,9 @@ Everything that differs between a laptop and production comes from the environme
 
 - ``DATABASE_URL``: e.g. ``postgres://user:pass@db:5432/vmpersona``; SQLite in the
   instance folder when unset.
-- ``REDIS_URL``: channel layer and django-q2 broker; when unset the channel layer is
-  in-process and django-q2 uses the database as its broker.
+- ``REDIS_URL``: channel layer and django-q2 broker; when unset, the one ``make run``
+  recorded in the instance folder (``redis-url``), else the channel layer is in-process
+  and django-q2 uses the database as its broker.
 - ``VMPERSONA_KEK``: key-encryption key(s) for volume keys, comma separated, newest
   first (Fernet keys). Generated into the instance folder when unset.
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``, ``DJANGO_ALLOWED_HOSTS``.
@@ -19,6 +20,7 @@ import sys
 import dj_database_url
 
 from vmpersona.instance import BASE_DIR, instance_dir, random_token, read_or_create_secret
+from vmpersona.realtime import redis_channel_layer
 
 INSTANCE_DIR = instance_dir()
 TESTING = "pytest" in sys.modules or os.environ.get("VMPERSONA_TESTING") == "1"
@@ -143,15 +145,14 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Redis, channels, django-q2 -------------------------------------------------------
+# ``make run`` records the Redis it started in the instance folder while it runs, so
+# commands started from another shell on the same instance reach its workers.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if not REDIS_URL and (INSTANCE_DIR / "redis-url").is_file():
+    REDIS_URL = (INSTANCE_DIR / "redis-url").read_text().strip()
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -246,6 +247,8 @@ if TESTING:
 VMPERSONA_BASE_URL = os.environ.get("VMPERSONA_BASE_URL", "http://127.0.0.1:8000")
 # A running job that has not beaten its heartbeat for this long is considered dead.
 VMPERSONA_JOB_STALE_SECONDS = int(os.environ.get("VMPERSONA_JOB_STALE_SECONDS", "600"))
+# A queued job no worker has started after this long is handed to the queue again.
+VMPERSONA_JOB_REQUEUE_SECONDS = int(os.environ.get("VMPERSONA_JOB_REQUEUE_SECONDS", "300"))
 # Snapshots kept per VM; taking one more deletes the oldest beyond this.
 VMPERSONA_SNAPSHOT_RETENTION = max(1, int(os.environ.get("VMPERSONA_SNAPSHOT_RETENTION", "3")))
 # Serve static files from the ASGI server itself (single-machine installs).

@@ -93,6 +93,9 @@ class OperationJob(models.Model):
     params = models.JSONField(default=dict, blank=True)
 
     queue_task_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job was last handed to the task queue."
+    )
     cancel_requested = models.BooleanField(default=False)
     progress = models.PositiveSmallIntegerField(default=0)
     current_step = models.CharField(max_length=60, blank=True)
@@ -110,7 +113,7 @@ class OperationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(
-        excluded_fields=["heartbeat_at", "progress", "current_step", "event_seq"]
+        excluded_fields=["heartbeat_at", "enqueued_at", "progress", "current_step", "event_seq"]
     )
 
     class Meta:

@@ -23,6 +23,7 @@ from operations_app.models import JobEvent, Notification, OperationJob
 from operations_app.services import jobs as job_services
 from tests.operations_app.job_support import clone_job, drive
 from vmpersona.asgi import application
+from vmpersona.realtime import redis_channel_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -346,15 +347,11 @@ def test_notifications_socket_needs_a_login():
     not os.environ.get("VMPERSONA_TEST_REDIS_URL"),
     reason="VMPERSONA_TEST_REDIS_URL is not set (scripts/test.sh starts a Redis)",
 )
-def test_pushes_travel_through_redis(users, settings):
+def test_pushes_travel_through_redis_also_after_an_idle_spell(users, settings):
     settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [os.environ["VMPERSONA_TEST_REDIS_URL"]],
-                "prefix": f"vmpersona-test-{os.getpid()}",
-            },
-        }
+        "default": redis_channel_layer(
+            os.environ["VMPERSONA_TEST_REDIS_URL"], prefix=f"vmpersona-test-{os.getpid()}"
+        )
     }
     job = clone_job(users)
 
@@ -363,6 +360,9 @@ def test_pushes_travel_through_redis(users, settings):
         comm = await communicator(f"/ws/jobs/{job.pk}/", users["operator"])
         assert (await comm.connect(timeout=TIMEOUT))[0]
         await receive_until_caught_up(comm)
+        # Idle for longer than the layer's blocking read and redis-py's default socket
+        # timeout (5 s each): the connection stays up and still gets what is pushed.
+        assert await comm.receive_nothing(timeout=7)
         await db(job_services.job_log)(job=job, message="through redis")
         events = await receive_events(comm, until_seq=2)
         await comm.disconnect()

@@ -239,3 +239,91 @@ def test_reaper_ends_jobs_whose_worker_died_and_removes_their_resources(
     )
     svc.job_heartbeat(job=job2)
     assert svc.jobs_reap(stale_after_s=60) == []
+
+
+# --- queued jobs whose task was lost ------------------------------------------------------
+
+
+def _queued_tasks() -> list:
+    from django_q.models import OrmQ
+
+    return [task.task["args"] for task in OrmQ.objects.all()]
+
+
+def _requested(users, make_document, platform, django_capture_on_commit_callbacks, name):
+    v = _approved(users, make_document, name=name)
+    with django_capture_on_commit_callbacks(execute=True):
+        return svc.job_request_clone(
+            user=users["operator"], version=v, platform=platform, vm_name=name
+        )
+
+
+def test_a_queued_job_whose_task_was_lost_is_handed_to_the_queue_again(
+    users, make_document, platform, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+
+    job = _requested(users, make_document, platform, django_capture_on_commit_callbacks, "lost")
+    job.refresh_from_db()
+    assert job.enqueued_at is not None and _queued_tasks() == [(job.pk,)]
+
+    # Not picked up yet, but its task is still waiting: nothing to do.
+    assert svc.jobs_requeue(after_s=60) == []
+    OperationJob.objects.filter(pk=job.pk).update(
+        enqueued_at=timezone.now() - timezone.timedelta(minutes=10)
+    )
+    assert svc.jobs_requeue(after_s=60) == []  # the queue still holds a task
+
+    # The queue's store lost it (Redis restarted): the reaper's pass hands it over again.
+    OrmQ.objects.all().delete()
+    assert svc.jobs_reap(stale_after_s=60) == []
+    assert _queued_tasks() == [(job.pk,)]
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert job.enqueued_at > timezone.now() - timezone.timedelta(minutes=1)
+    assert "handed to the queue again" in job.events.filter(kind="log").last().payload["message"]
+    # Handed over recently: not again on the next pass.
+    OrmQ.objects.all().delete()
+    assert svc.jobs_requeue(after_s=60) == []
+
+
+def test_a_job_requested_while_the_queue_is_unreachable_stays_queued_and_says_so(
+    users, make_document, platform, django_capture_on_commit_callbacks, monkeypatch
+):
+    import django_q.tasks
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", unreachable)
+    job = _requested(users, make_document, platform, django_capture_on_commit_callbacks, "noq")
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.enqueued_at is None
+    warning = job.events.filter(kind="log").last().payload
+    assert warning["level"] == "warning" and "could not be reached" in warning["message"]
+    assert _queued_tasks() == []
+
+    # While it stays unreachable the reaper leaves the job queued.
+    OperationJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=10)
+    )
+    assert svc.jobs_requeue(after_s=60) == []
+    assert job.events.filter(kind="log").count() == 1  # said once, not at every pass
+    monkeypatch.undo()
+    assert svc.jobs_requeue(after_s=60) == [job.pk]
+    assert _queued_tasks() == [(job.pk,)]
+
+
+def test_a_job_handed_to_the_queue_twice_runs_once(users, make_document, platform):
+    v = _approved(users, make_document)
+    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="x2")
+    svc.job_transition(job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="w:1")
+    events = job.events.count()
+
+    class Boom(Runner):
+        def steps(self):
+            raise AssertionError("a job that is no longer queued must not run")
+
+    Boom(OperationJob.objects.get(pk=job.pk)).run()
+    assert OperationJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
+    assert job.events.count() == events

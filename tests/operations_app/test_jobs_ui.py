@@ -27,6 +27,7 @@ from tests.operations_app.job_support import (
     make_platform,
     managed_vm,
 )
+from vmpersona.realtime import redis_channel_layer
 
 pytestmark = pytest.mark.django_db
 
@@ -550,10 +551,7 @@ def asgi_server(settings):
     if not url:
         pytest.skip("VMPERSONA_TEST_REDIS_URL is not set (scripts/test.sh starts a Redis)")
     settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], "prefix": f"vmpersona-browser-{os.getpid()}"},
-        }
+        "default": redis_channel_layer(url, prefix=f"vmpersona-browser-{os.getpid()}")
     }
     channel_layers.backends.clear()
     process = DaphneProcess("127.0.0.1", _make_asgi_app, setup=_forget_inherited_connections)
