@@ -43,6 +43,12 @@ def _end(job: OperationJob, *, at) -> None:
 def test_a_domain_a_clone_is_making_is_left_to_the_clone(users):
     lab = make_platform("lab")
     job = clone_job(users, vm_name="test", platform=lab)
+    # Queued, it has made nothing yet: the sync records what is there as usual.
+    result = inventory_services.inventory_sync(platform=lab)
+    assert result.held == [] and result.added == ["test"]
+    ManagedVM.objects.filter(name="test").delete()
+
+    OperationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     JobResource.objects.create(job=job, platform=lab, kind=ResourceKind.DOMAIN, identifier="test")
 
     result = inventory_services.inventory_sync(platform=lab)
