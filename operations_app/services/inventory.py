@@ -89,6 +89,26 @@ def _metric(prev: VMMetricSample | None, stats: hv.DomainStats, vcpus: int) -> V
     )
 
 
+def _observed(info: hv.DomainInfo, now) -> dict:
+    """What the inventory records of a domain as libvirt reports it."""
+    meta = info.metadata
+    fields = {
+        "name": info.name,
+        "state": _STATE_MAP.get(info.state, VMState.OTHER),
+        "managed": meta is not None,
+        "vcpus": info.vcpus,
+        "memory_mib": info.memory_mib,
+        "last_seen": now,
+        "metadata": meta.to_dict() if meta is not None else {},
+        "execution_flags": list(meta.execution_flags) if meta is not None else [],
+        "content_hash": (meta.content_hash or "") if meta is not None else "",
+    }
+    version = _profile_version(meta)
+    if version is not None:
+        fields["profile_version"] = version
+    return fields
+
+
 # A queued job has touched nothing yet; these may be changing domains right now.
 _WORKING = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
 
@@ -139,21 +159,7 @@ def inventory_sync(
             if info.name in held:
                 result.held.append(info.name)
                 continue
-            meta = info.metadata
-            defaults = {
-                "name": info.name,
-                "state": _STATE_MAP.get(info.state, VMState.OTHER),
-                "managed": meta is not None,
-                "vcpus": info.vcpus,
-                "memory_mib": info.memory_mib,
-                "last_seen": now,
-                "metadata": meta.to_dict() if meta is not None else {},
-                "execution_flags": list(meta.execution_flags) if meta is not None else [],
-                "content_hash": (meta.content_hash or "") if meta is not None else "",
-            }
-            version = _profile_version(meta)
-            if version is not None:
-                defaults["profile_version"] = version
+            defaults = _observed(info, now)
             vm = ManagedVM.objects.filter(platform=platform, domain_uuid=domain_uuid).first()
             if vm is None:
                 vm = ManagedVM(platform=platform, domain_uuid=domain_uuid, **defaults)
@@ -202,11 +208,8 @@ def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -
     vm = ManagedVM.objects.select_for_update().get(pk=vm_id)
     vm.platform = platform
     vm.domain_uuid = uuid_mod.UUID(info.uuid)
-    vm.state = _STATE_MAP.get(info.state, VMState.OTHER)
-    vm.vcpus = info.vcpus
-    vm.memory_mib = info.memory_mib
-    vm.metadata = info.metadata.to_dict() if info.metadata else {}
-    vm.last_seen = timezone.now()
+    for key, value in _observed(info, timezone.now()).items():
+        setattr(vm, key, value)
     attribute_change(vm, reason=f"moved to {platform.name}")
     vm.save()
 
