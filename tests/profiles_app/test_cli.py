@@ -429,10 +429,19 @@ def test_rotate_kek_held_in_a_file(settings, tmp_path):
     assert volume_key_reveal(name=key.name) == SECRET
 
 
+def fernet_key(first: str = "") -> str:
+    """A fresh Fernet key, optionally one whose text starts with ``first``."""
+    while True:
+        key = Fernet.generate_key().decode()
+        if key.startswith(first):
+            return key
+
+
 @pytest.mark.django_db
-def test_rotate_kek_from_environment_prints_only_the_new_key(settings):
-    old_kek = Fernet.generate_key().decode()
-    new_kek = Fernet.generate_key().decode()
+@pytest.mark.parametrize("first", ["", "-"], ids=["any-key", "key-starting-with-dash"])
+def test_rotate_kek_from_environment_prints_only_the_new_key(settings, first):
+    old_kek = fernet_key()
+    new_kek = fernet_key(first)
     settings.VMPERSONA_KEK = old_kek
     key = volume_key_create(plain=SECRET, name_hint="vol")
 
@@ -455,6 +464,54 @@ def test_rotate_kek_rejects_a_malformed_key_without_echoing_it(settings, tmp_pat
     before = (tmp_path / "kek").read_text()
     code, out, err = run("rotate_kek", "--new-key", "not-a-fernet-key-value")
     assert code == 1
+    assert "not-a-fernet-key-value" not in out + err
+    assert (tmp_path / "kek").read_text() == before
+    assert VolumeKey.objects.get(pk=key.pk).ciphertext == key.ciphertext
+
+
+@pytest.mark.django_db
+def test_rotate_kek_reads_the_new_key_from_a_file(settings, tmp_path):
+    settings.VMPERSONA_KEK = fernet_key()
+    key = volume_key_create(plain=SECRET, name_hint="vol")
+    new_kek = fernet_key("-")
+    (tmp_path / "new").write_text(new_kek + "\n")
+
+    code, out, err = run("rotate_kek", "--new-key-file", str(tmp_path / "new"))
+    assert code == 0, err
+    assert f"new key: {new_kek}" in out
+    settings.VMPERSONA_KEK = new_kek
+    assert volume_key_reveal(name=key.name) == SECRET
+
+
+@pytest.mark.django_db
+def test_rotate_kek_reads_the_new_key_from_standard_input(settings, monkeypatch):
+    settings.VMPERSONA_KEK = fernet_key()
+    key = volume_key_create(plain=SECRET, name_hint="vol")
+    new_kek = fernet_key()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(new_kek + "\n"))
+
+    code, out, err = run("rotate_kek", "--new-key-file", "-")
+    assert code == 0, err
+    settings.VMPERSONA_KEK = new_kek
+    assert volume_key_reveal(name=key.name) == SECRET
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content", [None, "", "not-a-fernet-key-value"], ids=["missing", "empty", "malformed"]
+)
+def test_rotate_kek_refuses_an_unusable_key_file_and_changes_nothing(settings, tmp_path, content):
+    settings.VMPERSONA_KEK = ""
+    settings.VMPERSONA_KEK_FILE = tmp_path / "kek"
+    key = volume_key_create(plain=SECRET, name_hint="vol")
+    before = (tmp_path / "kek").read_text()
+    path = tmp_path / "new"
+    if content is not None:
+        path.write_text(content)
+
+    code, out, err = run("rotate_kek", "--new-key-file", str(path))
+    assert code == 1
+    assert str(path) in err or "valid Fernet key" in err
     assert "not-a-fernet-key-value" not in out + err
     assert (tmp_path / "kek").read_text() == before
     assert VolumeKey.objects.get(pk=key.pk).ciphertext == key.ciphertext

@@ -113,7 +113,7 @@ def test_rotate_command_prints_no_key(sealed_version, settings, tmp_path, capsys
     _reseal(use_env)
     ref = sealed_version.document["data_volume_definitions"][0]["encryption"]["key_ref"]
     new = Fernet.generate_key().decode()
-    call_command("rotate_kek", "--new-key", new)
+    call_command("rotate_kek", f"--new-key={new}")
     out = capsys.readouterr().out
     assert KNOWN_KEY not in out
     assert key_services.volume_key_reveal(name=ref) == KNOWN_KEY

@@ -68,8 +68,8 @@ exit status:
 """
 
 
-class _Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's help layout, keeping descriptions' and epilogs' lines as written."""
 
 
 class _Exit(Exception):
@@ -114,7 +114,7 @@ class Command(BaseCommand):
     help = "Validate, import, review, export and compare VM personality profiles (VPPDs)."
 
     def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("epilog", EPILOG)
         return super().create_parser(prog_name, subcommand, **kwargs)
 
@@ -130,7 +130,7 @@ class Command(BaseCommand):
                 help=help_text,
                 description=help_text,
                 epilog=EPILOG,
-                formatter_class=_Formatter,
+                formatter_class=HelpFormatter,
             )
             if acting:
                 p.add_argument(
