@@ -2,6 +2,7 @@ from operations_app.models.inventory import ManagedVM, VMMetricSample, VMState
 from operations_app.models.jobs import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
+    WORKING_STATUSES,
     JobEvent,
     JobKind,
     JobResource,
@@ -28,6 +29,7 @@ __all__ = [
     "SnapshotOrigin",
     "VMSnapshot",
     "ACTIVE_STATUSES",
+    "WORKING_STATUSES",
     "TERMINAL_STATUSES",
     "JobEvent",
     "JobKind",

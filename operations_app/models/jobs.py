@@ -38,7 +38,9 @@ class JobStatus(models.TextChoices):
 
 
 # Named groups: transitions are written against these.
-ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
+# A worker is at work on the job (it may be changing domains right now).
+WORKING_STATUSES = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
+ACTIVE_STATUSES = (JobStatus.QUEUED, *WORKING_STATUSES)
 TERMINAL_STATUSES = (
     JobStatus.SUCCEEDED,
     JobStatus.FAILED,

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from operations_app import hypervisor as hv
 from operations_app.models import (
+    WORKING_STATUSES,
     JobKind,
     JobResource,
-    JobStatus,
     ManagedVM,
     OperationJob,
     Platform,
@@ -109,14 +109,10 @@ def _observed(info: hv.DomainInfo, now) -> dict:
     return fields
 
 
-# A queued job has touched nothing yet; these may be changing domains right now.
-_WORKING = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
-
-
 def _domains_held_by_jobs(platform: Platform, *, since) -> set[str]:
     """Names of the platform's domains a job is making, moving or moving away: a job at
     work, or one that ended after ``since`` (when the domains were listed)."""
-    jobs = OperationJob.objects.filter(Q(status__in=_WORKING) | Q(finished_at__gte=since))
+    jobs = OperationJob.objects.filter(Q(status__in=WORKING_STATUSES) | Q(finished_at__gte=since))
     made = JobResource.objects.filter(
         platform=platform, kind=ResourceKind.DOMAIN, job__in=jobs
     ).values_list("identifier", flat=True)

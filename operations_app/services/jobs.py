@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from operations_app.models import (
     ACTIVE_STATUSES,
+    WORKING_STATUSES,
     JobEvent,
     JobKind,
     JobStatus,
@@ -510,8 +511,7 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
     stale_after_s = stale_after_s or settings.VMPERSONA_JOB_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     reaped = []
-    running = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
-    for job in OperationJob.objects.filter(status__in=running).select_related(
+    for job in OperationJob.objects.filter(status__in=WORKING_STATUSES).select_related(
         "platform", "requested_by"
     ):
         last = job.heartbeat_at or job.started_at or job.created_at

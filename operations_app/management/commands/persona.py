@@ -77,12 +77,17 @@ class Command(BaseCommand):
 
         self._job_arguments(sub)
 
-    def _as_option(self, p):
+    def _as_option(self, p, *, requests: bool = False):
+        """``--as USER``: who a job is requested by (``requests``, falling back on
+        $VMPERSONA_CLI_USER), or who makes a change to the platform registry (falling
+        back on the system)."""
         p.add_argument(
             "--as",
             dest="as_user",
             metavar="USER",
-            help="who makes the change, checked for the operators role and recorded in the "
+            help="who requests it (default: $VMPERSONA_CLI_USER)"
+            if requests
+            else "who makes the change, checked for the operators role and recorded in the "
             "history (default: the system)",
         )
 
@@ -90,11 +95,6 @@ class Command(BaseCommand):
         return job_cli.cli_user(opts["as_user"]) if opts.get("as_user") else None
 
     def _job_arguments(self, sub):
-        who = {
-            "dest": "as_user",
-            "metavar": "USER",
-            "help": "who requests it (default: $VMPERSONA_CLI_USER)",
-        }
         clone = sub.add_parser("clone", help="clone a VM from an approved profile version")
         clone.add_argument("--profile", required=True, help="profile name")
         clone.add_argument(
@@ -102,7 +102,7 @@ class Command(BaseCommand):
         )
         clone.add_argument("--platform", required=True, help="target platform")
         clone.add_argument("--name", required=True, dest="vm_name", help="name of the new VM")
-        clone.add_argument("--as", **who)
+        self._as_option(clone, requests=True)
         self._wait_options(clone)
 
         migrate = sub.add_parser(
@@ -132,7 +132,7 @@ class Command(BaseCommand):
             "exit 0 only if it would go ahead",
         )
         migrate.add_argument("--json", action="store_true", help="with --plan: print it as JSON")
-        migrate.add_argument("--as", **who)
+        self._as_option(migrate, requests=True)
         self._wait_options(migrate)
 
         snapshot = sub.add_parser("snapshot", help="take a snapshot of a managed VM")
@@ -141,7 +141,7 @@ class Command(BaseCommand):
         snapshot.add_argument(
             "--description", default="", help="what it is for (at most 300 characters)"
         )
-        snapshot.add_argument("--as", **who)
+        self._as_option(snapshot, requests=True)
         self._wait_options(snapshot)
 
         rollback = sub.add_parser(
@@ -152,7 +152,7 @@ class Command(BaseCommand):
         rollback.add_argument("vm", help="VM name (or inventory id)")
         rollback.add_argument("snapshot", help="snapshot name (or id; see persona snapshots VM)")
         rollback.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
-        rollback.add_argument("--as", **who)
+        self._as_option(rollback, requests=True)
         self._wait_options(rollback)
 
         snapshots = sub.add_parser("snapshots", help="list a VM's snapshots, newest first")
@@ -164,7 +164,7 @@ class Command(BaseCommand):
         destroy = sub.add_parser("destroy", help="decommission a VM")
         destroy.add_argument("vm", help="VM name (or inventory id)")
         destroy.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
-        destroy.add_argument("--as", **who)
+        self._as_option(destroy, requests=True)
         self._wait_options(destroy)
 
         jobs = sub.add_parser("jobs", help="list jobs, newest first")
@@ -184,7 +184,7 @@ class Command(BaseCommand):
         job.add_argument("target", metavar="ID|cancel", help="a job id, or 'cancel'")
         job.add_argument("job_id", nargs="?", type=int, help="(after 'cancel') the job id")
         job.add_argument("--events", action="store_true", help="also list the job's events")
-        job.add_argument("--as", **who)
+        self._as_option(job, requests=True)
         self._wait_options(job)
 
     def _wait_options(self, p):

@@ -6,7 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from profiles_app.management.commands.vppd import HelpFormatter
+from profiles_app.management.help import HelpFormatter
 from profiles_app.services.keys import KeyError_, kek_rotate
 
 EPILOG = """\

@@ -8,7 +8,6 @@ called through ``call_command``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, DjangoHelpFormatter
+from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -29,6 +28,7 @@ from profiles_app.documents import (
     redact_document,
     validate_document,
 )
+from profiles_app.management.help import HelpFormatter
 from profiles_app.models import VersionStatus
 from profiles_app.services import versions as services
 from vmpersona.errors import DomainError
@@ -66,10 +66,6 @@ exit status:
   3  refused: the user's roles do not allow it, the version's status does not
      allow it (e.g. approving a draft), or no such user, profile or version
 """
-
-
-class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Django's help layout, keeping descriptions' and epilogs' lines as written."""
 
 
 class _Exit(Exception):
