@@ -146,9 +146,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- Redis, channels, django-q2 -------------------------------------------------------
 # ``make run`` records the Redis it started in the instance folder while it runs, so
-# commands started from another shell on the same instance reach its workers.
+# commands started from another shell on the same instance reach its workers. Tests
+# never use it: their jobs must not reach a running instance's workers.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if not REDIS_URL and (INSTANCE_DIR / "redis-url").is_file():
+if not REDIS_URL and not TESTING and (INSTANCE_DIR / "redis-url").is_file():
     REDIS_URL = (INSTANCE_DIR / "redis-url").read_text().strip()
 
 if REDIS_URL:
