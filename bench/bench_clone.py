@@ -627,10 +627,10 @@ def job_failure(job) -> str:
 
 def product_clone(ctx: Context, version, vm_name: str) -> dict:
     from operations_app.models import JobStatus, OperationJob
-    from operations_app.services import jobs as job_services
+    from operations_app.services import clones as clone_services
     from operations_app.tasks import run_job
 
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=ctx.users["operator"], version=version, platform=ctx.platform, vm_name=vm_name
     )
     with c.Timer() as t:
@@ -663,13 +663,13 @@ def product_clone(ctx: Context, version, vm_name: str) -> dict:
 
 def product_decommission(ctx: Context, vm_name: str) -> dict:
     from operations_app.models import JobStatus, ManagedVM, OperationJob, VMState
-    from operations_app.services import jobs as job_services
+    from operations_app.services import decommissions as decommission_services
     from operations_app.tasks import run_job
 
     vm = ManagedVM.objects.exclude(state=VMState.GONE).filter(name=vm_name).first()
     if vm is None:
         return {"status": "no VM recorded", "wall": 0.0, "steps": {}}
-    job = job_services.job_request_decommission(user=ctx.users["operator"], vm=vm)
+    job = decommission_services.job_request_decommission(user=ctx.users["operator"], vm=vm)
     with c.Timer() as t:
         status = run_job(job.pk)
     job = OperationJob.objects.get(pk=job.pk)
@@ -881,7 +881,7 @@ def bench_throughput(
     from django.db import connection
 
     from operations_app.models import OperationJob
-    from operations_app.services import jobs as job_services
+    from operations_app.services import clones as clone_services
     from operations_app.tasks import run_job
 
     rounds = []
@@ -907,7 +907,7 @@ def bench_throughput(
         for name in names:
             cleanup.add(f"everything named {name}", lambda m=name: c.sweep(ctx.uri, m, [ctx.pool]))
         jobs = [
-            job_services.job_request_clone(
+            clone_services.job_request_clone(
                 user=ctx.users["operator"], version=v, platform=ctx.platform, vm_name=name
             )
             for v, name in zip(versions, names, strict=True)

@@ -72,10 +72,10 @@ def cell(s: dict, unit: str = "s") -> str:
 
 def product_move(ctx, vm, target) -> dict:
     from operations_app.models import JobStatus, OperationJob
-    from operations_app.services import jobs as job_services
+    from operations_app.services import migrations as migration_services
     from operations_app.tasks import run_job
 
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=ctx.users["operator"], vm=vm, target=target, params={"migrate_uri": "tcp://127.0.0.1"}
     )
     with c.Timer() as t:

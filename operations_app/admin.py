@@ -109,7 +109,9 @@ from operations_app.models import (  # noqa: E402
     OperationJob,
     VerificationCheck,
 )
+from operations_app.services import decommissions as decommission_services  # noqa: E402
 from operations_app.services import jobs as job_services  # noqa: E402
+from operations_app.services import migrations as migration_services  # noqa: E402
 from profiles_app.documents import error_list  # noqa: E402
 from vmpersona.errors import DomainError  # noqa: E402
 
@@ -198,7 +200,7 @@ class NotificationAdmin(admin.ModelAdmin):
 def decommission_vms(modeladmin, request, queryset):
     for vm in queryset.select_related("platform", "profile_version"):
         try:
-            job = job_services.job_request_decommission(user=request.user, vm=vm)
+            job = decommission_services.job_request_decommission(user=request.user, vm=vm)
         except DomainError as exc:
             modeladmin.message_user(request, f"{vm.name}: {exc}", messages.ERROR)
             continue
@@ -241,7 +243,7 @@ def migrate_vms(modeladmin, request, queryset):
                 modeladmin,
                 request,
                 vms,
-                lambda vm: job_services.job_request_migrate(
+                lambda vm: migration_services.job_request_migrate(
                     user=request.user, vm=vm, target=target, mode=mode
                 ),
                 lambda job: f"migration to {target.name} ({mode}) queued as job #{job.pk}",
@@ -256,7 +258,7 @@ def migrate_vms(modeladmin, request, queryset):
             "opts": modeladmin.model._meta,
             "vms": vms,
             "platforms": platforms,
-            "modes": job_services.MIGRATION_MODES,
+            "modes": migration_services.MIGRATION_MODES,
             "chosen_target": chosen,
             "chosen_mode": mode,
             "errors": errors,

@@ -31,7 +31,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from operations_app import selectors_jobs as selectors
 from operations_app.models import OperationJob
-from operations_app.services.jobs import event_to_dict, job_group, user_group
+from operations_app.services.events import event_to_dict, job_group, user_group
 
 logger = logging.getLogger(__name__)
 

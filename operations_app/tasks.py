@@ -53,6 +53,6 @@ def run_job(job_id: int) -> str:
 
 def reap_jobs() -> list[int]:
     """Periodic: end jobs whose worker died and clean what they left."""
-    from operations_app.services.jobs import jobs_reap
+    from operations_app.services.reaper import jobs_reap
 
     return jobs_reap()

@@ -31,7 +31,10 @@ from operations_app.models import (
     OperationJob,
     Platform,
 )
+from operations_app.services import clones as clone_services
+from operations_app.services import decommissions as decommission_services
 from operations_app.services import jobs as job_services
+from operations_app.services import notifications as notification_services
 from profiles_app.documents import error_list
 from profiles_app.models import PolicyVersion, VersionStatus
 from vmpersona.errors import DomainError, NotFoundError, NotPermitted, StateConflict
@@ -294,7 +297,7 @@ def clone_form(request: HttpRequest) -> HttpResponse:
             return _render_clone(request, form, status=400)
         version = form.selected_version()
         try:
-            job = job_services.job_request_clone(
+            job = clone_services.job_request_clone(
                 user=request.user,
                 version=version,
                 platform=form.cleaned_data["platform"],
@@ -331,7 +334,7 @@ def vm_decommission(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(f"No VM {pk} in the inventory.")
     back = reverse("operations:vm", kwargs={"pk": vm.pk})
     try:
-        job = job_services.job_request_decommission(user=request.user, vm=vm)
+        job = decommission_services.job_request_decommission(user=request.user, vm=vm)
     except (ValidationError, DomainError) as exc:
         messages.error(request, f"Could not decommission {vm.name}: {_error_text(exc)}")
         return redirect(back)
@@ -357,7 +360,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_mark_read(request: HttpRequest) -> HttpResponse:
-    marked = job_services.notification_mark_read(user=request.user)
+    marked = notification_services.notification_mark_read(user=request.user)
     if marked:
         messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
     return redirect(_safe_next(request, reverse("operations:notifications")))

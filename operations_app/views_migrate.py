@@ -21,7 +21,7 @@ from operations_app import selectors_jobs
 from operations_app.forms_jobs import MigrateForm
 from operations_app.migration_display import job_migration, preview_view, vm_migratable
 from operations_app.models import JobKind, ManagedVM
-from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from operations_app.services.migrations import migration_preview
 from operations_app.views_jobs import _job_or_404, _status_for
 from vmpersona.errors import DomainError
@@ -77,7 +77,7 @@ def vm_migrate(request: HttpRequest, pk: int) -> HttpResponse:
     migrate = request.POST.get("action") == "migrate"
     try:
         if migrate:
-            job = job_services.job_request_migrate(
+            job = migration_services.job_request_migrate(
                 user=request.user, vm=vm, target=target, mode=mode
             )
         else:

@@ -124,7 +124,7 @@ class PolicyVersionAdmin(SimpleHistoryAdmin):
         from django.template.response import TemplateResponse
 
         from operations_app.models import Platform
-        from operations_app.services.jobs import job_request_clone
+        from operations_app.services.clones import job_request_clone
 
         if queryset.count() != 1:
             self.message_user(

@@ -31,8 +31,12 @@ from operations_app.models import (
     Severity,
     StepStatus,
 )
+from operations_app.services import clones as clone_services
+from operations_app.services import decommissions as decommission_services
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
+from operations_app.services import notifications as notification_services
 from operations_app.services import snapshots as snapshot_services
 from vmpersona.api import (
     ApiListView,
@@ -215,7 +219,7 @@ class IdOrNameField(serializers.Field):
 
 
 class MigrationMode(models.TextChoices):
-    """The modes ``job_services.MIGRATION_MODES`` accepts, with what each one does."""
+    """The modes ``migration_services.MIGRATION_MODES`` accepts, with what each one does."""
 
     AUTO = "auto", "Live when nothing the guest sees changes and the VM runs, else cold"
     LIVE = "live", "Live only: refused when the hardware changes or the VM is not running"
@@ -518,13 +522,13 @@ class JobListView(BaseView, ApiListView):
     def _clone(self, data: dict) -> OperationJob:
         version = selectors.clone_source(profile=data["profile"], number=data.get("version"))
         platform = selectors.platform_named(data["platform"])
-        return job_services.job_request_clone(
+        return clone_services.job_request_clone(
             user=self.request.user, version=version, platform=platform, vm_name=data["vm_name"]
         )
 
     def _migrate(self, data: dict) -> OperationJob:
         vm, target = _migration_objects(data)
-        return job_services.job_request_migrate(
+        return migration_services.job_request_migrate(
             user=self.request.user, vm=vm, target=target, mode=data["mode"]
         )
 
@@ -543,7 +547,7 @@ class JobListView(BaseView, ApiListView):
 
     def _decommission(self, data: dict) -> OperationJob:
         vm = selectors.vm_named(data["vm"])
-        return job_services.job_request_decommission(user=self.request.user, vm=vm)
+        return decommission_services.job_request_decommission(user=self.request.user, vm=vm)
 
 
 def _migration_objects(data: dict):
@@ -631,7 +635,7 @@ class JobEventsView(BaseView):
                 "after": query["after"],
                 "last_seq": job.event_seq,
                 "more": more,
-                "events": [job_services.event_to_dict(e) for e in events],
+                "events": [event_services.event_to_dict(e) for e in events],
             }
         )
 
@@ -684,7 +688,9 @@ class NotificationReadView(BaseView):
     )
     def post(self, request):
         data = self.parse(NotificationReadSerializer, request.data)
-        marked = job_services.notification_mark_read(user=request.user, ids=data.get("ids"))
+        marked = notification_services.notification_mark_read(
+            user=request.user, ids=data.get("ids")
+        )
         return Response(
             {"marked": marked, "unread": selectors.notification_unread_count(user=request.user)}
         )

@@ -24,7 +24,8 @@ from operations_app.models import (
     JobStatus,
     OperationJob,
 )
-from operations_app.services import jobs as job_services
+from operations_app.services import clones as clone_services
+from operations_app.services import decommissions as decommission_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import snapshots as snapshot_services
 from vmpersona.errors import DomainError
@@ -65,7 +66,7 @@ def cli_user(username: str | None):
 def request_clone(*, user, profile: str, number: int | None, platform: str, vm_name: str):
     version = selectors.clone_source(profile=profile, number=number)
     target = selectors.platform_named(platform)
-    return job_services.job_request_clone(
+    return clone_services.job_request_clone(
         user=user, version=version, platform=target, vm_name=vm_name
     )
 
@@ -77,7 +78,7 @@ def _migration_objects(*, vm: str, source: str | None, target: str):
 
 def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str):
     found, platform = _migration_objects(vm=vm, source=source, target=target)
-    return job_services.job_request_migrate(user=user, vm=found, target=platform, mode=mode)
+    return migration_services.job_request_migrate(user=user, vm=found, target=platform, mode=mode)
 
 
 def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str) -> dict:
@@ -104,7 +105,7 @@ def vm_snapshot_list(*, vm: str, platform: str | None, include_removed: bool):
 
 def request_destroy(*, user, vm: str, platform: str | None):
     target = selectors.vm_named(vm, platform=platform or "")
-    return job_services.job_request_decommission(user=user, vm=target)
+    return decommission_services.job_request_decommission(user=user, vm=target)
 
 
 def job_or_error(pk: int) -> OperationJob:

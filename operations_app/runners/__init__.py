@@ -1,11 +1,17 @@
-"""Runners turn a job into a list of small, named, idempotent steps."""
+"""Runners turn a job into a list of small, named, idempotent steps.
+
+Loading this package registers each kind's rollback with the reaper, so the reaper (a
+service) undoes a dead worker's job the way its runner would without importing runners.
+"""
 
 from __future__ import annotations
 
+from operations_app.models import JobKind, OperationJob
+from operations_app.runners.base import Runner
+from operations_app.services.reaper import register_rollback
 
-def runner_for(job):
-    from operations_app.models import JobKind
 
+def runner_for(job: OperationJob) -> Runner:
     if job.kind == JobKind.CLONE:
         from operations_app.runners.clone import CloneRunner
 
@@ -27,3 +33,11 @@ def runner_for(job):
 
         return RollbackRunner(job)
     raise ValueError(f"No runner for jobs of kind {job.kind}")
+
+
+def _rollback(job: OperationJob) -> list[str]:
+    return runner_for(job).rollback()
+
+
+for _kind in (JobKind.CLONE, JobKind.MIGRATE, JobKind.SNAPSHOT, JobKind.ROLLBACK):
+    register_rollback(_kind, _rollback)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from django.db import connection
 
 from operations_app.models import JobStatus, JobStep, OperationJob, Severity, StepStatus
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
+from operations_app.services import notifications as notification_services
 from operations_app.services.resources import resource_release, resources_remove
 from vmpersona.errors import DomainError, StateConflict
 
@@ -87,7 +89,7 @@ class Runner:
         step = self._step.name if self._step is not None else ""
         if self._step is not None:
             self.log_lines.append(message)
-        job_services.job_log(job=self.job, message=message, level=level, step=step)
+        event_services.job_log(job=self.job, message=message, level=level, step=step)
 
     def check_cancel(self) -> None:
         if job_services.job_cancel_requested(job=self.job):
@@ -133,7 +135,7 @@ class Runner:
                 reason="all steps passed",
                 result=job.result,
             )
-            job_services.notify_job_outcome(
+            notification_services.notify_job_outcome(
                 job=job, severity=Severity.SUCCESS, message=self.success_message()
             )
         except StepFailed as exc:
@@ -203,7 +205,7 @@ class Runner:
             logger.exception("rollback of job %s failed", job.pk)
             leftovers = [f"rollback raised {exc.__class__.__name__}: {exc}"]
         if leftovers:
-            job_services.job_log(
+            event_services.job_log(
                 job=job, level="error", message="Rollback left: " + "; ".join(leftovers)
             )
             job_services.job_transition(
@@ -229,4 +231,4 @@ class Runner:
             )
             if check:
                 message += f" (failing check: {check})"
-        job_services.notify_job_outcome(job=job, severity=severity, message=message)
+        notification_services.notify_job_outcome(job=job, severity=severity, message=message)

@@ -38,6 +38,7 @@ from operations_app.models import (
     VMState,
 )
 from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services.platforms import platform_connect, platform_refresh
 from operations_app.services.resources import resource_track
@@ -1005,7 +1006,7 @@ class CloneRunner(Runner):
                 passed=c.passed,
                 detail=c.detail[:4000],
             )
-            job_services.job_event(
+            event_services.job_event(
                 job=self.job,
                 kind="check",
                 index=index,
@@ -1026,7 +1027,7 @@ class CloneRunner(Runner):
         }
         self.job.result = {**(self.job.result or {}), "verification": summary}
         OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
-        job_services.job_event(job=self.job, kind="result", **summary)
+        event_services.job_event(job=self.job, kind="result", **summary)
         if failed:
             first = failed[0]
             raise StepFailed(

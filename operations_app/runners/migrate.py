@@ -54,6 +54,7 @@ from operations_app.models import (
 )
 from operations_app.runners.base import Cancelled, Step, StepFailed
 from operations_app.runners.clone import CloneRunner, Plan
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services.inventory import inventory_vm_moved
 from operations_app.services.platforms import platform_connect
@@ -494,7 +495,7 @@ class MigrateRunner(CloneRunner):
                 return False
             last[0] = now
             job_services.job_heartbeat(job=self.job)
-            job_services.job_event(
+            event_services.job_event(
                 job=self.job,
                 kind="transfer",
                 step="restore",
@@ -734,7 +735,7 @@ class MigrateRunner(CloneRunner):
                     leftovers.append(f"{name} is no longer defined on {source.name}")
                 elif point["running"] and not src.domains.state(name).active:
                     src.domains.start(name)
-                    job_services.job_log(
+                    event_services.job_log(
                         job=self.job,
                         level="warning",
                         message=f"{name} restarted on {source.name} from its disks",
@@ -742,7 +743,7 @@ class MigrateRunner(CloneRunner):
         except hv.HypervisorError as exc:
             leftovers.append(f"{name} could not be restarted on {source.name}: {exc}")
         if moved_back:
-            job_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
+            event_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
         return leftovers
 
     def _settle_transfer(self) -> str | None:
@@ -762,14 +763,14 @@ class MigrateRunner(CloneRunner):
                 f"worker's migration ({exc}); restarting libvirtd there releases it"
             )
         except hv.HypervisorError as exc:
-            job_services.job_log(
+            event_services.job_log(
                 job=job,
                 level="warning",
                 message=f"could not check for a migration in progress: {exc}",
             )
             return None
         if outcome:
-            job_services.job_log(
+            event_services.job_log(
                 job=job,
                 level="warning",
                 message=(
@@ -813,7 +814,7 @@ class MigrateRunner(CloneRunner):
                 )
             return True
         except hv.HypervisorError as exc:
-            job_services.job_log(
+            event_services.job_log(
                 job=job,
                 level="warning",
                 message=f"moving {name} back live failed ({exc}); it is restarted from its disks",

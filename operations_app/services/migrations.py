@@ -10,11 +10,74 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from operations_app import hypervisor as hv
-from operations_app.models import ManagedVM, Platform
-from operations_app.services.jobs import migration_check
+from operations_app.models import JobKind, JobTrigger, ManagedVM, OperationJob, Platform, VMState
+from operations_app.services.jobs import job_create
 from operations_app.services.platforms import platform_connect
-from vmpersona.errors import StateConflict
+from vmpersona.errors import NotPermitted, StateConflict, field_error
+from vmpersona.roles import OPERATORS, has_role
+
+MIGRATION_MODES = ("auto", "live", "cold")
+
+
+def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> ManagedVM:
+    """Why ``user`` may not move ``vm`` to ``target`` in ``mode`` (raised), else the VM
+    freshly read. Shared by the request and the dry run."""
+    if not has_role(user, OPERATORS):
+        raise NotPermitted(
+            f"{getattr(user, 'username', 'anonymous')} may not migrate VMs: this needs the 'operators' role."
+        )
+    if mode not in MIGRATION_MODES:
+        raise field_error(
+            "mode", f"mode must be one of {', '.join(MIGRATION_MODES)}", code="invalid"
+        )
+    vm = ManagedVM.objects.select_related("platform", "profile_version").get(pk=vm.pk)
+    if vm.state == VMState.GONE:
+        raise StateConflict(f"VM '{vm.name}' is gone.")
+    if not vm.managed or vm.profile_version_id is None:
+        raise StateConflict(
+            f"VM '{vm.name}' conforms to no profile version; only VMs cloned from a VPPD can be migrated."
+        )
+    if target.pk == vm.platform_id:
+        raise field_error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
+    if not target.enabled:
+        raise StateConflict(f"Platform {target.name} is disabled.")
+    return vm
+
+
+@transaction.atomic
+def job_request_migrate(
+    *,
+    user,
+    vm: ManagedVM,
+    target: Platform,
+    mode: str = "auto",
+    trigger: str = JobTrigger.MANUAL,
+    trigger_policy=None,
+    trigger_detail: str = "",
+    params: dict | None = None,
+) -> OperationJob:
+    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
+    vm = migration_check(user=user, vm=vm, target=target, mode=mode)
+    version = vm.profile_version
+    assert version is not None  # migration_check refuses a VM without one
+    job = OperationJob(
+        kind=JobKind.MIGRATE,
+        trigger=trigger,
+        trigger_policy=trigger_policy,
+        trigger_detail=trigger_detail,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        profile_version=version,
+        content_hash=vm.content_hash or version.content_hash,
+        platform=target,
+        source_platform=vm.platform,
+        vm=vm,
+        vm_name=vm.name,
+        params={**(params or {}), "mode": mode},
+    )
+    return job_create(job=job, user=user)
 
 
 def migration_preview(

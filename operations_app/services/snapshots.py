@@ -23,7 +23,7 @@ from operations_app.models import (
     VMSnapshot,
     VMState,
 )
-from operations_app.services.jobs import _create
+from operations_app.services.jobs import job_create
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import OPERATORS, has_role
 
@@ -62,7 +62,7 @@ def _queue(kind: str, *, user, vm: ManagedVM, trigger: str, params: dict) -> Ope
         vm_name=vm.name,
         params=params,
     )
-    return _create(job, user=user)
+    return job_create(job=job, user=user)
 
 
 @transaction.atomic

@@ -24,7 +24,8 @@ from operations_app.models import (
     VMState,
 )
 from operations_app.runners.base import Runner, Step, StepFailed
-from operations_app.services import jobs as job_services
+from operations_app.services import clones as clone_services
+from operations_app.services import events as event_services
 from operations_app.services import platforms as platform_services
 from profiles_app.services import versions as version_services
 
@@ -141,7 +142,7 @@ def errors(response) -> dict[str, str]:
 def clone_job(users, *, by: str = "operator", vm_name: str = "web-01", version=None, platform=None):
     version = version or approved_version(users)
     platform = platform or make_platform()
-    return job_services.job_request_clone(
+    return clone_services.job_request_clone(
         user=users[by], version=version, platform=platform, vm_name=vm_name
     )
 
@@ -203,7 +204,7 @@ class ScriptedRunner(Runner):
                 actual=actual,
                 passed=passed,
             )
-            job_services.job_event(
+            event_services.job_event(
                 job=self.job,
                 kind="check",
                 index=index,
@@ -218,7 +219,9 @@ class ScriptedRunner(Runner):
             )
             if not passed:
                 failed.append(f"{name} ({pointer}): expected {expected}, actual {actual}")
-        job_services.job_event(job=self.job, kind="result", checks=len(CHECKS), failed=len(failed))
+        event_services.job_event(
+            job=self.job, kind="result", checks=len(CHECKS), failed=len(failed)
+        )
         if failed:
             raise StepFailed(
                 f"Verification failed: {len(failed)} of {len(CHECKS)} checks", check=failed[0]

@@ -15,7 +15,8 @@ from django.db import connection
 from operations_app import hypervisor as hv
 from operations_app.models import JobStatus, ManagedVM, Notification, OperationJob, VMState
 from operations_app.runners.base import StepFailed
-from operations_app.services import jobs as job_services
+from operations_app.services import clones as clone_services
+from operations_app.services import decommissions as decommission_services
 from operations_app.tasks import run_job
 from profiles_app.services import versions as version_services
 
@@ -118,7 +119,7 @@ def cleanup(testbed_platforms):
 
 def request_clone(users, version, platform, name, cleanup) -> OperationJob:
     cleanup.append(name)
-    return job_services.job_request_clone(
+    return clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name=name
     )
 
@@ -165,7 +166,7 @@ def test_clone_is_verified_check_by_check_and_decommissioned(users, testbed_plat
     assert seqs == list(range(1, len(seqs) + 1))
     assert job.events.filter(kind="check").count() == len(checks)
     # Decommission removes the domain, its volumes, secrets and filter.
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(platform, "it-web-1") == []
     vm.refresh_from_db()
@@ -241,7 +242,7 @@ def test_two_clones_at_once(users, testbed_platforms, cleanup):
     }
     for j in jobs:
         vm = ManagedVM.objects.get(name=j.vm_name)
-        destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+        destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
         assert run_job(destroy.pk) == JobStatus.SUCCEEDED
         assert libvirt_leftovers(platform, j.vm_name) == []
 
@@ -255,7 +256,7 @@ def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
         "gateway": "10.231.1.1",
     }
     version = approved_version(users, doc)
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name="it-qb-1"
     )
     try:
@@ -263,7 +264,7 @@ def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
         with hv.Hypervisor.connect(platform.uri) as conn:
             assert "q35" in (conn.domains.spec("it-qb-1").machine or "")
         vm = ManagedVM.objects.get(name="it-qb-1")
-        destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+        destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
         assert run_job(destroy.pk) == JobStatus.SUCCEEDED
     finally:
         with hv.Hypervisor.connect(platform.uri) as conn:

@@ -20,7 +20,7 @@ from django.test import Client
 
 from operations_app import selectors_jobs
 from operations_app.models import JobEvent, Notification, OperationJob
-from operations_app.services import jobs as job_services
+from operations_app.services import events as event_services
 from tests.operations_app.job_support import clone_job, drive
 from vmpersona.asgi import application
 from vmpersona.realtime import redis_channel_layer
@@ -88,7 +88,7 @@ def all_seqs(job) -> list[int]:
 def test_client_gets_every_event_in_order_stored_and_live(users):
     job = clone_job(users)
     for n in range(3):
-        job_services.job_log(job=job, message=f"before connect {n}")
+        event_services.job_log(job=job, message=f"before connect {n}")
     stored = last_seq(job)
     assert stored == 4  # "queued" status plus three lines
 
@@ -126,7 +126,7 @@ def test_reconnect_after_last_seq_misses_and_repeats_nothing(users):
         comm = await communicator(f"/ws/jobs/{job.pk}/", users["operator"])
         assert (await comm.connect(timeout=TIMEOUT))[0]
         first, caught_up = await receive_until_caught_up(comm)
-        await db(job_services.job_log)(job=job, message="while connected")
+        await db(event_services.job_log)(job=job, message="while connected")
         first += await receive_events(comm, until_seq=caught_up["seq"] + 1)
         await comm.disconnect()
 
@@ -138,7 +138,7 @@ def test_reconnect_after_last_seq_misses_and_repeats_nothing(users):
         assert (await again.connect(timeout=TIMEOUT))[0]
         second, caught_up = await receive_until_caught_up(again)
         assert caught_up["status"] == "rolled_back"
-        await db(job_services.job_log)(job=job, message="after the end")
+        await db(event_services.job_log)(job=job, message="after the end")
         second += await receive_events(again, until_seq=caught_up["seq"] + 1)
         await again.disconnect()
         return first, second
@@ -154,7 +154,7 @@ def test_event_committed_during_catch_up_is_relayed(users):
     """The consumer joins the group before reading stored events, so an event committed
     while it reads them still reaches the client (and only once)."""
     job = clone_job(users)
-    job_services.job_log(job=job, message="stored")
+    event_services.job_log(job=job, message="stored")
     original = selectors_jobs.job_events
     calls = []
 
@@ -162,7 +162,7 @@ def test_event_committed_during_catch_up_is_relayed(users):
         events = original(**kwargs)
         if not calls:
             # Committed (and pushed) after the stored events were read.
-            job_services.job_log(job=job, message="committed during catch-up")
+            event_services.job_log(job=job, message="committed during catch-up")
         calls.append(kwargs)
         return events
 
@@ -193,14 +193,16 @@ def test_stale_pushes_are_dropped_and_lost_pushes_are_filled_in(users):
 
         # A late duplicate of an event already sent is dropped.
         layer = get_channel_layer()
-        stale = await db(lambda: job_services.event_to_dict(JobEvent.objects.get(job=job, seq=1)))()
+        stale = await db(
+            lambda: event_services.event_to_dict(JobEvent.objects.get(job=job, seq=1))
+        )()
         await layer.group_send(f"job-{job.pk}", {"type": "push.message", "message": stale})
         assert await comm.receive_nothing(timeout=0.3)
 
         # Event 2's push is lost; when event 3 arrives, 2 is read from the database.
-        with mock.patch.object(job_services, "push"):
-            await db(job_services.job_log)(job=job, message="push lost")
-        await db(job_services.job_log)(job=job, message="pushed")
+        with mock.patch.object(event_services, "push"):
+            await db(event_services.job_log)(job=job, message="push lost")
+        await db(event_services.job_log)(job=job, message="pushed")
         events = await receive_events(comm, until_seq=3)
         assert await comm.receive_nothing(timeout=0.2)
         await comm.disconnect()
@@ -363,7 +365,7 @@ def test_pushes_travel_through_redis_also_after_an_idle_spell(users, settings):
         # Idle for longer than the layer's blocking read and redis-py's default socket
         # timeout (5 s each): the connection stays up and still gets what is pushed.
         assert await comm.receive_nothing(timeout=7)
-        await db(job_services.job_log)(job=job, message="through redis")
+        await db(event_services.job_log)(job=job, message="through redis")
         events = await receive_events(comm, until_seq=2)
         await comm.disconnect()
         await get_channel_layer().flush()

@@ -9,8 +9,12 @@ from django.utils import timezone
 
 from operations_app.models import JobResource, JobStatus, Notification, OperationJob, ResourceKind
 from operations_app.runners.base import Runner, Step, StepFailed
-from operations_app.services import jobs as svc
+from operations_app.services import clones as clone_services
+from operations_app.services import events as event_services
+from operations_app.services import jobs as job_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import queue as queue_services
+from operations_app.services import reaper as reaper_services
 from profiles_app.services import versions as version_services
 from vmpersona.errors import NotPermitted, StateConflict
 
@@ -33,7 +37,7 @@ def _approved(users, make_document, name="web", flag="Testing"):
 def test_only_approved_versions_can_be_cloned(users, make_document, platform):
     draft = version_services.policy_create(user=users["author"], document=make_document("web"))
     with pytest.raises(StateConflict, match="only approved"):
-        svc.job_request_clone(
+        clone_services.job_request_clone(
             user=users["operator"], version=draft, platform=platform, vm_name="web-1"
         )
     assert not OperationJob.objects.exists()
@@ -42,17 +46,19 @@ def test_only_approved_versions_can_be_cloned(users, make_document, platform):
 def test_production_profiles_need_an_operator(users, make_document, platform):
     prod = _approved(users, make_document, "prod", flag="Production")
     with pytest.raises(NotPermitted, match="Production"):
-        svc.job_request_clone(
+        clone_services.job_request_clone(
             user=users["author"], version=prod, platform=platform, vm_name="prod-1"
         )
     test = _approved(users, make_document, "qa", flag="Testing")
-    job = svc.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["author"], version=test, platform=platform, vm_name="qa-1"
     )
     assert job.status == JobStatus.QUEUED
     with pytest.raises(NotPermitted):
-        svc.job_request_clone(user=users["viewer"], version=test, platform=platform, vm_name="qa-2")
-    job = svc.job_request_clone(
+        clone_services.job_request_clone(
+            user=users["viewer"], version=test, platform=platform, vm_name="qa-2"
+        )
+    job = clone_services.job_request_clone(
         user=users["operator"], version=prod, platform=platform, vm_name="prod-1"
     )
     assert job.content_hash == prod.content_hash and job.profile_version == prod
@@ -61,7 +67,7 @@ def test_production_profiles_need_an_operator(users, make_document, platform):
 def test_vm_names_are_validated(users, make_document, platform):
     v = _approved(users, make_document)
     with pytest.raises(ValidationError) as info:
-        svc.job_request_clone(
+        clone_services.job_request_clone(
             user=users["operator"], version=v, platform=platform, vm_name="Bad Name!"
         )
     assert info.value.error_list[0].params["path"] == "vm_name"
@@ -69,13 +75,15 @@ def test_vm_names_are_validated(users, make_document, platform):
 
 def test_one_active_job_per_vm(users, make_document, platform):
     v = _approved(users, make_document)
-    first = svc.job_request_clone(
+    first = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="web-1"
     )
     with pytest.raises(StateConflict, match="already has an active job"):
-        svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="web-1")
-    svc.job_cancel(user=users["operator"], job=first)
-    second = svc.job_request_clone(
+        clone_services.job_request_clone(
+            user=users["operator"], version=v, platform=platform, vm_name="web-1"
+        )
+    job_services.job_cancel(user=users["operator"], job=first)
+    second = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="web-1"
     )
     assert second.pk != first.pk
@@ -83,14 +91,14 @@ def test_one_active_job_per_vm(users, make_document, platform):
 
 def test_transitions_are_guarded(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="web-1"
     )
     with pytest.raises(StateConflict):
-        svc.job_transition(job=job, to=JobStatus.SUCCEEDED, allowed=[JobStatus.RUNNING])
+        job_services.job_transition(job=job, to=JobStatus.SUCCEEDED, allowed=[JobStatus.RUNNING])
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
-    svc.job_transition(job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED])
+    job_services.job_transition(job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED])
     assert job.started_at is not None
     history = [h.status for h in job.history.order_by("history_date")]
     assert history[-1] == JobStatus.RUNNING
@@ -98,28 +106,28 @@ def test_transitions_are_guarded(users, make_document, platform):
 
 def test_events_are_numbered_in_order(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="web-1"
     )
     for n in range(5):
-        svc.job_log(job=job, message=f"line {n}")
+        event_services.job_log(job=job, message=f"line {n}")
     seqs = list(job.events.values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
-    after = svc.job_events_after(job=job, after=3)
+    after = event_services.job_events_after(job=job, after=3)
     assert [e.seq for e in after] == seqs[3:]
 
 
 def test_cancel_of_a_queued_job_ends_it_and_viewers_cannot_cancel(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="web-1"
     )
     with pytest.raises(NotPermitted):
-        svc.job_cancel(user=users["viewer"], job=job)
-    job = svc.job_cancel(user=users["operator"], job=job)
+        job_services.job_cancel(user=users["viewer"], job=job)
+    job = job_services.job_cancel(user=users["operator"], job=job)
     assert job.status == JobStatus.CANCELLED and job.finished_at
     with pytest.raises(StateConflict):
-        svc.job_cancel(user=users["operator"], job=job)
+        job_services.job_cancel(user=users["operator"], job=job)
 
 
 class _Recorder(Runner):
@@ -148,14 +156,16 @@ class _Recorder(Runner):
 
 def test_runner_success_and_domain_failure_and_error(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="r-1")
+    job = clone_services.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="r-1"
+    )
     runner = _Recorder(job)
     runner.run()
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.progress == 100
     assert [s.status for s in job.steps.order_by("index")] == ["succeeded"] * 3
 
-    job2 = svc.job_request_clone(
+    job2 = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="r-2"
     )
     runner = _Recorder(job2)
@@ -169,7 +179,7 @@ def test_runner_success_and_domain_failure_and_error(users, make_document, platf
         job=job2, recipient=users["admin"], severity="error"
     ).exists()
 
-    job3 = svc.job_request_clone(
+    job3 = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="r-3"
     )
     runner = _Recorder(job3)
@@ -181,7 +191,9 @@ def test_runner_success_and_domain_failure_and_error(users, make_document, platf
 
 def test_runner_stops_at_cancel_between_steps(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="r-4")
+    job = clone_services.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="r-4"
+    )
     runner = _Recorder(job)
     original = runner.steps
 
@@ -210,10 +222,10 @@ def test_reaper_ends_jobs_whose_worker_died_and_removes_their_resources(
     from operations_app import hypervisor as hv
 
     v = _approved(users, make_document)
-    job = svc.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="reap-1"
     )
-    svc.job_transition(
+    job_services.job_transition(
         job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:1"
     )
     # The dead worker had made a domain on the platform.
@@ -225,20 +237,20 @@ def test_reaper_ends_jobs_whose_worker_died_and_removes_their_resources(
     OperationJob.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
     )
-    assert svc.jobs_reap(stale_after_s=60) == [job.pk]
+    assert reaper_services.jobs_reap(stale_after_s=60) == [job.pk]
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK and "stopped responding" in job.error
     with hv.Hypervisor.connect(platform.uri) as conn:
         assert not conn.domains.exists("reap-1")
     # A job with a fresh heartbeat is left alone.
-    job2 = svc.job_request_clone(
+    job2 = clone_services.job_request_clone(
         user=users["operator"], version=v, platform=platform, vm_name="reap-2"
     )
-    svc.job_transition(
+    job_services.job_transition(
         job=job2, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:2"
     )
-    svc.job_heartbeat(job=job2)
-    assert svc.jobs_reap(stale_after_s=60) == []
+    job_services.job_heartbeat(job=job2)
+    assert reaper_services.jobs_reap(stale_after_s=60) == []
 
 
 # --- queued jobs whose task was lost ------------------------------------------------------
@@ -253,7 +265,7 @@ def _queued_tasks() -> list:
 def _requested(users, make_document, platform, django_capture_on_commit_callbacks, name):
     v = _approved(users, make_document, name=name)
     with django_capture_on_commit_callbacks(execute=True):
-        return svc.job_request_clone(
+        return clone_services.job_request_clone(
             user=users["operator"], version=v, platform=platform, vm_name=name
         )
 
@@ -268,15 +280,15 @@ def test_a_queued_job_whose_task_was_lost_is_handed_to_the_queue_again(
     assert job.enqueued_at is not None and _queued_tasks() == [(job.pk,)]
 
     # Not picked up yet, but its task is still waiting: nothing to do.
-    assert svc.jobs_requeue(after_s=60) == []
+    assert queue_services.jobs_requeue(after_s=60) == []
     OperationJob.objects.filter(pk=job.pk).update(
         enqueued_at=timezone.now() - timezone.timedelta(minutes=10)
     )
-    assert svc.jobs_requeue(after_s=60) == []  # the queue still holds a task
+    assert queue_services.jobs_requeue(after_s=60) == []  # the queue still holds a task
 
     # The queue's store lost it (Redis restarted): the reaper's pass hands it over again.
     OrmQ.objects.all().delete()
-    assert svc.jobs_reap(stale_after_s=60) == []
+    assert reaper_services.jobs_reap(stale_after_s=60) == []
     assert _queued_tasks() == [(job.pk,)]
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
@@ -284,7 +296,7 @@ def test_a_queued_job_whose_task_was_lost_is_handed_to_the_queue_again(
     assert "handed to the queue again" in job.events.filter(kind="log").last().payload["message"]
     # Handed over recently: not again on the next pass.
     OrmQ.objects.all().delete()
-    assert svc.jobs_requeue(after_s=60) == []
+    assert queue_services.jobs_requeue(after_s=60) == []
 
 
 def test_a_job_requested_while_the_queue_is_unreachable_stays_queued_and_says_so(
@@ -307,17 +319,21 @@ def test_a_job_requested_while_the_queue_is_unreachable_stays_queued_and_says_so
     OperationJob.objects.filter(pk=job.pk).update(
         created_at=timezone.now() - timezone.timedelta(minutes=10)
     )
-    assert svc.jobs_requeue(after_s=60) == []
+    assert queue_services.jobs_requeue(after_s=60) == []
     assert job.events.filter(kind="log").count() == 1  # said once, not at every pass
     monkeypatch.undo()
-    assert svc.jobs_requeue(after_s=60) == [job.pk]
+    assert queue_services.jobs_requeue(after_s=60) == [job.pk]
     assert _queued_tasks() == [(job.pk,)]
 
 
 def test_a_job_handed_to_the_queue_twice_runs_once(users, make_document, platform):
     v = _approved(users, make_document)
-    job = svc.job_request_clone(user=users["operator"], version=v, platform=platform, vm_name="x2")
-    svc.job_transition(job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="w:1")
+    job = clone_services.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="x2"
+    )
+    job_services.job_transition(
+        job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="w:1"
+    )
     events = job.events.count()
 
     class Boom(Runner):

@@ -17,6 +17,7 @@ from operations_app.models import (
     OperationJob,
     Severity,
 )
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from tests.browser import log_in, shot
 from tests.operations_app.job_support import (
@@ -184,7 +185,7 @@ def test_job_page_costs_a_constant_number_of_queries(client, users, setup):
 
     before = queries(small)
     for n in range(20):
-        job_services.job_log(job=small, message=f"more {n}")
+        event_services.job_log(job=small, message=f"more {n}")
     step = job_services.step_start(job=small, index=3, name="extra")
     job_services.step_finish(step=step, status="succeeded", output="x")
     assert queries(small) == before

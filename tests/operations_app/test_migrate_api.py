@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from operations_app import hypervisor as hv
 from operations_app.models import JobKind, JobStatus, ManagedVM, OperationJob
 from operations_app.services import platforms as platform_services
-from operations_app.services.jobs import MIGRATION_MODES
+from operations_app.services.migrations import MIGRATION_MODES
 from tests.operations_app.job_support import (
     ADMIN_VMS,
     JOBS,

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from operations_app.models import JobKind, JobStatus, OperationJob
-from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from tests.operations_app.job_support import (
     MACHINE_TYPE_DIFFERENCE,
     approved_version,
@@ -197,7 +197,7 @@ def preview(monkeypatch):
     answer = {"plan": a_plan()}
 
     def migration_preview(*, user, vm, target, mode="auto"):
-        job_services.migration_check(user=user, vm=vm, target=target, mode=mode)
+        migration_services.migration_check(user=user, vm=vm, target=target, mode=mode)
         calls.append({"user": user, "vm": vm, "target": target, "mode": mode})
         return answer["plan"]
 

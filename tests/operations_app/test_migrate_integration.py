@@ -12,9 +12,13 @@ import pytest
 from operations_app import hypervisor as hv
 from operations_app.models import JobStatus, ManagedVM, Notification, OperationJob, VMState
 from operations_app.runners.base import StepFailed
+from operations_app.services import clones as clone_services
+from operations_app.services import decommissions as decommission_services
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import reaper as reaper_services
 from operations_app.tasks import run_job
 
 from .test_clone_integration import approved_version, clone_document, libvirt_leftovers
@@ -75,7 +79,7 @@ def _running_clone(
         del doc["resource_allocation"]["limits"]["memory_hard_limit_mib"]
     doc["network_configuration"]["interfaces"][0]["ipv4"]["address"] = address
     version = approved_version(users, doc)
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name=name
     )
     assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
@@ -137,7 +141,7 @@ def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
     vm = _running_clone(users, host_a, name, "10.231.0.61/24")
     _write_marker(host_a, name, b"written on host A\n")
 
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=users["operator"],
         vm=vm,
         target=host_b,
@@ -166,7 +170,7 @@ def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
     assert str(vm.domain_uuid) == info.uuid
     assert list(ManagedVM.objects.filter(name=name)) == [vm]
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_b, name) == []
 
@@ -187,7 +191,7 @@ def test_failure_after_the_move_leaves_the_source_running(users, hosts, cleanup,
     vm = _running_clone(users, host_a, name, "10.231.0.62/24")
     _write_marker(host_a, name, b"still here\n")
 
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=users["operator"],
         vm=vm,
         target=host_b,
@@ -208,7 +212,7 @@ def test_failure_after_the_move_leaves_the_source_running(users, hosts, cleanup,
     assert vm.platform == host_a
     assert Notification.objects.filter(recipient=users["admin"], job=job, severity="error").exists()
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
 
@@ -221,7 +225,7 @@ def test_unresolved_difference_stops_before_anything_is_made(users, hosts, clean
     with hv.Hypervisor.connect(host_a.uri) as conn:
         uuid_before = conn.domains.lookup(name).uuid
 
-    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    job = migration_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
     assert run_job(job.pk) == JobStatus.ROLLED_BACK
     job.refresh_from_db()
     assert "Unresolved differences block the migration" in job.error
@@ -234,7 +238,7 @@ def test_unresolved_difference_stops_before_anything_is_made(users, hosts, clean
     vm.refresh_from_db()
     assert vm.platform == host_a
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
 
@@ -254,7 +258,7 @@ def _clone_with(users, platform, name: str, address: str, fixes: list[dict]) -> 
     doc["network_configuration"]["interfaces"][0]["ipv4"]["address"] = address
     doc["fixes"] = fixes
     version = approved_version(users, doc)
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name=name
     )
     assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
@@ -296,7 +300,7 @@ def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, clean
     with hv.Hypervisor.connect(host_a.uri) as conn:
         assert conn.domains.state(name) == hv.DomainState.RUNNING
 
-    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    job = migration_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
     assert run_job(job.pk) == JobStatus.SUCCEEDED, _why(job)
     job.refresh_from_db()
     assert job.result["path"] == "cold", job.result.get("path_reason")
@@ -319,7 +323,7 @@ def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, clean
     vm.refresh_from_db()
     assert vm.platform == host_b and vm.state == VMState.RUNNING
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_b, name) == []
 
@@ -376,7 +380,7 @@ def test_a_failure_at_each_step_leaves_the_source_running_and_nothing_on_b(
 
         with monkeypatch.context() as m:
             m.setattr(MigrateRunner, f"step_{step}", broken)
-            job = job_services.job_request_migrate(
+            job = migration_services.job_request_migrate(
                 user=users["operator"],
                 vm=vm,
                 target=host_b,
@@ -386,7 +390,7 @@ def test_a_failure_at_each_step_leaves_the_source_running_and_nothing_on_b(
         assert f"injected failure {when} {step}" in OperationJob.objects.get(pk=job.pk).error
         _assert_source_intact(users, job, host_a, host_b, name, b"keep me\n")
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
 
@@ -409,7 +413,7 @@ def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
     vm = _clone_with(users, host_a, name, "10.231.0.66/24", [])
     _write_marker(host_a, name, b"cold but safe\n")
 
-    job = job_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
+    job = migration_services.job_request_migrate(user=users["operator"], vm=vm, target=host_b)
     assert run_job(job.pk) == JobStatus.ROLLED_BACK, _why(job)
     job.refresh_from_db()
     assert job.result["path"] == "cold" and job.result.get("source_stopped")
@@ -417,7 +421,7 @@ def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
     assert any("restarted on host-a from its disks" in m for m in logs), logs
     _assert_source_intact(users, job, host_a, host_b, name, b"cold but safe\n")
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
 
@@ -448,7 +452,7 @@ def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cl
         raise hv.ConnectionFailed("host-b stopped answering (simulated)")
 
     monkeypatch.setattr(MigrateRunner, "step_adapt_guest", unreachable)
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=users["operator"], vm=vm, target=host_b, mode="cold"
     )
     assert run_job(job.pk) == JobStatus.FAILED, _why(job)
@@ -461,7 +465,7 @@ def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cl
         assert conn.domains.state(name) == hv.DomainState.RUNNING  # still there
 
     down["b"] = False  # host B answers again
-    job_services.jobs_reap()
+    reaper_services.jobs_reap()
     assert libvirt_leftovers(host_b, name) == []
     with hv.Hypervisor.connect(host_a.uri) as conn:
         assert conn.domains.state(name) == hv.DomainState.RUNNING
@@ -470,7 +474,7 @@ def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cl
     logs = [e.payload.get("message", "") for e in job.events.filter(kind="log")]
     assert any("now removed" in m for m in logs), logs
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []
 
@@ -488,7 +492,7 @@ def test_cancel_during_the_transfer_aborts_and_rolls_back(users, hosts, cleanup)
     cleanup.append(name)
     vm = _running_clone(users, host_a, name, "10.231.0.71/24")
     _write_marker(host_a, name, b"still mine\n")
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=users["operator"],
         vm=vm,
         target=host_b,
@@ -526,6 +530,6 @@ def test_cancel_during_the_transfer_aborts_and_rolls_back(users, hosts, cleanup)
     assert _read_marker(host_a, name) == b"still mine\n"
     assert ManagedVM.objects.get(name=name).platform == host_a
 
-    destroy = job_services.job_request_decommission(user=users["operator"], vm=vm)
+    destroy = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert libvirt_leftovers(host_a, name) == []

@@ -18,7 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from operations_app.models import JobEvent, JobKind, JobStatus, ManagedVM, OperationJob, VMState
+from operations_app.services import clones as clone_services
+from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from tests.browser import log_in
 from tests.operations_app.job_support import (
@@ -215,7 +218,7 @@ def previews(monkeypatch):
 
     def install(*, ready: bool = True):
         def fake(*, user, vm, target, mode):
-            vm = job_services.migration_check(user=user, vm=vm, target=target, mode=mode)
+            vm = migration_services.migration_check(user=user, vm=vm, target=target, mode=mode)
             calls.append({"user": user, "vm": vm, "target": target, "mode": mode})
             return preview(
                 vm=vm.name, source=vm.platform.name, target=target.name, mode=mode, ready=ready
@@ -515,7 +518,7 @@ def test_the_maintenance_window_box_cannot_be_switched_on(client, users, setup):
 
 
 def migrate_job(users, setup, *, mode="auto") -> OperationJob:
-    return job_services.job_request_migrate(
+    return migration_services.job_request_migrate(
         user=users["operator"], vm=setup["vm"], target=setup["host_b"], mode=mode
     )
 
@@ -535,7 +538,7 @@ def running_migrate_job(users, setup) -> OperationJob:
 
 def emit_transfer(job, *, done: int, memory: int, disk: int) -> None:
     """A progress event of the live migration in the restore step: ``done`` of 4 GiB."""
-    job_services.job_event(
+    event_services.job_event(
         job=job,
         kind="transfer",
         step="restore",
@@ -674,7 +677,7 @@ def test_a_queued_migrate_job_says_what_is_to_come(client, users, setup):
 
 def test_a_running_migration_shows_the_latest_transfer_but_not_in_the_log(client, users, setup):
     job = running_migrate_job(users, setup)
-    job_services.job_log(job=job, message="moving web-01 live", step="restore")
+    event_services.job_log(job=job, message="moving web-01 live", step="restore")
     for done in range(1, 11):
         emit_transfer(job, done=done * 200 * MiB, memory=done * 20 * MiB, disk=done * 180 * MiB)
     client.force_login(users["operator"])
@@ -701,7 +704,7 @@ def test_a_running_migration_shows_the_latest_transfer_but_not_in_the_log(client
 
 def test_the_migration_section_is_only_for_migrate_jobs_and_their_viewers(client, users, setup):
     version = setup["version"]
-    clone = job_services.job_request_clone(
+    clone = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=setup["host_b"], vm_name="web-02"
     )
     client.force_login(users["operator"])
@@ -769,7 +772,7 @@ def test_transfer_events_drive_one_progress_line_live(
 
     def finish():
         OperationJob.objects.filter(pk=job.pk).update(result=finished_result())
-        job_services.job_event(
+        event_services.job_event(
             job=job,
             kind="step_finished",
             index=4,

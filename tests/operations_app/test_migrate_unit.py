@@ -11,7 +11,7 @@ from operations_app.models import JobKind, ManagedVM, OperationJob, VMState
 from operations_app.runners import runner_for
 from operations_app.runners.base import StepFailed
 from operations_app.runners.migrate import MigrateRunner, choose_path, swap_secrets
-from operations_app.services import jobs as svc
+from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from profiles_app.services import versions as version_services
 from tests.operations_app.job_support import managed_vm
@@ -79,7 +79,9 @@ def vm(users, make_document, lab):
 
 @pytest.mark.django_db
 def test_an_operator_requests_a_migration(users, lab, vm):
-    job = svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[1], mode="live")
+    job = migration_services.job_request_migrate(
+        user=users["operator"], vm=vm, target=lab[1], mode="live"
+    )
     assert job.kind == JobKind.MIGRATE
     assert job.platform == lab[1] and job.source_platform == lab[0]
     assert job.vm == vm and job.params["mode"] == "live"
@@ -90,7 +92,7 @@ def test_an_operator_requests_a_migration(users, lab, vm):
 @pytest.mark.django_db
 def test_migration_to_the_same_platform_is_refused(users, lab, vm):
     with pytest.raises(ValidationError, match="already runs on lab-a"):
-        svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[0])
+        migration_services.job_request_migrate(user=users["operator"], vm=vm, target=lab[0])
     assert not OperationJob.objects.exists()
 
 
@@ -99,7 +101,7 @@ def test_migration_to_a_disabled_platform_is_refused(users, lab, vm):
     platform_services.platform_update(platform=lab[1], enabled=False)
     lab[1].refresh_from_db()
     with pytest.raises(StateConflict, match="disabled"):
-        svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])
+        migration_services.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])
     assert not OperationJob.objects.exists()
 
 
@@ -107,7 +109,7 @@ def test_migration_to_a_disabled_platform_is_refused(users, lab, vm):
 @pytest.mark.parametrize("who", ["author", "approver", "viewer"])
 def test_only_operators_may_migrate(users, lab, vm, who):
     with pytest.raises(NotPermitted, match="operators"):
-        svc.job_request_migrate(user=users[who], vm=vm, target=lab[1])
+        migration_services.job_request_migrate(user=users[who], vm=vm, target=lab[1])
     assert not OperationJob.objects.exists()
 
 
@@ -117,18 +119,20 @@ def test_a_vm_without_a_profile_version_is_refused(users, lab):
         platform=lab[0], name="mg-stray", domain_uuid=uuid.uuid4(), state=VMState.RUNNING
     )
     with pytest.raises(StateConflict, match="no profile version"):
-        svc.job_request_migrate(user=users["operator"], vm=stray, target=lab[1])
+        migration_services.job_request_migrate(user=users["operator"], vm=stray, target=lab[1])
     assert not OperationJob.objects.exists()
 
 
 @pytest.mark.django_db
 def test_an_unknown_mode_is_refused(users, lab, vm):
     with pytest.raises(ValidationError, match="mode"):
-        svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[1], mode="teleport")
+        migration_services.job_request_migrate(
+            user=users["operator"], vm=vm, target=lab[1], mode="teleport"
+        )
 
 
 @pytest.mark.django_db
 def test_one_active_job_per_vm(users, lab, vm):
-    svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])
+    migration_services.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])
     with pytest.raises(StateConflict, match="already has an active job"):
-        svc.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])
+        migration_services.job_request_migrate(user=users["operator"], vm=vm, target=lab[1])

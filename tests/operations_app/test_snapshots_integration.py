@@ -7,7 +7,7 @@ import pytest
 
 from operations_app import hypervisor as hv
 from operations_app.models import JobStatus, OperationJob, SnapshotOrigin, VMSnapshot
-from operations_app.services import jobs as job_services
+from operations_app.services import decommissions as decommission_services
 from operations_app.services import snapshots as snapshot_services
 from operations_app.tasks import run_job
 
@@ -65,7 +65,7 @@ def test_snapshot_rollback_and_retention(users, vm_on_a, settings):
     first.refresh_from_db()
     assert first.removed_at is not None and "retention" in first.removed_reason
 
-    destroy = job_services.job_request_decommission(user=operator, vm=vm)
+    destroy = decommission_services.job_request_decommission(user=operator, vm=vm)
     assert run_job(destroy.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=destroy.pk).error
     assert not snapshot_services.vm_snapshots(vm=vm).exists()
     assert libvirt_leftovers(host_a, vm.name) == []

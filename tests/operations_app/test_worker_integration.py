@@ -16,7 +16,9 @@ from django.db import connection
 
 from operations_app import hypervisor as hv
 from operations_app.models import TERMINAL_STATUSES, JobStatus, OperationJob
-from operations_app.services import jobs as job_services
+from operations_app.services import clones as clone_services
+from operations_app.services import migrations as migration_services
+from operations_app.services import reaper as reaper_services
 from operations_app.services.resources import remove_volume
 from tests.operations_app.test_clone_integration import (
     approved_version,
@@ -127,7 +129,7 @@ def test_a_worker_process_runs_the_queued_clone(users, testbed_platforms, worker
     platform = testbed_platforms["host-a"]
     version = approved_version(users, clone_document("wk-web"))
     cleanup_vm.append("wk-web-1")
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name="wk-web-1"
     )
     done = _wait(
@@ -144,7 +146,7 @@ def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, wo
     platform = testbed_platforms["host-a"]
     version = approved_version(users, clone_document("wk-kill"))
     cleanup_vm.append("wk-kill-1")
-    job = job_services.job_request_clone(
+    job = clone_services.job_request_clone(
         user=users["operator"], version=version, platform=platform, vm_name="wk-kill-1"
     )
     # Kill it while it waits for the freshly booted guest: it has made a domain and a
@@ -163,7 +165,7 @@ def test_a_killed_worker_leaves_nothing_once_reaped(users, testbed_platforms, wo
     # The worker's process is gone: the reaper ends the job and removes what it made.
     # The periodic reaper runs every minute; here it is called until the killed worker
     # process has fully exited (a process tearing down for a moment still exists).
-    _wait(lambda: job_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
+    _wait(lambda: reaper_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK
     assert "stopped responding" in job.error
@@ -207,7 +209,7 @@ def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
     _write_marker(host_a, name, b"before the kill\n")
     worker = late_worker()  # picks up the migration from the queue
 
-    job = job_services.job_request_migrate(
+    job = migration_services.job_request_migrate(
         user=users["operator"],
         vm=vm,
         target=host_b,
@@ -231,7 +233,7 @@ def test_a_worker_killed_mid_migration_leaves_the_source_running_once_reaped(
 
     # The periodic reaper runs every minute; here it is called until the killed worker
     # process has fully exited (a process tearing down for a moment still exists).
-    _wait(lambda: job_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
+    _wait(lambda: reaper_services.jobs_reap() == [job.pk], 60, "the reaper to end the job")
     job.refresh_from_db()
     assert job.status == JobStatus.ROLLED_BACK, job.error
     assert "stopped responding" in job.error

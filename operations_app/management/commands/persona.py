@@ -28,6 +28,7 @@ from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, Platform
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from profiles_app.documents import error_list
 from vmpersona.errors import DomainError
@@ -121,7 +122,7 @@ class Command(BaseCommand):
         )
         migrate.add_argument(
             "--mode",
-            choices=job_services.MIGRATION_MODES,
+            choices=migration_services.MIGRATION_MODES,
             default="auto",
             help="live, cold, or auto: live when nothing the guest sees changes (default)",
         )

@@ -1,0 +1,89 @@
+"""Notifications: the bell menu, its live push, and email."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+
+from operations_app.models import Notification, OperationJob, Severity
+from operations_app.services.events import push, user_group
+from vmpersona.roles import OPERATORS
+
+logger = logging.getLogger(__name__)
+
+
+def administrators():
+    """Superusers and operators: the people told about failures and rollbacks."""
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=OPERATORS))
+        .distinct()
+    )
+
+
+def notify(
+    *,
+    recipients: Iterable,
+    severity: str,
+    message: str,
+    link: str = "",
+    job: OperationJob | None = None,
+) -> list[Notification]:
+    made = []
+    emails = []
+    for user in {u.pk: u for u in recipients}.values():
+        note = Notification.objects.create(
+            recipient=user, severity=severity, message=message, link=link, job=job
+        )
+        made.append(note)
+        push(
+            user_group(user.pk),
+            {
+                "kind": "notification",
+                "id": note.pk,
+                "severity": severity,
+                "message": message,
+                "link": link,
+            },
+        )
+        if user.email:
+            emails.append(user.email)
+    if emails:
+        subject = f"[VM Persona] {Severity(severity).label}: {message[:80]}"
+        body = message + (f"\n\n{settings.VMPERSONA_BASE_URL.rstrip('/')}{link}" if link else "")
+
+        def send() -> None:
+            try:
+                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=False)
+            except Exception:
+                logger.warning("notification email failed", exc_info=True)
+
+        transaction.on_commit(send)
+    return made
+
+
+def notify_job_outcome(*, job: OperationJob, severity: str, message: str) -> list[Notification]:
+    recipients = list(administrators())
+    if job.requested_by is not None:
+        recipients.append(job.requested_by)
+    return notify(
+        recipients=recipients,
+        severity=severity,
+        message=message,
+        link=job.get_absolute_url(),
+        job=job,
+    )
+
+
+def notification_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
+    qs = Notification.objects.filter(recipient=user, read=False)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return qs.update(read=True)
