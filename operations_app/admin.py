@@ -33,7 +33,11 @@ class PlatformAdmin(SimpleHistoryAdmin):
     @admin.action(description="Refresh capabilities")
     def refresh(self, request, queryset):
         for platform in queryset:
-            platform = platform_services.platform_refresh(platform=platform)
+            try:
+                platform = platform_services.platform_refresh(platform=platform, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{platform.name}: {exc}", messages.ERROR)
+                continue
             level = messages.SUCCESS if platform.status == "ok" else messages.ERROR
             self.message_user(
                 request,
@@ -44,7 +48,11 @@ class PlatformAdmin(SimpleHistoryAdmin):
     @admin.action(description="Sync inventory")
     def sync_inventory(self, request, queryset):
         for platform in queryset:
-            r = inventory_services.inventory_sync(platform=platform)
+            try:
+                r = inventory_services.inventory_sync(platform=platform, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{platform.name}: {exc}", messages.ERROR)
+                continue
             if r.reachable:
                 self.message_user(
                     request,

@@ -364,11 +364,10 @@ def platform_edit(request: HttpRequest, name: str) -> HttpResponse:
 def platform_refresh(request: HttpRequest, name: str) -> HttpResponse:
     platform = _platform_or_404(name)
     try:
-        require_role(request.user, OPERATORS, "refresh platforms")
+        platform = platform_services.platform_refresh(platform=platform, user=request.user)
     except NotPermitted as exc:
         messages.error(request, str(exc))
         return redirect(_next_url(request, platform))
-    platform = platform_services.platform_refresh(platform=platform)
     if platform.status == "ok":
         messages.success(request, f"{platform.name}: capabilities refreshed.")
     else:
@@ -381,11 +380,10 @@ def platform_refresh(request: HttpRequest, name: str) -> HttpResponse:
 def platform_sync(request: HttpRequest, name: str) -> HttpResponse:
     platform = _platform_or_404(name)
     try:
-        require_role(request.user, OPERATORS, "sync inventories")
+        result = inventory_services.inventory_sync(platform=platform, user=request.user)
     except NotPermitted as exc:
         messages.error(request, str(exc))
         return redirect(_next_url(request, platform))
-    result = inventory_services.inventory_sync(platform=platform)
     if result.reachable:
         parts = [f"{result.seen} domain{'s' if result.seen != 1 else ''}"]
         if result.added:

@@ -26,6 +26,7 @@ from operations_app.models import (
 )
 from operations_app.services.platforms import platform_connect
 from vmpersona.history import attribute_change
+from vmpersona.roles import OPERATORS, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +124,19 @@ def _domains_held_by_jobs(platform: Platform, *, since) -> set[str]:
 
 
 def inventory_sync(
-    *, platform: Platform, sample_metrics: bool = True, timeout: float = 30.0
+    *, platform: Platform, user=None, sample_metrics: bool = True, timeout: float = 30.0
 ) -> SyncResult:
     """Record every domain on the platform; domains no longer there are marked gone.
+
+    ``user`` is the person asking (page, API, admin, CLI ``--as``), who needs the
+    operators role; ``None`` is the system itself (the periodic sync, root's CLI).
 
     Domains a job is working on are left to that job, which records the outcome: a
     migration's target is not the VM until its cutover, nor a clone's domain before the
     clone records it.
     """
+    if user is not None:
+        require_role(user, OPERATORS, "sync inventories")
     result = SyncResult(platform=platform.name, reachable=False)
     listed_at = timezone.now()
     try:

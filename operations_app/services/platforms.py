@@ -168,8 +168,14 @@ def platform_connect(platform: Platform, *, timeout: float = 30.0) -> hv.Hypervi
     return hv.Hypervisor.connect(platform.uri, timeout=timeout)
 
 
-def platform_refresh(*, platform: Platform, timeout: float = 30.0) -> Platform:
-    """Read the platform's capabilities from libvirt and record them (or why not)."""
+def platform_refresh(*, platform: Platform, user=None, timeout: float = 30.0) -> Platform:
+    """Read the platform's capabilities from libvirt and record them (or why not).
+
+    ``user`` is the person asking (page, API, admin, CLI ``--as``), who needs the
+    operators role; ``None`` is the system itself (workers, periodic tasks, root's CLI).
+    """
+    if user is not None:
+        require_role(user, OPERATORS, "refresh platforms")
     try:
         with platform_connect(platform, timeout=timeout) as conn:
             caps = conn.capabilities(kvm_usable=_kvm_declaration(platform))

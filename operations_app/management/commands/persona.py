@@ -61,11 +61,13 @@ class Command(BaseCommand):
         show.add_argument("name")
         ref = pf_sub.add_parser("refresh", help="read capabilities from libvirt")
         ref.add_argument("names", nargs="*", help="platforms (all enabled ones when omitted)")
+        self._as_option(ref)
 
         inv = sub.add_parser("inventory", help="VM inventory")
         inv_sub = inv.add_subparsers(dest="action", required=True, metavar="ACTION")
         sync = inv_sub.add_parser("sync", help="read the domains of every enabled platform")
         sync.add_argument("--platform", action="append", default=[])
+        self._as_option(sync)
         inv_sub.add_parser("list", help="list VMs")
 
         img = sub.add_parser("image", help="base images")
@@ -360,8 +362,9 @@ class Command(BaseCommand):
                 else Platform.objects.filter(enabled=True)
             )
             failed = False
+            user = self._acting_user(opts)
             for p in platforms:
-                p = platform_services.platform_refresh(platform=p)
+                p = platform_services.platform_refresh(platform=p, user=user)
                 failed |= p.status != "ok"
                 self.stdout.write(
                     f"{p.name}: {p.get_status_display()}"
@@ -390,8 +393,9 @@ class Command(BaseCommand):
             else list(Platform.objects.filter(enabled=True))
         )
         failed = False
+        user = self._acting_user(opts)
         for p in platforms:
-            r = inventory_services.inventory_sync(platform=p)
+            r = inventory_services.inventory_sync(platform=p, user=user)
             if not r.reachable:
                 failed = True
                 self.stdout.write(f"{p.name}: unreachable ({r.error})")
