@@ -56,10 +56,10 @@ class SyncResult:
 def _profile_version(metadata: hv.DomainMetadata | None):
     if metadata is None or not metadata.profile or metadata.profile_version is None:
         return None
-    from profiles_app.models import PolicyVersion
+    from profiles_app.models import PolicyKind, PolicyVersion
 
     return PolicyVersion.objects.filter(
-        policy__name=metadata.profile, number=metadata.profile_version
+        policy__kind=PolicyKind.VPPD, policy__name=metadata.profile, number=metadata.profile_version
     ).first()
 
 
