@@ -92,7 +92,10 @@ class PolicyVersionAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Document")
     def document_pretty(self, obj):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", pretty_json(obj.document))
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>",
+            pretty_json(obj.document, kind=obj.policy.kind),
+        )
 
     def has_add_permission(self, request):
         return False

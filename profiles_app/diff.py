@@ -122,10 +122,10 @@ class SideBySideRow:
     right: str
 
 
-def side_by_side(old: Any, new: Any) -> list[SideBySideRow]:
+def side_by_side(old: Any, new: Any, *, kind: str) -> list[SideBySideRow]:
     """Rows of pretty-printed JSON for a two-column view with changed lines marked."""
-    left = pretty_json(redact_document(old)).splitlines()
-    right = pretty_json(redact_document(new)).splitlines()
+    left = pretty_json(redact_document(old, kind=kind), kind=kind).splitlines()
+    right = pretty_json(redact_document(new, kind=kind), kind=kind).splitlines()
     rows: list[SideBySideRow] = []
     matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

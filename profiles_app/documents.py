@@ -1,7 +1,9 @@
 """Document helpers shared by every interface: validation as Django errors, canonical
-hashing, and keeping volume keys out of anything stored or shown.
+hashing, and keeping inline secrets (volume keys) out of anything stored or shown.
 
-Every error carries the JSON pointer of the offending field in ``params["path"]``.
+Whatever depends on the document's kind (schema, semantic checks, key order, where
+secrets are) is asked of the kind registry (``profiles_app.kinds``) by the policy's
+kind. Every error carries the JSON pointer of the offending field in ``params["path"]``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
-if TYPE_CHECKING:
-    from profiles_app.vppd.validation import DocumentError
+from profiles_app.jsondoc import DocumentError, parse_json_text
+from profiles_app.kinds import InlineSecret, get_kind
 
 REDACTED = "[redacted]"
 
@@ -28,63 +30,33 @@ def content_hash(document: Any) -> str:
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
-# The order people read a VPPD in; databases that store JSON as jsonb forget key order.
-TOP_LEVEL_ORDER = (
-    "$schema",
-    "schema_version",
-    "name",
-    "description",
-    "base_image_id",
-    "execution_flags",
-    "resource_allocation",
-    "application_manifest",
-    "runtime_environment",
-    "data_volume_definitions",
-    "network_configuration",
-    "security_profile",
-    "monitoring_agents",
-    "fixes",
-)
+def ordered_document(document: Any, *, kind: str) -> Any:
+    """The document with its top-level keys in its kind's reading order (unknown keys last)."""
+    return get_kind(kind).ordered(document)
 
 
-def ordered_document(document: Any) -> Any:
-    """The document with its top-level keys in reading order (unknown keys last)."""
-    if not isinstance(document, dict):
-        return document
-    rank = {key: i for i, key in enumerate(TOP_LEVEL_ORDER)}
-    return {
-        k: document[k] for k in sorted(document, key=lambda k: (rank.get(k, len(rank)), str(k)))
-    }
+def pretty_json(document: Any, *, kind: str) -> str:
+    return json.dumps(ordered_document(document, kind=kind), indent=2, ensure_ascii=False)
 
 
-def pretty_json(document: Any) -> str:
-    return json.dumps(ordered_document(document), indent=2, ensure_ascii=False)
+def inline_secrets(document: Any, *, kind: str) -> Iterator[InlineSecret]:
+    """Every secret written inline in the document (for a VPPD, its volume keys)."""
+    return get_kind(kind).inline_secrets(document)
 
 
-def iter_inline_keys(document: Any) -> Iterator[tuple[int, dict]]:
-    """Yield (volume index, encryption object) for every inline ``key`` in a VPPD."""
-    if not isinstance(document, dict):
-        return
-    volumes = document.get("data_volume_definitions")
-    if not isinstance(volumes, list):
-        return
-    for index, volume in enumerate(volumes):
-        if not isinstance(volume, dict):
-            continue
-        encryption = volume.get("encryption")
-        if isinstance(encryption, dict) and "key" in encryption:
-            yield index, encryption
+def inline_key_values(document: Any, *, kind: str) -> list[str]:
+    return [
+        str(secret.holder[secret.field])
+        for secret in inline_secrets(document, kind=kind)
+        if secret.holder.get(secret.field)
+    ]
 
 
-def inline_key_values(document: Any) -> list[str]:
-    return [str(enc["key"]) for _, enc in iter_inline_keys(document) if enc.get("key")]
-
-
-def redact_document(document: Any) -> Any:
-    """A copy with every inline key replaced by a marker (for echoing input back)."""
+def redact_document(document: Any, *, kind: str) -> Any:
+    """A copy with every inline secret replaced by a marker (for echoing input back)."""
     redacted = copy.deepcopy(document)
-    for _, encryption in iter_inline_keys(redacted):
-        encryption["key"] = REDACTED
+    for secret in inline_secrets(redacted, kind=kind):
+        secret.holder[secret.field] = REDACTED
     return redacted
 
 
@@ -110,30 +82,29 @@ def errors_to_validation_error(
     )
 
 
-def document_errors(document: Any, *, check_key_refs: bool = True) -> list[DocumentError]:
-    """All problems of a VPPD: schema, semantics and (optionally) unknown key_refs."""
-    from profiles_app.vppd.validation import vppd_errors
-
+def document_errors(
+    document: Any, *, kind: str, check_key_refs: bool = True
+) -> list[DocumentError]:
+    """All problems of a document of ``kind``: schema, semantics and (optionally) unknown
+    key_refs."""
     key_ref_exists = None
     if check_key_refs:
         from profiles_app.services.keys import volume_key_exists
 
         key_ref_exists = volume_key_exists
-    return vppd_errors(document, key_ref_exists=key_ref_exists)
+    return get_kind(kind).errors(document, key_ref_exists=key_ref_exists)
 
 
-def validate_document(document: Any, *, check_key_refs: bool = True) -> None:
+def validate_document(document: Any, *, kind: str, check_key_refs: bool = True) -> None:
     """Raise ``ValidationError`` (one entry per problem, each with its path) if invalid."""
-    errors = document_errors(document, check_key_refs=check_key_refs)
+    errors = document_errors(document, kind=kind, check_key_refs=check_key_refs)
     if errors:
-        raise errors_to_validation_error(errors, secrets_=inline_key_values(document))
+        raise errors_to_validation_error(errors, secrets_=inline_key_values(document, kind=kind))
 
 
 def parse_document_text(text: str) -> Any:
     """Parse JSON text into a document; raise ``ValidationError`` with line/column."""
-    from profiles_app.vppd.validation import parse_vppd_text
-
-    document, errors = parse_vppd_text(text)
+    document, errors = parse_json_text(text)
     if errors:
         raise errors_to_validation_error(errors)
     return document

@@ -47,7 +47,7 @@ def _blank_encryption_keys(value: Any, pointer: str, found: list[tuple[str, str]
             _blank_encryption_keys(child, f"{pointer}/{index}", found)
 
 
-def redact_editor_text(text: str) -> tuple[str, list[dict[str, str]], list[str]]:
+def redact_editor_text(text: str, *, kind: str) -> tuple[str, list[dict[str, str]], list[str]]:
     """The user's text made safe to show again.
 
     Returns (text, notices, removed values). Inline volume keys become empty strings
@@ -64,7 +64,7 @@ def redact_editor_text(text: str) -> tuple[str, list[dict[str, str]], list[str]]
         if not found:
             return text, [], []
         notices = [{"path": path, "message": KEY_NOTICE} for path, _ in found]
-        return pretty_json(document), notices, [old for _, old in found]
+        return pretty_json(document, kind=kind), notices, [old for _, old in found]
     removed: list[str] = []
 
     def blank(match: re.Match) -> str:
@@ -86,7 +86,7 @@ def scrub(message: str, secrets: list[str]) -> str:
 
 
 class DocumentForm(forms.Form):
-    """A VPPD as JSON text plus a change note."""
+    """A policy document (of ``kind``, e.g. a VPPD) as JSON text plus a change note."""
 
     document = forms.CharField(
         strip=False,
@@ -100,14 +100,17 @@ class DocumentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What changed and why"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
+        self.kind = kind
         self.document_errors: list[dict[str, str]] = []
         self._removed_keys: list[str] = []
         self.key_notices: list[dict[str, str]] = []
         if self.is_bound:
             text = self.data.get(self.add_prefix("document"), "")
-            self.safe_text, self.key_notices, self._removed_keys = redact_editor_text(text)
+            self.safe_text, self.key_notices, self._removed_keys = redact_editor_text(
+                text, kind=kind
+            )
         else:
             self.safe_text = self.initial.get("document", "")
 

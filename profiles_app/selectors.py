@@ -1,10 +1,14 @@
-"""Reads that pages, API and CLI share; each costs a constant number of queries."""
+"""Reads that pages, API and CLI share; each costs a constant number of queries.
+
+A policy is named by its kind and its name (names are unique per kind), so every
+lookup by name takes the kind.
+"""
 
 from __future__ import annotations
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
-from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
+from profiles_app.models import Policy, PolicyVersion, VersionStatus
 from vmpersona.errors import NotFoundError
 
 
@@ -13,7 +17,7 @@ class NotFound(NotFoundError):
 
 
 def profile_list(
-    *, search: str = "", status: str = "", flag: str = "", kind: str = PolicyKind.VPPD
+    *, kind: str, search: str = "", status: str = "", flag: str = ""
 ) -> QuerySet[Policy]:
     approved = PolicyVersion.objects.filter(policy=OuterRef("pk"), status=VersionStatus.APPROVED)
     qs = (
@@ -44,7 +48,7 @@ def profile_list(
     return qs
 
 
-def profile_get(*, name: str, kind: str = PolicyKind.VPPD) -> Policy:
+def profile_get(*, kind: str, name: str) -> Policy:
     try:
         return Policy.objects.select_related("created_by").get(kind=kind, name=name)
     except Policy.DoesNotExist as exc:
@@ -59,7 +63,7 @@ def version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
     )
 
 
-def version_get(*, name: str, number: int, kind: str = PolicyKind.VPPD) -> PolicyVersion:
+def version_get(*, kind: str, name: str, number: int) -> PolicyVersion:
     if not isinstance(number, int) or not 0 < number < 2**31:
         raise NotFound(f"No version {number} of profile '{name}'.")
     try:
@@ -70,15 +74,15 @@ def version_get(*, name: str, number: int, kind: str = PolicyKind.VPPD) -> Polic
         raise NotFound(f"No version {number} of profile '{name}'.") from exc
 
 
-def version_by_label(label: str, *, default_latest: bool = False) -> PolicyVersion:
+def version_by_label(label: str, *, kind: str, default_latest: bool = False) -> PolicyVersion:
     """``NAME@N`` to a version; ``NAME`` alone to the approved (or latest) version."""
     if "@" in label:
         name, _, number = label.rpartition("@")
         try:
-            return version_get(name=name, number=int(number))
+            return version_get(kind=kind, name=name, number=int(number))
         except ValueError as exc:
             raise NotFound(f"'{label}' is not NAME@NUMBER.") from exc
-    policy = profile_get(name=label)
+    policy = profile_get(kind=kind, name=label)
     version = policy.versions.filter(status=VersionStatus.APPROVED).first()
     if version is None and default_latest:
         version = policy.versions.order_by("-number").first()
@@ -144,7 +148,7 @@ __all__ = [
 ]
 
 
-def profile_summary(*, name: str, kind: str = PolicyKind.VPPD) -> Policy:
+def profile_summary(*, kind: str, name: str) -> Policy:
     """One profile with the counts ``profile_list`` annotates (approved/latest number, ...)."""
     policy = profile_list(kind=kind).filter(name=name).first()
     if policy is None:

@@ -6,197 +6,45 @@ enforced by the services, so the API, the pages, the admin and the CLI agree.
 
 from __future__ import annotations
 
-import copy
-import re
-from typing import Any
-
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from profiles_app.models import VersionStatus
-from profiles_app.vppd.validation import load_vppd_schema
+from profiles_app.api.openapi import kind_openapi_components
+from profiles_app.kinds import get_kind
+from profiles_app.models import PolicyKind, VersionStatus
 
 API_NS = "profiles-api"
+KIND = PolicyKind.VPPD  # the profiles API serves VPPDs; other kinds get their own endpoints
 MAX_NUMBER = 2_147_483_647  # version numbers are stored as positive 32-bit integers
 
-# --- The VPPD document ----------------------------------------------------------------
+# --- Policy documents -----------------------------------------------------------------
 
 
-class VppdDocumentField(serializers.JSONField):
-    """A VPPD as JSON. Parsing accepts any JSON value; the services validate it."""
+class DocumentField(serializers.JSONField):
+    """A policy document of ``kind`` as JSON. Parsing accepts any JSON value; the services
+    validate it. The API docs show it as the kind's schema component."""
+
+    def __init__(self, *, kind: str, **kwargs):
+        self.kind = kind
+        super().__init__(**kwargs)
 
 
-VPPD_COMPONENT = "VPPD"
+class DocumentFieldExtension(OpenApiSerializerFieldExtension):
+    """Show ``document`` fields as their kind's schema component (``VPPD``) in the API docs."""
 
-# OpenAPI 3.0 schema objects accept a subset of JSON Schema: these keywords are kept as
-# they are; a few others are translated below and the rest (conditionals, dependent
-# schemas, ...) are dropped from the API docs. The full contract is the JSON Schema
-# served at /api/v1/schemas/vppd/.
-_OAS_KEYWORDS = {
-    "title",
-    "description",
-    "default",
-    "enum",
-    "format",
-    "pattern",
-    "multipleOf",
-    "maximum",
-    "minimum",
-    "maxLength",
-    "minLength",
-    "maxItems",
-    "minItems",
-    "uniqueItems",
-    "maxProperties",
-    "minProperties",
-    "required",
-    "readOnly",
-    "writeOnly",
-    "deprecated",
-}
-_OAS_TYPES = {"array", "boolean", "integer", "number", "object", "string"}
-
-
-def _component_name(def_name: str) -> str:
-    return f"{VPPD_COMPONENT}_" + re.sub(r"[^A-Za-z0-9._-]", "_", def_name)
-
-
-def _ref(ref: str) -> dict:
-    for prefix in ("#/$defs/", "#/definitions/"):
-        if ref.startswith(prefix):
-            name = ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
-            return {"$ref": f"#/components/schemas/{_component_name(name)}"}
-    if ref == "#":
-        return {"$ref": f"#/components/schemas/{VPPD_COMPONENT}"}
-    return {}  # an external or unusual reference: document it as "any value"
-
-
-def _keep_enum_inline(schema: dict) -> dict:
-    """Wrap a property's ``enum`` in ``allOf`` so it stays where the VPPD defines it.
-
-    drf-spectacular lifts enums of component properties into shared ``<Name>Enum``
-    components named after the property; the VPPD reuses property names (``type``,
-    ``method``, ``kind``) with different choices, and mixes value types in some enums.
-    """
-    target = schema.get("items") if schema.get("type") == "array" else schema
-    if isinstance(target, dict) and "enum" in target:
-        inner = {k: target.pop(k) for k in ("type", "enum") if k in target}
-        target["allOf"] = [inner, *target.get("allOf", [])]
-    return schema
-
-
-def openapi_schema_from_json_schema(schema: Any) -> dict:
-    """Translate a JSON Schema (draft 2020-12 / 7) node into an OpenAPI 3.0 schema object."""
-    if schema is True or not isinstance(schema, dict):
-        return {}
-    if schema is False:  # pragma: no cover - "nothing allowed"; isinstance above catches bools
-        return {"not": {}}
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _OAS_KEYWORDS or key.startswith("x-"):
-            out[key] = value
-    if "required" in out and not out["required"]:
-        del out["required"]
-    if "$ref" in schema:
-        ref = _ref(schema["$ref"])
-        if not out:
-            return ref
-        if ref:
-            out["allOf"] = [ref, *out.get("allOf", [])]
-    if "const" in schema:
-        out["enum"] = [schema["const"]]
-    if "examples" in schema and isinstance(schema["examples"], list) and schema["examples"]:
-        out["example"] = schema["examples"][0]
-    elif "example" in schema:
-        out["example"] = schema["example"]
-    for bound, inclusive in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        value = schema.get(bound)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[inclusive] = value
-            out[bound] = True
-        elif value is True and inclusive in schema:
-            out[bound] = True
-    types = schema.get("type")
-    if isinstance(types, str):
-        types = [types]
-    if isinstance(types, list):
-        nullable = "null" in types
-        real = [t for t in types if t in _OAS_TYPES]
-        if nullable:
-            out["nullable"] = True
-        if len(real) == 1:
-            out["type"] = real[0]
-        elif len(real) > 1:
-            out.setdefault("anyOf", []).extend({"type": t} for t in real)
-    if "properties" in schema and isinstance(schema["properties"], dict):
-        out["properties"] = {
-            name: _keep_enum_inline(openapi_schema_from_json_schema(sub))
-            for name, sub in schema["properties"].items()
-        }
-    additional = schema.get("additionalProperties")
-    if isinstance(additional, bool):
-        out["additionalProperties"] = additional
-    elif isinstance(additional, dict):
-        out["additionalProperties"] = openapi_schema_from_json_schema(additional)
-    elif (
-        isinstance(schema.get("patternProperties"), dict) and len(schema["patternProperties"]) == 1
-    ):
-        (pattern_schema,) = schema["patternProperties"].values()
-        out["additionalProperties"] = openapi_schema_from_json_schema(pattern_schema)
-    items = schema.get("items")
-    if isinstance(items, dict | bool):
-        out["items"] = openapi_schema_from_json_schema(items)
-    elif out.get("type") == "array":
-        out["items"] = {}
-    for combinator in ("allOf", "anyOf", "oneOf"):
-        if isinstance(schema.get(combinator), list):
-            subs = [openapi_schema_from_json_schema(sub) for sub in schema[combinator]]
-            if combinator == "allOf":
-                subs = [sub for sub in subs if sub]  # conditionals that translate to nothing
-            elif not all(subs):
-                continue  # an alternative we cannot express: document no restriction
-            if subs or out.get(combinator):
-                out[combinator] = [*out.get(combinator, []), *subs]
-    if isinstance(schema.get("not"), dict):
-        negated = openapi_schema_from_json_schema(schema["not"])
-        if negated:
-            out["not"] = negated
-    return out
-
-
-def vppd_openapi_components() -> dict[str, dict]:
-    """The VPPD JSON Schema as OpenAPI components: ``VPPD`` plus one per ``$defs`` entry."""
-    schema = copy.deepcopy(load_vppd_schema())  # never share objects with the cached schema
-    components = {}
-    for section in ("$defs", "definitions"):
-        for name, sub in (schema.get(section) or {}).items():
-            components[_component_name(name)] = openapi_schema_from_json_schema(sub)
-    root = openapi_schema_from_json_schema(schema)
-    root["description"] = (
-        (root.get("description", "") + "\n\n").lstrip()
-        + "The authoritative JSON Schema (draft 2020-12), including the conditional rules "
-        "OpenAPI 3.0 cannot express, is served at `/api/v1/schemas/vppd/`."
-    )
-    components[VPPD_COMPONENT] = root
-    return components
-
-
-class VppdDocumentFieldExtension(OpenApiSerializerFieldExtension):
-    """Show ``document`` fields as the VPPD component in the API docs."""
-
-    target_class = VppdDocumentField
+    target_class = DocumentField
 
     def map_serializer_field(self, auto_schema, direction):
-        for name, schema in vppd_openapi_components().items():
+        for name, schema in kind_openapi_components(self.target.kind).items():
             auto_schema.registry.register_on_missing(
                 ResolvedComponent(
                     name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
                 )
             )
-        ref = {"$ref": f"#/components/schemas/{VPPD_COMPONENT}"}
+        ref = {"$ref": f"#/components/schemas/{get_kind(self.target.kind).openapi_component}"}
         if self.target.read_only:
             return {"allOf": [ref], "readOnly": True}
         return ref
@@ -258,7 +106,8 @@ class VersionSummarySerializer(serializers.Serializer):
 
 
 class VersionSerializer(VersionSummarySerializer):
-    document = VppdDocumentField(
+    document = DocumentField(
+        kind=KIND,
         read_only=True,
         help_text="The stored document: inline volume keys are replaced by key_ref names.",
     )
@@ -341,7 +190,7 @@ class ProfileListQuerySerializer(serializers.Serializer):
 
 
 class ProfileCreateSerializer(serializers.Serializer):
-    document = VppdDocumentField()
+    document = DocumentField(kind=KIND)
     change_note = serializers.CharField(required=False, allow_blank=True, default="")
     name = serializers.CharField(
         required=False,
@@ -352,8 +201,10 @@ class ProfileCreateSerializer(serializers.Serializer):
 
 
 class VersionCreateSerializer(serializers.Serializer):
-    document = VppdDocumentField(
-        required=False, help_text="Omit to copy the parent's (or the latest version's) document."
+    document = DocumentField(
+        kind=KIND,
+        required=False,
+        help_text="Omit to copy the parent's (or the latest version's) document.",
     )
     parent = serializers.IntegerField(
         required=False,
@@ -365,7 +216,7 @@ class VersionCreateSerializer(serializers.Serializer):
 
 
 class VersionUpdateSerializer(serializers.Serializer):
-    document = VppdDocumentField(required=False)
+    document = DocumentField(kind=KIND, required=False)
     change_note = serializers.CharField(required=False, allow_blank=True)
 
     def validate(self, attrs):
@@ -423,7 +274,7 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class ValidateSerializer(serializers.Serializer):
-    document = VppdDocumentField()
+    document = DocumentField(kind=KIND)
 
 
 class ValidResponseSerializer(serializers.Serializer):

@@ -27,8 +27,8 @@ from profiles_app import selectors
 from profiles_app.api import serializers as s
 from profiles_app.diff import document_diff
 from profiles_app.documents import error_list, validate_document
+from profiles_app.kinds import get_kind
 from profiles_app.services import versions as services
-from profiles_app.vppd.validation import load_vppd_schema
 from vmpersona.api import (
     ApiListView,
     ApiView,
@@ -132,7 +132,7 @@ class BaseView(ApiView):
     def version(self, name: str, number: int):
         if number > s.MAX_NUMBER:  # would overflow the database integer
             raise exceptions.NotFound(f"No version {number} of profile '{name}'.")
-        return selectors.version_get(name=name, number=number)
+        return selectors.version_get(kind=s.KIND, name=name, number=number)
 
     def present(self, version, code=status.HTTP_200_OK) -> Response:
         data = s.VersionSerializer(version, context={"request": self.request}).data
@@ -156,7 +156,7 @@ class ProfileListView(ListView):
     )
     def get(self, request):
         filters = self.parse(s.ProfileListQuerySerializer, request.query_params)
-        return self.paginated(selectors.profile_list(**filters), s.ProfileSerializer)
+        return self.paginated(selectors.profile_list(kind=s.KIND, **filters), s.ProfileSerializer)
 
     @extend_schema(
         operation_id="profiles_create",
@@ -173,6 +173,7 @@ class ProfileListView(ListView):
             user=request.user,
             document=data["document"],
             name=data["name"] or None,
+            kind=s.KIND,
             change_note=data["change_note"],
         )
         response = self.present(version, status.HTTP_201_CREATED)
@@ -188,7 +189,7 @@ class ProfileDetailView(BaseView):
         responses={200: s.ProfileDetailSerializer, 404: DETAIL_404},
     )
     def get(self, request, name: str):
-        policy = selectors.profile_summary(name=name)
+        policy = selectors.profile_summary(kind=s.KIND, name=name)
         versions = selectors.version_list(policy=policy)
         context = {"request": request, "versions": versions}
         return Response(s.ProfileDetailSerializer(policy, context=context).data)
@@ -205,7 +206,7 @@ class VersionListView(ListView):
         responses={200: s.VersionSummarySerializer(many=True), 404: DETAIL_404},
     )
     def get(self, request, name: str):
-        policy = selectors.profile_get(name=name)
+        policy = selectors.profile_get(kind=s.KIND, name=name)
         return self.paginated(selectors.version_list(policy=policy), s.VersionSummarySerializer)
 
     @extend_schema(
@@ -218,7 +219,7 @@ class VersionListView(ListView):
         responses={201: s.VersionSerializer, 400: ERRORS_400, 403: DETAIL_403, 404: DETAIL_404},
     )
     def post(self, request, name: str):
-        policy = selectors.profile_get(name=name)
+        policy = selectors.profile_get(kind=s.KIND, name=name)
         data = self.parse(s.VersionCreateSerializer, request.data)
         parent = None
         if "parent" in data:
@@ -414,7 +415,7 @@ class VppdSchemaView(BaseView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema")},
     )
     def get(self, request):
-        return Response(load_vppd_schema())
+        return Response(get_kind(s.KIND).schema())
 
 
 class ValidateView(BaseView):
@@ -428,7 +429,7 @@ class ValidateView(BaseView):
     )
     def post(self, request):
         data = self.parse(s.ValidateSerializer, request.data)
-        validate_document(data["document"])
+        validate_document(data["document"], kind=s.KIND)
         return Response({"valid": True})
 
 

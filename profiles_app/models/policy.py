@@ -116,10 +116,6 @@ class PolicyVersion(models.Model):
         return f"{self.policy.name}@{self.number}"
 
     @property
-    def is_editable(self) -> bool:
-        return self.status in EDITABLE_STATUSES
-
-    @property
     def execution_flags(self) -> list[str]:
         flags = self.document.get("execution_flags") if isinstance(self.document, dict) else None
         return list(flags) if isinstance(flags, list) else []

@@ -20,7 +20,7 @@ from django.utils import timezone
 from profiles_app.documents import (
     content_hash,
     inline_key_values,
-    iter_inline_keys,
+    inline_secrets,
     validate_document,
 )
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
@@ -54,32 +54,32 @@ def _check_name(document: Any, policy_name: str) -> None:
         )
 
 
-def _seal_keys(document: dict, *, user, policy_name: str) -> dict:
-    """Move inline volume keys into encrypted VolumeKey rows, leaving key_refs behind."""
-    for index, encryption in iter_inline_keys(document):
-        plain = encryption.pop("key")
-        volume = document["data_volume_definitions"][index]
+def _seal_keys(document: dict, *, user, policy_name: str, kind: str) -> dict:
+    """Move inline secrets (volume keys) into encrypted VolumeKey rows, leaving key_refs
+    behind; the policy's kind says where they are."""
+    for secret in list(inline_secrets(document, kind=kind)):
+        plain = secret.holder.pop(secret.field)
         row = volume_key_create(
             user=user,
             plain=str(plain),
-            name_hint=f"{policy_name}-{volume.get('name', index)}",
-            description=f"data volume '{volume.get('name', index)}' of profile {policy_name}",
+            name_hint=f"{policy_name}-{secret.label}",
+            description=f"{secret.what} of profile {policy_name}",
         )
-        encryption["key_ref"] = row.name
+        secret.holder[secret.ref_field] = row.name
     return document
 
 
-def _prepare(document: Any, *, user, policy_name: str) -> dict:
+def _prepare(document: Any, *, user, policy_name: str, kind: str) -> dict:
     # Validate first (inline keys are checked for strength there), then seal keys, so
     # an invalid document creates nothing.
-    validate_document(document)
+    validate_document(document, kind=kind)
     _check_name(document, policy_name)
     if not isinstance(document, dict):  # pragma: no cover - validate_document rejects it
         raise ValidationError("The document must be a JSON object.")
     import copy
 
-    sealed = _seal_keys(copy.deepcopy(document), user=user, policy_name=policy_name)
-    assert not inline_key_values(sealed)
+    sealed = _seal_keys(copy.deepcopy(document), user=user, policy_name=policy_name, kind=kind)
+    assert not inline_key_values(sealed, kind=kind)
     return sealed
 
 
@@ -111,7 +111,7 @@ def policy_create(
     doc_name = document.get("name") if isinstance(document, dict) else None
     name = name or doc_name
     if not name or not isinstance(name, str):
-        validate_document(document)  # reports /name among the rest
+        validate_document(document, kind=kind)  # reports /name among the rest
         raise ValidationError("A profile needs a name.", code="required", params={"path": "/name"})
     if name in RESERVED_NAMES:
         raise ValidationError(
@@ -125,7 +125,7 @@ def policy_create(
             code="duplicate",
             params={"path": "/name", "message": f"a profile named '{name}' already exists"},
         )
-    sealed = _prepare(document, user=user, policy_name=name)
+    sealed = _prepare(document, user=user, policy_name=name, kind=kind)
     if description is None:
         description = str(sealed.get("description", ""))[:2000]
     policy = Policy(kind=kind, name=name, description=description, created_by=user)
@@ -176,7 +176,7 @@ def version_create_draft(
             policy.versions.filter(status=VersionStatus.APPROVED).first()
             or policy.versions.order_by("-number").first()
         )
-    sealed = _prepare(document, user=user, policy_name=policy.name)
+    sealed = _prepare(document, user=user, policy_name=policy.name, kind=policy.kind)
     version = PolicyVersion(
         policy=policy,
         number=_next_number(policy),
@@ -211,7 +211,9 @@ def version_update_draft(
         raise NotPermitted(
             f"{version.label} is {version.author}'s draft; only its author may edit it."
         )
-    sealed = _prepare(document, user=user, policy_name=version.policy.name)
+    sealed = _prepare(
+        document, user=user, policy_name=version.policy.name, kind=version.policy.kind
+    )
     version.document = sealed
     version.content_hash = content_hash(sealed)
     if change_note is not None:
@@ -234,7 +236,7 @@ def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
             f"{version.label} is {version.author}'s draft; only its author may submit it."
         )
     # The document was valid when saved, but referenced keys may have gone since.
-    validate_document(version.document)
+    validate_document(version.document, kind=version.policy.kind)
     version.status = VersionStatus.PENDING
     version.submitted_at = timezone.now()
     _record(version, user=user, reason="submitted for approval")
@@ -259,7 +261,7 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
         raise StateConflict(
             f"{version.label} is {version.get_status_display().lower()}; only pending versions can be approved."
         )
-    validate_document(version.document)
+    validate_document(version.document, kind=version.policy.kind)
     for previous in PolicyVersion.objects.select_for_update().filter(
         policy_id=version.policy_id, status=VersionStatus.APPROVED
     ):

@@ -1,7 +1,6 @@
 """Filters that render parts of a VPPD as short, readable text for the pages.
 
-They accept whatever a stored document holds (every field but a few is optional) and
-never return a volume key: encryption is described by where its key comes from.
+They accept whatever a stored document holds (every field but a few is optional).
 """
 
 from __future__ import annotations
@@ -90,20 +89,6 @@ def verify_summary(verify: Any) -> str:
         parts.append(format_html("output matches <code>/{}/</code>", verify["expect_output_regex"]))
     # Every part was escaped by format_html, so the joined text is safe.
     return mark_safe(", ".join(parts))
-
-
-@register.filter
-def encryption_summary(encryption: Any) -> str:
-    """Where the volume's key comes from; never the key itself."""
-    if not isinstance(encryption, dict) or not encryption.get("enabled"):
-        return "not encrypted"
-    if encryption.get("key_ref"):
-        return f"LUKS, key_ref {encryption['key_ref']}"
-    if encryption.get("generate"):
-        return "LUKS, key generated per VM"
-    if "key" in encryption:
-        return "LUKS, inline key (stored encrypted on save)"
-    return "LUKS"
 
 
 @register.filter

@@ -10,7 +10,7 @@ import yaml
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
-from profiles_app.api.serializers import openapi_schema_from_json_schema
+from profiles_app.api.openapi import openapi_schema_from_json_schema
 from profiles_app.vppd.validation import load_vppd_schema
 
 EXPECTED_OPERATIONS = {

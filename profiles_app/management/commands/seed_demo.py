@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from profiles_app.models import Policy
+from profiles_app.models import Policy, PolicyKind
 from profiles_app.services import versions as svc
 from vmpersona.roles import ALL_ROLES, APPROVERS, AUTHORS, OPERATORS, VIEWERS
 
@@ -126,7 +126,7 @@ class Command(BaseCommand):
         def load(name):
             return fit_testbed(name, json.loads((EXAMPLES / f"{name}.json").read_text()))
 
-        if not Policy.objects.filter(name="web-server").exists():
+        if not Policy.objects.filter(kind=PolicyKind.VPPD, name="web-server").exists():
             doc = load("web-server")
             v1 = svc.policy_create(user=alice, document=doc, change_note="Initial web tier profile")
             svc.version_submit(user=alice, version=v1)
@@ -142,14 +142,14 @@ class Command(BaseCommand):
                 change_note="One more vCPU for peak traffic",
             )
             svc.version_submit(user=alice, version=v2)
-        if not Policy.objects.filter(name="database").exists():
+        if not Policy.objects.filter(kind=PolicyKind.VPPD, name="database").exists():
             doc = load("database")
             v1 = svc.policy_create(
                 user=erin, document=doc, change_note="Database profile with encrypted data volume"
             )
             svc.version_submit(user=erin, version=v1)
             svc.version_approve(user=bob, version=v1, comment="Approved for testing.")
-        if not Policy.objects.filter(name="dev-workstation").exists():
+        if not Policy.objects.filter(kind=PolicyKind.VPPD, name="dev-workstation").exists():
             doc = load("dev-workstation")
             v1 = svc.policy_create(user=alice, document=doc, change_note="Developer workstation")
             svc.version_submit(user=alice, version=v1)

@@ -29,10 +29,11 @@ from profiles_app.documents import (
     validate_document,
 )
 from profiles_app.management.help import HelpFormatter
-from profiles_app.models import VersionStatus
+from profiles_app.models import PolicyKind, VersionStatus
 from profiles_app.services import versions as services
 from vmpersona.errors import DomainError
 
+KIND = PolicyKind.VPPD  # the kind of policy this command handles
 MAX_NUMBER = 2_147_483_647  # version numbers are positive 32-bit integers
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -240,7 +241,7 @@ class Command(BaseCommand):
             raise _Exit(
                 EXIT_REFUSED, [f"error: no version {number} of '{label.rpartition('@')[0]}'."]
             )
-        return selectors.version_by_label(label, default_latest=default_latest)
+        return selectors.version_by_label(label, kind=KIND, default_latest=default_latest)
 
     # --- subcommands ----------------------------------------------------------------
 
@@ -249,10 +250,10 @@ class Command(BaseCommand):
         document = self._document(name)
         try:
             try:
-                validate_document(document, check_key_refs=not options["offline"])
+                validate_document(document, kind=KIND, check_key_refs=not options["offline"])
             except DatabaseError:
                 self.stderr.write("note: database unavailable; key_refs were not checked.")
-                validate_document(document, check_key_refs=False)
+                validate_document(document, kind=KIND, check_key_refs=False)
         except ValidationError as exc:
             raise _Exit(EXIT_INVALID, error_lines(exc)) from exc
         self.stdout.write(f"{'<stdin>' if name == '-' else name}: valid")
@@ -262,10 +263,10 @@ class Command(BaseCommand):
         user = self._user(options["as_user"])
         name = options["profile"]
         try:
-            policy = selectors.profile_get(name=name)
+            policy = selectors.profile_get(kind=KIND, name=name)
         except selectors.NotFound:
             version = services.policy_create(
-                user=user, document=document, name=name, change_note=options["note"]
+                user=user, document=document, name=name, kind=KIND, change_note=options["note"]
             )
         else:
             version = services.version_create_draft(
@@ -301,7 +302,7 @@ class Command(BaseCommand):
 
     def do_export(self, options):
         version = self._version(options["label"], default_latest=True)
-        self.stdout.write(pretty_json(redact_document(version.document)))
+        self.stdout.write(pretty_json(redact_document(version.document, kind=KIND), kind=KIND))
 
     def do_diff(self, options):
         old = self._version(options["old"], default_latest=True)
@@ -321,7 +322,7 @@ class Command(BaseCommand):
     def do_list(self, options):
         # Annotated by profile_list: approved_number, latest_number, version_count, ...
         profiles: Any = selectors.profile_list(
-            search=options["search"], status=options["status"], flag=options["flag"]
+            kind=KIND, search=options["search"], status=options["status"], flag=options["flag"]
         )
         rows = [
             [
@@ -344,7 +345,7 @@ class Command(BaseCommand):
     def do_show(self, options):
         label = options["label"]
         if "@" not in label:
-            policy = selectors.profile_get(name=label)
+            policy = selectors.profile_get(kind=KIND, name=label)
             rows = [
                 [
                     v.label,

@@ -1,0 +1,48 @@
+"""A version's page, with the buttons its viewer may use."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from profiles_app import selectors
+from profiles_app.documents import pretty_json
+from profiles_app.models import PolicyVersion, VersionStatus
+from profiles_app.views.common import can_approve, can_author, is_own_draft, version_or_404
+
+
+def version_actions(user, version: PolicyVersion) -> dict[str, bool]:
+    """Which buttons to show; the services decide again when a button is used."""
+    author = can_author(user)
+    approver = can_approve(user)
+    own_draft = author and is_own_draft(user, version)
+    return {
+        "edit": own_draft,
+        "discard": own_draft,
+        "submit": own_draft,
+        "review": approver
+        and version.status == VersionStatus.PENDING
+        and version.author_id != user.pk,
+        "retire": approver and version.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),
+        "new_draft": author,
+    }
+
+
+@login_required
+def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    version = version_or_404(name, number)
+    others = [v for v in selectors.version_list(policy=version.policy) if v.pk != version.pk]
+    return render(
+        request,
+        "profiles_app/version_detail.html",
+        {
+            "policy": version.policy,
+            "version": version,
+            "document": version.document,
+            "raw_json": pretty_json(version.document, kind=version.policy.kind),
+            "actions": version_actions(request.user, version),
+            "other_versions": others,
+            "approved": next((v for v in others if v.status == VersionStatus.APPROVED), None),
+        },
+    )
