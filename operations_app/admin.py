@@ -1,11 +1,35 @@
+"""The admin: platforms, inventory, images, jobs, notifications and snapshots.
+
+Actions call the same services as the pages, the API and the CLI. Job and snapshot
+rows are read-only here: they change only through those services and the runners.
+"""
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from operations_app.models import BaseImage, BaseImageLocation, ManagedVM, Platform, VMMetricSample
+from operations_app.models import (
+    BaseImage,
+    BaseImageLocation,
+    JobResource,
+    JobStep,
+    ManagedVM,
+    Notification,
+    OperationJob,
+    Platform,
+    VerificationCheck,
+    VMMetricSample,
+    VMSnapshot,
+)
+from operations_app.services import decommissions as decommission_services
 from operations_app.services import inventory as inventory_services
+from operations_app.services import jobs as job_services
+from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import snapshots as snapshot_services
+from profiles_app.documents import error_list
+from vmpersona.errors import DomainError
 
 
 @admin.register(Platform)
@@ -109,19 +133,6 @@ class VMMetricSampleAdmin(admin.ModelAdmin):
 # --- Jobs and notifications ------------------------------------------------------------
 # Jobs are read-only here: they change only through their services (cancel below, and
 # the runner that works them).
-
-from operations_app.models import (  # noqa: E402
-    JobResource,
-    JobStep,
-    Notification,
-    OperationJob,
-    VerificationCheck,
-)
-from operations_app.services import decommissions as decommission_services  # noqa: E402
-from operations_app.services import jobs as job_services  # noqa: E402
-from operations_app.services import migrations as migration_services  # noqa: E402
-from profiles_app.documents import error_list  # noqa: E402
-from vmpersona.errors import DomainError  # noqa: E402
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -277,9 +288,6 @@ def migrate_vms(modeladmin, request, queryset):
 
 # --- Snapshots ----------------------------------------------------------------------------
 # Taken, rolled back to and removed by jobs; the rows are read-only here.
-
-from operations_app.models import VMSnapshot  # noqa: E402
-from operations_app.services import snapshots as snapshot_services  # noqa: E402
 
 
 @admin.action(description="Take a snapshot")

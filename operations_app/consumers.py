@@ -29,8 +29,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from operations_app import selectors_jobs as selectors
-from operations_app.models import OperationJob
+from operations_app.models import Notification, OperationJob
+from operations_app.selectors import jobs as job_selectors
 from operations_app.services.events import event_to_dict, job_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -133,14 +133,16 @@ class JobConsumer(_Base):
         job = OperationJob.objects.filter(pk=job_id).only("pk", "requested_by").first()
         if job is None:
             # Someone who could not see it either way learns nothing more than 4403 tells.
-            return "missing" if selectors.sees_all_jobs(user) else "forbidden"
-        return "ok" if selectors.job_visible_to(user, job) else "forbidden"
+            return "missing" if job_selectors.sees_all_jobs(user) else "forbidden"
+        return "ok" if job_selectors.job_visible_to(user, job) else "forbidden"
 
     @staticmethod
     @database_sync_to_async
     def _events_after(job_id: int, after: int, limit: int) -> list[dict]:
         job = OperationJob(pk=job_id)
-        return [event_to_dict(e) for e in selectors.job_events(job=job, after=after, limit=limit)]
+        return [
+            event_to_dict(e) for e in job_selectors.job_events(job=job, after=after, limit=limit)
+        ]
 
     @staticmethod
     @database_sync_to_async
@@ -174,8 +176,6 @@ class NotificationConsumer(_Base):
     @staticmethod
     @database_sync_to_async
     def _unread(user_id: int) -> int:
-        from operations_app.models import Notification
-
         return Notification.objects.filter(recipient_id=user_id, read=False).count()
 
 

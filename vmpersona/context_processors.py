@@ -26,7 +26,7 @@ def notifications(request):
     user = getattr(request, "user", None)
 
     def inbox():
-        from operations_app.selectors_jobs import notification_inbox
+        from operations_app.selectors.notifications import notification_inbox
 
         return notification_inbox(user=user, limit=NOTIFICATIONS_IN_MENU)
 

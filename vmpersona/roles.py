@@ -37,7 +37,3 @@ def require_role(user, role: str, action: str) -> None:
     if not has_role(user, role):
         name = getattr(user, "username", "anonymous") or "anonymous"
         raise NotPermitted(f"{name} may not {action}: this needs the '{role}' role.")
-
-
-def can_view(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)

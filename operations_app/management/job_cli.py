@@ -17,13 +17,18 @@ from typing import Protocol
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from operations_app import selectors_jobs as selectors
 from operations_app.models import (
     TERMINAL_STATUSES,
     JobEvent,
     JobStatus,
     OperationJob,
 )
+from operations_app.presentation.formatting import duration_text, size_text
+from operations_app.selectors import clone as clone_selectors
+from operations_app.selectors import jobs as job_selectors
+from operations_app.selectors import platforms as platform_selectors
+from operations_app.selectors import snapshots as snapshot_selectors
+from operations_app.selectors import vms as vm_selectors
 from operations_app.services import clones as clone_services
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import migrations as migration_services
@@ -64,16 +69,16 @@ def cli_user(username: str | None):
 
 
 def request_clone(*, user, profile: str, number: int | None, platform: str, vm_name: str):
-    version = selectors.clone_source(profile=profile, number=number)
-    target = selectors.platform_named(platform)
+    version = clone_selectors.clone_source(profile=profile, number=number)
+    target = platform_selectors.platform_named(platform)
     return clone_services.job_request_clone(
         user=user, version=version, platform=target, vm_name=vm_name
     )
 
 
 def _migration_objects(*, vm: str, source: str | None, target: str):
-    found = selectors.vm_named(vm, platform=source or "")
-    return found, selectors.platform_ref(target, path="target")
+    found = vm_selectors.vm_named(vm, platform=source or "")
+    return found, platform_selectors.platform_ref(target, path="target")
 
 
 def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str):
@@ -87,24 +92,24 @@ def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str)
 
 
 def request_snapshot(*, user, vm: str, platform: str | None, description: str):
-    found = selectors.vm_named(vm, platform=platform or "")
+    found = vm_selectors.vm_named(vm, platform=platform or "")
     return snapshot_services.job_request_snapshot(user=user, vm=found, description=description)
 
 
 def request_rollback(*, user, vm: str, platform: str | None, snapshot: str):
-    found = selectors.vm_named(vm, platform=platform or "")
-    chosen = selectors.snapshot_ref(found, snapshot)
+    found = vm_selectors.vm_named(vm, platform=platform or "")
+    chosen = snapshot_selectors.snapshot_ref(found, snapshot)
     job = snapshot_services.job_request_rollback(user=user, vm=found, snapshot=chosen)
     return job, chosen
 
 
 def vm_snapshot_list(*, vm: str, platform: str | None, include_removed: bool):
-    found = selectors.vm_named(vm, platform=platform or "")
+    found = vm_selectors.vm_named(vm, platform=platform or "")
     return found, list(snapshot_services.vm_snapshots(vm=found, include_removed=include_removed))
 
 
 def request_destroy(*, user, vm: str, platform: str | None):
-    target = selectors.vm_named(vm, platform=platform or "")
+    target = vm_selectors.vm_named(vm, platform=platform or "")
     return decommission_services.job_request_decommission(user=user, vm=target)
 
 
@@ -131,14 +136,7 @@ def progress_bar(percent: int, width: int = BAR_WIDTH) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    seconds = int(round(seconds))
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return duration_text(seconds, sep="", unknown="-")
 
 
 def _when(value) -> str:
@@ -148,7 +146,7 @@ def _when(value) -> str:
 def print_jobs(
     out: Output, *, status: list[str], kind: str, platform: str, vm_name: str, limit: int
 ) -> None:
-    jobs = selectors.job_list_all(kind=kind, status=status, platform=platform, vm_name=vm_name)
+    jobs = job_selectors.job_list_all(kind=kind, status=status, platform=platform, vm_name=vm_name)
     out.write(
         f"{'ID':>5}  {'KIND':<12} {'STATUS':<12} {'PROG':>4}  {'VM':<24} {'PLATFORM':<12} "
         f"{'PROFILE':<22} {'BY':<12} CREATED"
@@ -186,7 +184,7 @@ def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
         ("created", _when(job.created_at)),
         ("started", _when(job.started_at)),
         ("finished", _when(job.finished_at)),
-        ("duration", _duration(selectors.job_duration_s(job))),
+        ("duration", _duration(job_selectors.job_duration_s(job))),
     ]
     if job.error:
         rows.append(("error", job.error))
@@ -194,23 +192,23 @@ def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
         rows.append(("failing check", job.failing_check))
     for key, value in rows:
         out.write(f"{key + ':':<15}{value}")
-    steps = selectors.job_steps(job=job)
+    steps = job_selectors.job_steps(job=job)
     if steps:
         out.write("steps:")
         for step in steps:
             out.write(
                 f"  {step.index + 1:>2}. {step.name:<28} {step.status:<10} {_duration(step.duration_s):>8}"
             )
-    checks = selectors.job_checks(job=job)
+    checks = job_selectors.job_checks(job=job)
     if checks:
-        summary = selectors.check_summary(checks)
+        summary = job_selectors.check_summary(checks)
         out.write(f"checks:        {summary['passed']} passed, {summary['failed']} failed")
         for check in checks:
             if not check.passed:
                 out.write("  " + _check_line(check.__dict__))
     if events:
         out.write("events:")
-        for event in selectors.job_events(job=job, after=0, limit=100_000):
+        for event in job_selectors.job_events(job=job, after=0, limit=100_000):
             out.write(
                 f"  {event.seq:>5} {_when(event.created_at)} {event.kind:<15} "
                 f"{json.dumps(event.payload, default=str, sort_keys=True)}"
@@ -227,14 +225,7 @@ def _check_line(check: dict) -> str:
 
 
 def _bytes(value) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
+    return size_text(value, unknown="-")
 
 
 def _table(out: Output, header: tuple[str, ...], rows: list[tuple], indent: str = "  ") -> None:
@@ -468,7 +459,7 @@ def follow(
             )
         sleep(interval)
     job.refresh_from_db()
-    took = _duration(selectors.job_duration_s(job))
+    took = _duration(job_selectors.job_duration_s(job))
     if job.status == JobStatus.SUCCEEDED:
         out.write(f"job {job.pk} succeeded in {took}")
         return job

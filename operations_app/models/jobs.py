@@ -143,10 +143,6 @@ class OperationJob(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    @property
-    def group_name(self) -> str:
-        return f"job-{self.pk}"
-
 
 class StepStatus(models.TextChoices):
     RUNNING = "running", "Running"

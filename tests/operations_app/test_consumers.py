@@ -18,8 +18,8 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from operations_app import selectors_jobs
 from operations_app.models import JobEvent, Notification, OperationJob
+from operations_app.selectors import jobs as selectors_jobs
 from operations_app.services import events as event_services
 from tests.operations_app.job_support import clone_job, drive
 from vmpersona.asgi import application

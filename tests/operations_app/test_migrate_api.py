@@ -217,7 +217,7 @@ def hosts(monkeypatch):
         }
 
     monkeypatch.setattr("operations_app.services.migrations.platform_connect", connect)
-    monkeypatch.setattr("operations_app.runners.migrate.plan_move", plan_move)
+    monkeypatch.setattr("operations_app.services.migrations.plan_move", plan_move)
     return state
 
 

@@ -224,7 +224,7 @@ def previews(monkeypatch):
                 vm=vm.name, source=vm.platform.name, target=target.name, mode=mode, ready=ready
             )
 
-        monkeypatch.setattr("operations_app.views_migrate.migration_preview", fake)
+        monkeypatch.setattr("operations_app.views.migrate.migration_preview", fake)
         return calls
 
     return install
@@ -431,7 +431,7 @@ def test_preview_errors_from_the_service_are_shown_not_raised(client, users, set
     def unreachable(**kwargs):
         raise StateConflict("The dry run could not read the platforms: host-b is unreachable")
 
-    monkeypatch.setattr("operations_app.views_migrate.migration_preview", unreachable)
+    monkeypatch.setattr("operations_app.views.migrate.migration_preview", unreachable)
     client.force_login(users["operator"])
     response = client.post(migrate_url(setup["vm"]), {"target": "host-b", "action": "preview"})
     assert response.status_code == 409
@@ -798,7 +798,7 @@ def test_transfer_events_drive_one_progress_line_live(
 
 
 def test_only_definition_fixes_count_as_fixing_a_difference():
-    from operations_app.migration_display import difference_rows
+    from operations_app.presentation.migration import difference_rows
 
     quiesce = {**AFTER, "fix_id": "quiesce", "when": "before_cutover", "differences": [MACHINE]}
     rows = difference_rows([MACHINE, DISK_BUS], FIXES + [quiesce], ok=True, problems=[])
@@ -808,7 +808,7 @@ def test_only_definition_fixes_count_as_fixing_a_difference():
 
 
 def test_the_plans_unresolved_list_says_which_differences_are_unresolved():
-    from operations_app.migration_display import difference_rows
+    from operations_app.presentation.migration import difference_rows
 
     still = {
         **DISK_BUS,
@@ -833,7 +833,7 @@ def test_the_plans_unresolved_list_says_which_differences_are_unresolved():
 
 
 def test_an_empty_unresolved_list_leaves_nothing_unresolved_whatever_the_problems_say():
-    from operations_app.migration_display import difference_rows
+    from operations_app.presentation.migration import difference_rows
 
     problem = DISK_BUS["detail"] + " The adapted domain definition is not valid."
     rows = difference_rows([MACHINE, DISK_BUS], FIXES, ok=False, problems=[problem], unresolved=[])
@@ -842,7 +842,7 @@ def test_an_empty_unresolved_list_leaves_nothing_unresolved_whatever_the_problem
 
 
 def test_a_non_blocking_leftover_keeps_its_reason_but_is_not_unresolved():
-    from operations_app.migration_display import adaptation_view
+    from operations_app.presentation.migration import adaptation_view
 
     note = {**NIC, "blocking": False, "detail": "Interface 0 uses NIC model e1000."}
     reason = "It does not keep the domain from running, so it is left as it is."
@@ -860,7 +860,7 @@ def test_a_non_blocking_leftover_keeps_its_reason_but_is_not_unresolved():
 
 def test_results_without_the_unresolved_list_fall_back_to_the_problem_sentences():
     """Job results stored before the plan's unresolved list was kept."""
-    from operations_app.migration_display import adaptation_view, difference_rows
+    from operations_app.presentation.migration import adaptation_view, difference_rows
 
     problem = (
         DISK_BUS["detail"]

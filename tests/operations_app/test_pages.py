@@ -602,7 +602,7 @@ def test_vm_without_samples(client, users, inventory):
 
 
 def test_chart_leaves_gaps_where_a_counter_was_reset():
-    from operations_app.views import _rates
+    from operations_app.presentation.charts import counter_rates as _rates
 
     now = timezone.now()
     samples = [

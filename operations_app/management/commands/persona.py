@@ -20,10 +20,9 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from operations_app import selectors, testbed
-from operations_app.api.serializers import VMSnapshotSerializer
-from operations_app.hypervisor import redact_uri
-from operations_app.management import job_cli
+from operations_app import testbed
+from operations_app.api.serializers.snapshots import VMSnapshotSerializer
+from operations_app.management import job_cli, platform_cli
 from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, Platform
 from operations_app.services import inventory as inventory_services
@@ -242,46 +241,6 @@ class Command(BaseCommand):
         except (DomainError, Platform.DoesNotExist, BaseImage.DoesNotExist) as exc:
             raise CommandError(str(exc), returncode=3) from exc
 
-    def _platform(self, name: str) -> Platform:
-        try:
-            return Platform.objects.get(name=name)
-        except Platform.DoesNotExist as exc:
-            raise DomainError(f"No platform named '{name}'.") from exc
-
-    def _fields(self, opts) -> dict:
-        fields = {}
-        for key in (
-            "description",
-            "site",
-            "region",
-            "storage_pool",
-            "migration_uri",
-            "networks",
-            "kvm",
-            "currency",
-            "cost_vcpu_hour",
-            "cost_ram_gib_hour",
-            "cost_storage_gib_month",
-            "enabled",
-        ):
-            if opts.get(key) is not None:
-                fields[key] = opts[key]
-        if opts.get("vlans"):
-            mapping = {}
-            for item in opts["vlans"]:
-                vlan, _, network = item.partition("=")
-                mapping[vlan.strip()] = network.strip()
-            fields["vlan_networks"] = mapping
-        if opts.get("constraints"):
-            try:
-                fields["constraints"] = json.loads(opts["constraints"])
-            except ValueError as exc:
-                raise ValidationError(
-                    "%(path)s: %(message)s",
-                    params={"path": "constraints", "message": f"not JSON: {exc}"},
-                ) from exc
-        return fields
-
     # ------------------------------------------------------------------ areas
 
     def do_testbed(self, opts):
@@ -289,8 +248,7 @@ class Command(BaseCommand):
         if action == "up":
             platforms = testbed.up(build_image=not opts["no_image"])
             for p in platforms:
-                state = p.get_status_display() + (f" ({p.last_error})" if p.last_error else "")
-                self.stdout.write(f"platform {p.name}: {p.uri} — {state}")
+                self.stdout.write(f"platform {p.name}: {p.uri} — {platform_cli.status_line(p)}")
             if BaseImage.objects.filter(image_id="tiny-linux").exists():
                 self.stdout.write("base image tiny-linux registered")
         elif action == "down":
@@ -307,91 +265,40 @@ class Command(BaseCommand):
                 user=self._acting_user(opts),
                 name=opts["name"],
                 uri=opts["uri"],
-                **self._fields(opts),
+                **platform_cli.platform_settings(opts),
             )
             p = platform_services.platform_refresh(platform=p)
-            self.stdout.write(
-                f"platform {p.name} added: {p.get_status_display()}"
-                + (f" ({p.last_error})" if p.last_error else "")
-            )
+            self.stdout.write(f"platform {p.name} added: {platform_cli.status_line(p)}")
         elif action == "update":
-            fields = self._fields(opts)
+            fields = platform_cli.platform_settings(opts)
             if opts.get("uri"):
                 fields["uri"] = opts["uri"]
             p = platform_services.platform_update(
-                user=self._acting_user(opts), platform=self._platform(opts["name"]), **fields
+                user=self._acting_user(opts),
+                platform=platform_cli.platform_named(opts["name"]),
+                **fields,
             )
             self.stdout.write(f"platform {p.name} updated")
         elif action == "list":
-            self.stdout.write(f"{'NAME':<16} {'STATUS':<12} {'ENABLED':<8} {'VMS':>4}  URI")
-            for p in selectors.platform_list():
-                vm_count = p.vm_count  # type: ignore[attr-defined]  # annotated by the selector
-                self.stdout.write(
-                    f"{p.name:<16} {p.status:<12} {('yes' if p.enabled else 'no'):<8} {vm_count:>4}  {redact_uri(p.uri)}"
-                )
+            platform_cli.print_platforms(self.stdout)
         elif action == "show":
-            p = self._platform(opts["name"])
-            data = {
-                "name": p.name,
-                "uri": redact_uri(p.uri),
-                "migration_uri": redact_uri(p.migration_uri) if p.migration_uri else "",
-                "status": p.status,
-                "enabled": p.enabled,
-                "site": p.site,
-                "region": p.region,
-                "storage_pool": p.storage_pool,
-                "networks": p.networks,
-                "vlan_networks": p.vlan_networks,
-                "kvm": p.kvm,
-                "constraints": p.constraints,
-                "costs": {
-                    "currency": p.currency,
-                    "vcpu_hour": str(p.cost_vcpu_hour),
-                    "ram_gib_hour": str(p.cost_ram_gib_hour),
-                    "storage_gib_month": str(p.cost_storage_gib_month),
-                },
-                "capabilities": p.capabilities,
-                "last_error": p.last_error,
-            }
-            self.stdout.write(json.dumps(data, indent=2, default=str))
+            platform_cli.print_platform(self.stdout, platform_cli.platform_named(opts["name"]))
         elif action == "refresh":
-            names = opts["names"]
-            platforms = (
-                [self._platform(n) for n in names]
-                if names
-                else Platform.objects.filter(enabled=True)
-            )
+            platforms = platform_cli.platforms_named(opts["names"])
             failed = False
             user = self._acting_user(opts)
             for p in platforms:
                 p = platform_services.platform_refresh(platform=p, user=user)
                 failed |= p.status != "ok"
-                self.stdout.write(
-                    f"{p.name}: {p.get_status_display()}"
-                    + (f" ({p.last_error})" if p.last_error else "")
-                )
+                self.stdout.write(f"{p.name}: {platform_cli.status_line(p)}")
             if failed:
                 raise DomainError("At least one platform could not be reached.")
 
     def do_inventory(self, opts):
         if opts["action"] == "list":
-            from operations_app.models import ManagedVM
-
-            self.stdout.write(f"{'NAME':<24} {'PLATFORM':<12} {'STATE':<9} {'MANAGED':<8} PROFILE")
-            for vm in ManagedVM.objects.select_related(
-                "platform", "profile_version__policy"
-            ).order_by("platform__name", "name"):
-                profile = vm.profile_version.label if vm.profile_version else "-"
-                self.stdout.write(
-                    f"{vm.name:<24} {vm.platform.name:<12} {vm.state:<9} {('yes' if vm.managed else 'no'):<8} {profile}"
-                )
+            platform_cli.print_vms(self.stdout)
             return
-        names = opts["platform"]
-        platforms = (
-            [self._platform(n) for n in names]
-            if names
-            else list(Platform.objects.filter(enabled=True))
-        )
+        platforms = platform_cli.platforms_named(opts["platform"])
         failed = False
         user = self._acting_user(opts)
         for p in platforms:
@@ -409,13 +316,9 @@ class Command(BaseCommand):
 
     def do_image(self, opts):
         if opts["action"] == "list":
-            for image in BaseImage.objects.prefetch_related("locations__platform"):
-                where = ", ".join(loc.platform.name for loc in image.locations.all()) or "nowhere"
-                self.stdout.write(
-                    f"{image.image_id:<16} {image.name:<30} {image.os:<16} on {where}"
-                )
+            platform_cli.print_images(self.stdout)
             return
-        platforms = [self._platform(n) for n in opts["platform"]]
+        platforms = [platform_cli.platform_named(n) for n in opts["platform"]]
         image = platform_services.base_image_register_from_manifest(
             user=self._acting_user(opts), manifest_path=opts["manifest"], platforms=platforms
         )

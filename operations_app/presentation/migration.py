@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from operations_app.models import ManagedVM, VMState
+from operations_app.presentation.formatting import ms_text, size_text
 
 # Keys of a migrate job's result that the Migration section presents, or that are the
 # runner's working state (the restore point keeps the whole domain XML): the generic
@@ -39,31 +40,6 @@ def vm_migratable(vm: ManagedVM) -> bool:
     """Whether the VM is one a migration could be asked for: it conforms to a profile
     version and is still on its platform. (The service checks this, and more, again.)"""
     return bool(vm.managed and vm.profile_version_id and vm.state != VMState.GONE)
-
-
-def size_text(value: Any) -> str:
-    """Bytes in IEC units: 512 B, 1.5 GiB; "—" when unknown."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return "—"
-    amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(amount) < 1024 or unit == "TiB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return "—"  # pragma: no cover - the loop always returns
-
-
-def ms_text(value: Any) -> str:
-    """Milliseconds as 850 ms, 12.3 s or 2m 05s; "—" when unknown."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return "—"
-    if value < 1000:
-        return f"{value:.0f} ms"
-    seconds = value / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes}m {rest:02d}s"
 
 
 def diff_lines(lines: Any) -> list[dict[str, str]]:

@@ -1,0 +1,60 @@
+"""The clone form: which approved profile version, onto which platform, as which VM.
+
+``job_request_clone`` decides; its errors come back through ``add_service_error``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django import forms
+
+from operations_app.forms.base import ServiceErrorsMixin
+from operations_app.models import Platform
+from operations_app.selectors.clone import approved_versions
+from profiles_app.models import PolicyVersion
+
+
+class CloneForm(ServiceErrorsMixin, forms.Form):
+    service_error_fields = {"vm_name": "vm_name", "platform": "platform", "version": "version"}
+
+    version = forms.TypedChoiceField(
+        label="Profile version",
+        coerce=int,
+        help_text="Only approved versions can be cloned.",
+    )
+    platform = forms.ModelChoiceField(
+        label="Platform",
+        queryset=Platform.objects.none(),
+        to_field_name="name",
+        empty_label="Choose a platform",
+        help_text="Enabled platforms only.",
+    )
+    vm_name = forms.CharField(
+        label="VM name",
+        max_length=63,
+        help_text="Lowercase letters, digits and dashes; 1 to 63 characters.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        versions = list(approved_versions())
+        self.versions = {v.pk: v for v in versions}
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for v in versions:
+            flags = ", ".join(v.execution_flags)
+            label = v.label + (f" · {flags}" if flags else "")
+            groups.setdefault(v.policy.name, []).append((v.pk, label))
+        cast(forms.ChoiceField, self.fields["version"]).choices = [
+            ("", "Choose an approved profile version")
+        ] + [(name, options) for name, options in groups.items()]
+        cast(forms.ModelChoiceField, self.fields["platform"]).queryset = Platform.objects.filter(
+            enabled=True
+        ).order_by("name")
+
+    def clean_vm_name(self) -> str:
+        return self.cleaned_data["vm_name"].strip()
+
+    def selected_version(self) -> PolicyVersion:
+        return self.versions[self.cleaned_data["version"]]

@@ -1,0 +1,78 @@
+"""The migrate form: to which platform, in which mode.
+
+``job_request_migrate`` and ``migration_preview`` decide; their errors come back through
+``add_service_error``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from operations_app.forms.base import ServiceErrorsMixin
+from operations_app.models import Platform
+from operations_app.selectors.platforms import platform_migration_targets
+
+# Each mode with the one line the form shows under it.
+MIGRATION_MODE_OPTIONS = (
+    (
+        "auto",
+        "Auto",
+        "Live when nothing but the disk locations change and the VM runs; cold otherwise.",
+    ),
+    ("live", "Live", "Keeps the guest running and copies its memory and disks to the target."),
+    (
+        "cold",
+        "Cold",
+        "Shuts the guest down, copies its disks and starts it, adapted, on the target.",
+    ),
+)
+
+
+class MigrateForm(ServiceErrorsMixin, forms.Form):
+    """Where to move a VM and how. The target list offers enabled platforms other than
+    the VM's own, but any platform name is accepted here: the service says why it
+    cannot be the target, on the ``target`` field."""
+
+    service_error_fields = {"target": "target", "mode": "mode", "platform": "target"}
+
+    target = forms.ModelChoiceField(
+        label="Target platform",
+        queryset=Platform.objects.all(),
+        to_field_name="name",
+        empty_label="Choose a platform",
+        help_text="Enabled platforms other than the one the VM is on.",
+    )
+    mode = forms.CharField(
+        label="Mode",
+        required=False,
+        initial="auto",
+        widget=forms.RadioSelect(choices=[(v, label) for v, label, _ in MIGRATION_MODE_OPTIONS]),
+    )
+    maintenance_window = forms.BooleanField(
+        label="Only inside the next maintenance window",
+        required=False,
+        disabled=True,
+        help_text="Not available yet: maintenance-window scheduling is still to come, so a "
+        "migration starts as soon as a worker picks it up.",
+    )
+
+    def __init__(self, *args, vm, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vm = vm
+        self.targets = list(platform_migration_targets(vm=vm))
+        target = self.fields["target"]
+        target.widget.choices = [("", "Choose a platform")] + [
+            (p.name, p.name if p.status == "ok" else f"{p.name} · {p.get_status_display().lower()}")
+            for p in self.targets
+        ]
+
+    def clean_mode(self) -> str:
+        return (self.cleaned_data.get("mode") or "auto").strip()
+
+    def mode_options(self) -> list[dict[str, object]]:
+        """The radio buttons, with the posted (or initial) one checked."""
+        current = self["mode"].value() or "auto"
+        return [
+            {"value": value, "label": label, "help": help_text, "checked": value == current}
+            for value, label, help_text in MIGRATION_MODE_OPTIONS
+        ]

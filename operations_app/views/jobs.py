@@ -1,0 +1,155 @@
+"""Job pages: the list, a job's page, its verification report, and cancelling.
+
+The job page is rendered with everything up to the job's newest event;
+static/js/job_live.js then follows the job from there over a websocket
+(``ws/jobs/<id>/?after=<seq>``).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from operations_app.models import ACTIVE_STATUSES, JobKind, JobStatus, OperationJob
+from operations_app.presentation.formatting import duration_text
+from operations_app.presentation.jobs import log_line
+from operations_app.presentation.migration import MIGRATION_RESULT_KEYS, job_migration
+from operations_app.selectors import jobs as job_selectors
+from operations_app.selectors import platforms as platform_selectors
+from operations_app.services import jobs as job_services
+from operations_app.views.common import can_clone, job_or_404
+from vmpersona.errors import DomainError
+from vmpersona.roles import OPERATORS, has_role
+
+JOBS_PER_PAGE = 50
+LOG_LINES = 1000
+
+
+def _can_cancel(user, job: OperationJob) -> bool:
+    return job.status in ACTIVE_STATUSES and (
+        has_role(user, OPERATORS)
+        or (job.requested_by_id is not None and job.requested_by_id == user.pk)
+    )
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    if kind not in JobKind.values:
+        kind = ""
+    status = request.GET.get("status", "")
+    if status not in JobStatus.values and status != "active":
+        status = ""
+    platform = request.GET.get("platform", "").strip()
+    vm_name = request.GET.get("vm", "").strip()
+    mine = request.GET.get("mine") == "1"
+    jobs = job_selectors.job_list(
+        user=request.user, kind=kind, status=status, platform=platform, vm_name=vm_name, mine=mine
+    )
+    page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {"job": job, "duration": duration_text(job_selectors.job_duration_s(job))}
+        for job in page.object_list
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "operations_app/job_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "kind": kind,
+            "status": status,
+            "platform": platform,
+            "vm_name": vm_name,
+            "mine": mine,
+            "query": query.urlencode(),
+            "kind_choices": JobKind.choices,
+            "status_choices": [("active", "Active (any)"), *JobStatus.choices],
+            "platform_choices": platform_selectors.platform_names(),
+            "filtered": bool(kind or status or platform or vm_name or mine),
+            "sees_all": job_selectors.sees_all_jobs(request.user),
+            "can_clone": can_clone(request.user),
+        },
+    )
+
+
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    # Everything below is rendered up to this sequence number; the page's script asks
+    # the websocket for what comes after it, so nothing is missed or shown twice.
+    last_seq = job.event_seq
+    steps = job_selectors.job_steps(job=job)
+    checks = job_selectors.job_checks(job=job)
+    log_events, log_omitted = job_selectors.job_log_events(job=job, upto=last_seq, limit=LOG_LINES)
+    result = job_selectors.job_result(job=job, upto=last_seq)
+    migration = None
+    if job.kind == JobKind.MIGRATE:
+        transfer = job_selectors.job_latest_payload(job=job, kind="transfer", upto=last_seq)
+        migration = job_migration(job, transfer=transfer)
+        result = {k: v for k, v in result.items() if k not in MIGRATION_RESULT_KEYS}
+    return render(
+        request,
+        "operations_app/job_detail.html",
+        {
+            "job": job,
+            "last_seq": last_seq,
+            "duration": duration_text(job_selectors.job_duration_s(job)),
+            "steps": [{"step": s, "duration": duration_text(s.duration_s)} for s in steps],
+            "checks": checks,
+            "summary": job_selectors.check_summary(checks),
+            "log": [log_line(e) for e in log_events],
+            "log_omitted": log_omitted,
+            "result": result,
+            "migration": migration,
+            "can_cancel": _can_cancel(request.user, job),
+            "terminal_statuses": [str(s) for s in JobStatus if s not in ACTIVE_STATUSES],
+        },
+    )
+
+
+@login_required
+def job_report(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    checks = job_selectors.job_checks(job=job)
+    sections: dict[str, list] = {}
+    for check in checks:
+        sections.setdefault(check.section or "other", []).append(check)
+    return render(
+        request,
+        "operations_app/job_report.html",
+        {
+            "job": job,
+            "checks": checks,
+            "summary": job_selectors.check_summary(checks),
+            "sections": [
+                {"name": name, "checks": items, "summary": job_selectors.check_summary(items)}
+                for name, items in sections.items()
+            ],
+            "duration": duration_text(job_selectors.job_duration_s(job)),
+        },
+    )
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    try:
+        job = job_services.job_cancel(user=request.user, job=job)
+    except DomainError as exc:
+        messages.error(request, f"Could not cancel job #{pk}: {exc}")
+        return redirect(job)
+    if job.status == JobStatus.CANCELLED:
+        messages.success(request, f"Job #{pk} cancelled before it started.")
+    else:
+        messages.info(
+            request, f"Cancel requested: job #{pk} stops and rolls back after its current step."
+        )
+    return redirect(job)

@@ -1,0 +1,216 @@
+"""Platform pages: the list, a platform's page, the add and edit forms, and the refresh
+and inventory sync buttons.
+
+Everyone logged in may read; changing a platform, refreshing its capabilities or
+syncing its inventory needs the operators role, which the services check. A refusal
+becomes a message, never an error page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from operations_app.forms.platforms import PlatformForm
+from operations_app.hypervisor import redact_uri
+from operations_app.models import Platform
+from operations_app.presentation.platforms import (
+    capability_sizes,
+    constraint_effect,
+    constraint_help,
+    declared_constraints,
+    platform_costs,
+    utilisation,
+    vlan_rows,
+)
+from operations_app.selectors import platforms as platform_selectors
+from operations_app.selectors import vms as vm_selectors
+from operations_app.services import inventory as inventory_services
+from operations_app.services import platforms as platform_services
+from operations_app.views.common import can_operate, platform_or_404
+from vmpersona.errors import DomainError, NotPermitted
+from vmpersona.roles import OPERATORS, require_role
+
+
+@login_required
+def platform_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    enabled_filter = request.GET.get("enabled", "")
+    enabled = {"yes": True, "no": False}.get(enabled_filter)
+    platforms = list(platform_selectors.platform_list(search=search, enabled=enabled))
+    utilisations = platform_selectors.platform_utilisations(platforms)
+    rows = [
+        {"platform": p, "uri": redact_uri(p.uri), "util": utilisation(utilisations[p.pk])}
+        for p in platforms
+    ]
+    return render(
+        request,
+        "operations_app/platform_list.html",
+        {
+            "rows": rows,
+            "search": search,
+            "enabled_filter": enabled_filter if enabled is not None else "",
+            "filtered": bool(search or enabled is not None),
+            "can_operate": can_operate(request.user),
+        },
+    )
+
+
+@login_required
+def platform_detail(request: HttpRequest, name: str) -> HttpResponse:
+    platform = platform_or_404(name)
+    caps = platform.capabilities or {}
+    effective = platform_selectors.platform_effective_capabilities(platform)
+    vms = vm_selectors.vm_list(platform=platform.name, latest_sample=True)
+    return render(
+        request,
+        "operations_app/platform_detail.html",
+        {
+            "platform": platform,
+            "uri": redact_uri(platform.uri),
+            "migration_uri": redact_uri(platform.migration_uri) if platform.migration_uri else "",
+            "caps": caps,
+            "sizes": capability_sizes(caps),
+            "effective": effective,
+            "constraint_rows": constraint_effect(caps, platform.constraints or {}, effective)
+            if caps
+            else [],
+            "costs": platform_costs(platform),
+            "declared": declared_constraints(platform.constraints or {}),
+            "vlans": vlan_rows(platform.vlan_networks),
+            "vms": list(vms),
+            "util": utilisation(platform_selectors.platform_utilisation(platform=platform)),
+            "can_operate": can_operate(request.user),
+        },
+    )
+
+
+def _render_form(request, form: PlatformForm, *, platform: Platform | None = None, status=200):
+    return render(
+        request,
+        "operations_app/platform_form.html",
+        {
+            "form": form,
+            "platform": platform,
+            "title": f"Edit {platform.name}" if platform else "Add platform",
+            "constraint_help": constraint_help(),
+        },
+        status=status,
+    )
+
+
+@login_required
+def platform_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = PlatformForm(request.POST)
+        if form.is_valid():
+            try:
+                require_role(request.user, OPERATORS, "add platforms")
+                platform = platform_services.platform_create(
+                    user=request.user, name=form.cleaned_data["name"], **form.settings()
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except DomainError as exc:
+                messages.error(request, f"Could not add the platform: {exc}")
+                return _render_form(
+                    request, form, status=403 if isinstance(exc, NotPermitted) else 400
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Platform {platform.name} added. Refresh its capabilities to check that it is reachable.",
+                )
+                return redirect(platform)
+        return _render_form(request, form, status=400)
+    if not can_operate(request.user):
+        messages.warning(request, "Adding platforms needs the 'operators' role.")
+        return redirect("operations:platforms")
+    return _render_form(request, PlatformForm())
+
+
+@login_required
+def platform_edit(request: HttpRequest, name: str) -> HttpResponse:
+    platform = platform_or_404(name)
+    if request.method == "POST":
+        form = PlatformForm(request.POST, platform=platform)
+        if form.is_valid():
+            changed = form.changed_settings()
+            try:
+                require_role(request.user, OPERATORS, "change platforms")
+                if changed:
+                    platform = platform_services.platform_update(
+                        user=request.user, platform=platform, **changed
+                    )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except DomainError as exc:
+                messages.error(request, f"Could not save {platform.name}: {exc}")
+                return _render_form(
+                    request,
+                    form,
+                    platform=platform,
+                    status=403 if isinstance(exc, NotPermitted) else 400,
+                )
+            else:
+                if changed:
+                    names = ", ".join(str(form.fields[k].label or k) for k in changed)
+                    messages.success(request, f"Platform {platform.name} saved ({names}).")
+                else:
+                    messages.info(request, f"Nothing changed on {platform.name}.")
+                return redirect(platform)
+        return _render_form(request, form, platform=platform, status=400)
+    if not can_operate(request.user):
+        messages.warning(request, "Changing platforms needs the 'operators' role.")
+        return redirect(platform)
+    return _render_form(request, PlatformForm(platform=platform), platform=platform)
+
+
+@login_required
+@require_POST
+def platform_refresh(request: HttpRequest, name: str) -> HttpResponse:
+    platform = platform_or_404(name)
+    try:
+        platform = platform_services.platform_refresh(platform=platform, user=request.user)
+    except NotPermitted as exc:
+        messages.error(request, str(exc))
+        return redirect(_next_url(request, platform))
+    if platform.status == "ok":
+        messages.success(request, f"{platform.name}: capabilities refreshed.")
+    else:
+        messages.error(request, f"{platform.name} is unreachable: {platform.last_error}")
+    return redirect(_next_url(request, platform))
+
+
+@login_required
+@require_POST
+def platform_sync(request: HttpRequest, name: str) -> HttpResponse:
+    platform = platform_or_404(name)
+    try:
+        result = inventory_services.inventory_sync(platform=platform, user=request.user)
+    except NotPermitted as exc:
+        messages.error(request, str(exc))
+        return redirect(_next_url(request, platform))
+    if result.reachable:
+        parts = [f"{result.seen} domain{'s' if result.seen != 1 else ''}"]
+        if result.added:
+            parts.append("new: " + ", ".join(result.added))
+        if result.gone:
+            parts.append("gone: " + ", ".join(result.gone))
+        if result.held:
+            parts.append("left to the jobs working on them: " + ", ".join(result.held))
+        messages.success(request, f"{platform.name}: inventory synced; " + "; ".join(parts) + ".")
+    else:
+        messages.error(request, f"{platform.name} is unreachable: {result.error}")
+    return redirect(_next_url(request, platform))
+
+
+def _next_url(request: HttpRequest, platform: Platform) -> str:
+    """Back to the platform list when the button was pressed there, else to the platform."""
+    if request.POST.get("next") == "list":
+        return "operations:platforms"
+    return platform.get_absolute_url()
