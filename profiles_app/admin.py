@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from profiles_app.documents import error_list, pretty_json
+from profiles_app.documents import pretty_json
 from profiles_app.models import Policy, PolicyVersion, VolumeKey
 from profiles_app.services import versions as version_services
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_list
 
 
 class PolicyVersionInline(admin.TabularInline):

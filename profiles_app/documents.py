@@ -108,19 +108,3 @@ def parse_document_text(text: str) -> Any:
     if errors:
         raise errors_to_validation_error(errors)
     return document
-
-
-def error_list(exc: ValidationError) -> list[dict[str, str]]:
-    """``[{"path": ..., "message": ...}]`` for pages, API and CLI alike."""
-    items = []
-    for err in (
-        exc.error_list
-        if not hasattr(exc, "error_dict")
-        else [e for errs in exc.error_dict.values() for e in errs]
-    ):
-        params = err.params or {}
-        message = params.get("message")
-        if message is None:
-            message = err.message % params if params else err.message
-        items.append({"path": params.get("path", ""), "message": str(message)})
-    return items

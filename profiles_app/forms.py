@@ -14,7 +14,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from profiles_app.documents import error_list, parse_document_text, pretty_json
+from profiles_app.documents import parse_document_text, pretty_json
+from vmpersona.errors import error_list
 
 KEY_NOTICE = (
     "volume keys are never shown back in a page: enter the key again (or name a stored "

@@ -19,6 +19,7 @@ from vmpersona.errors import (
     NotFoundError,
     NotPermitted,
     StateConflict,
+    error_list,
     field_error,
 )
 
@@ -104,8 +105,6 @@ class ApiListView(ApiView):
 
 def validation_error_payload(exc: DjangoValidationError) -> dict:
     """``{"errors": [{"path": ..., "message": ...}]}``: each problem with the path of its field."""
-    from profiles_app.documents import error_list
-
     return {"errors": error_list(exc)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from profiles_app.documents import error_list
+from vmpersona.errors import error_list
 
 
 class ServiceErrorsMixin:

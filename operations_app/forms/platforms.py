@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 
 from operations_app.models import KvmPolicy, Platform
 from operations_app.presentation.platforms import vlan_rows
-from profiles_app.documents import error_list
+from vmpersona.errors import error_list
 
 
 def _model_field(name: str):

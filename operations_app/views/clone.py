@@ -16,12 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from operations_app.forms.clone import CloneForm
-from operations_app.presentation.errors import status_for
 from operations_app.selectors import clone as clone_selectors
 from operations_app.services import clones as clone_services
 from operations_app.views.common import can_clone
 from profiles_app.models import VersionStatus
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, http_status
 from vmpersona.roles import OPERATORS, has_role
 
 
@@ -78,7 +77,7 @@ def clone_form(request: HttpRequest) -> HttpResponse:
             return _render_clone(request, form, status=400)
         except DomainError as exc:
             form.add_error(None, str(exc))
-            return _render_clone(request, form, status=status_for(exc))
+            return _render_clone(request, form, status=http_status(exc))
         messages.success(
             request,
             f"Clone of {version.label} to {job.platform.name} as {job.vm_name} queued (job #{job.pk}).",

@@ -19,13 +19,12 @@ from django.shortcuts import redirect, render
 
 from operations_app.forms.migrate import MigrateForm
 from operations_app.models import JobKind, ManagedVM
-from operations_app.presentation.errors import status_for
 from operations_app.presentation.migration import job_migration, preview_view, vm_migratable
 from operations_app.selectors import jobs as job_selectors
 from operations_app.services import migrations as migration_services
 from operations_app.services.migrations import migration_preview
 from operations_app.views.common import job_or_404, vm_or_404
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, http_status
 from vmpersona.roles import OPERATORS, has_role
 
 
@@ -77,7 +76,7 @@ def vm_migrate(request: HttpRequest, pk: int) -> HttpResponse:
         return _render(request, vm, form, status=400)
     except DomainError as exc:
         form.add_error(None, str(exc))
-        return _render(request, vm, form, status=status_for(exc))
+        return _render(request, vm, form, status=http_status(exc))
     if migrate:
         messages.success(
             request,

@@ -16,12 +16,11 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from operations_app.forms.snapshots import SnapshotForm
-from operations_app.presentation.errors import error_text, status_for
 from operations_app.selectors import snapshots as snapshot_selectors
 from operations_app.services import snapshots as snapshot_services
 from operations_app.views.common import vm_or_404
 from operations_app.views.vms import vm_page
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_text, http_status
 
 
 @login_required
@@ -39,7 +38,7 @@ def vm_snapshot_take(request: HttpRequest, pk: int) -> HttpResponse:
         return vm_page(request, vm, snapshot_form=form, status=400)
     except DomainError as exc:
         return vm_page(
-            request, vm, snapshot_form=form, snapshot_errors=[str(exc)], status=status_for(exc)
+            request, vm, snapshot_form=form, snapshot_errors=[str(exc)], status=http_status(exc)
         )
     messages.success(request, f"Snapshot of {vm.name} queued (job #{job.pk}).")
     return redirect(job)
@@ -61,7 +60,7 @@ def vm_snapshot_rollback(request: HttpRequest, pk: int, sid: int) -> HttpRespons
             snapshot_errors=[
                 f"Could not roll {vm.name} back to {snapshot.name}: {error_text(exc)}"
             ],
-            status=status_for(exc),
+            status=http_status(exc),
         )
     messages.success(
         request,

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_POST
 from operations_app.forms.snapshots import SnapshotForm
 from operations_app.models import ManagedVM, VMState
 from operations_app.presentation.charts import sample_rows, vm_charts
-from operations_app.presentation.errors import error_text
 from operations_app.presentation.migration import vm_migratable
 from operations_app.presentation.snapshots import snapshot_panel, vm_snapshottable
 from operations_app.selectors import platforms as platform_selectors
@@ -28,7 +27,7 @@ from operations_app.selectors import vms as vm_selectors
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import snapshots as snapshot_services
 from operations_app.views.common import can_operate, vm_or_404
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_text
 
 VMS_PER_PAGE = 100
 CHART_SAMPLES = 60

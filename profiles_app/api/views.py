@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from profiles_app import selectors
 from profiles_app.api import serializers as s
 from profiles_app.diff import document_diff
-from profiles_app.documents import error_list, validate_document
+from profiles_app.documents import validate_document
 from profiles_app.kinds import get_kind
 from profiles_app.services import versions as services
 from vmpersona.api import (
@@ -37,6 +37,7 @@ from vmpersona.api import (
     flatten_errors,
 )
 from vmpersona.api import exception_handler as base_exception_handler
+from vmpersona.errors import error_list
 
 MAX_JSON_DEPTH = 64
 

@@ -17,10 +17,9 @@ from profiles_app.views.common import (
     KIND,
     can_author,
     is_own_draft,
-    status_for,
     version_or_404,
 )
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, http_status
 
 
 def _render_editor(request, *, form, title, policy=None, version=None, status=200, **extra):
@@ -55,7 +54,7 @@ def profile_create(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 messages.error(request, f"Could not create the profile: {exc}")
                 return _render_editor(
-                    request, form=form, title="New profile", status=status_for(exc)
+                    request, form=form, title="New profile", status=http_status(exc)
                 )
             else:
                 messages.success(

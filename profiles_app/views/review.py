@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 
 from profiles_app.forms import ReviewForm
 from profiles_app.services import versions as version_services
-from profiles_app.views.common import error_text, version_or_404
-from vmpersona.errors import DomainError
+from profiles_app.views.common import version_or_404
+from vmpersona.errors import DomainError, error_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ def version_action(request: HttpRequest, name: str, number: int, action: str) ->
     try:
         spec.run(**kwargs)
     except (ValidationError, DomainError) as exc:
-        messages.error(request, f"Could not {action} {label}: {error_text(exc)}")
+        messages.error(
+            request, f"Could not {action} {label}: {error_text(exc, pointers_only=True)}"
+        )
         return redirect(version)
     messages.success(request, f"{label} {spec.done}.")
     if action == "discard":

@@ -15,7 +15,6 @@ from profiles_app import selectors
 from profiles_app.documents import (
     REDACTED,
     document_errors,
-    error_list,
     inline_key_values,
     pretty_json,
     redact_document,
@@ -34,6 +33,7 @@ from profiles_app.kinds import (
 from profiles_app.models import PolicyKind
 from profiles_app.services import versions as version_services
 from profiles_app.vppd import vppd_errors
+from vmpersona.errors import error_list
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

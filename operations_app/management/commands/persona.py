@@ -29,8 +29,7 @@ from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
-from profiles_app.documents import error_list
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_list
 
 
 class Command(BaseCommand):

@@ -22,7 +22,6 @@ from django.utils import timezone
 from profiles_app import selectors
 from profiles_app.diff import document_diff
 from profiles_app.documents import (
-    error_list,
     parse_document_text,
     pretty_json,
     redact_document,
@@ -31,7 +30,7 @@ from profiles_app.documents import (
 from profiles_app.management.help import HelpFormatter
 from profiles_app.models import PolicyKind, VersionStatus
 from profiles_app.services import versions as services
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_list
 
 KIND = PolicyKind.VPPD  # the kind of policy this command handles
 MAX_NUMBER = 2_147_483_647  # version numbers are positive 32-bit integers
