@@ -6,10 +6,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import OBJECT_404
 from operations_app.api.serializers import images as s
 from operations_app.models import BaseImage
+from operations_app.selectors import images as image_selectors
 from vmpersona.api import ApiListView, ApiView
 
 
@@ -21,7 +21,7 @@ class ImageListView(ApiListView):
         responses={200: s.BaseImageSerializer(many=True)},
     )
     def get(self, request):
-        return self.paginated(selectors.base_image_list(), s.BaseImageSerializer)
+        return self.paginated(image_selectors.base_image_list(), s.BaseImageSerializer)
 
 
 class ImageDetailView(ApiView):
@@ -33,7 +33,7 @@ class ImageDetailView(ApiView):
     )
     def get(self, request, image_id: str):
         try:
-            image = selectors.base_image_list().get(image_id=image_id)
+            image = image_selectors.base_image_list().get(image_id=image_id)
         except BaseImage.DoesNotExist as exc:
             raise exceptions.NotFound(f"No base image '{image_id}'.") from exc
         return Response(s.BaseImageSerializer(image).data)

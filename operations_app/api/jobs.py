@@ -1,7 +1,7 @@
 """REST endpoints for jobs.
 
 Thin: each view parses its input, calls one selector or service and presents the
-result. Who may see a job is ``selectors_jobs.job_visible_to``; a job someone may not
+result. Who may see a job is ``selectors.jobs.job_visible_to``; a job someone may not
 see answers 404 like one that does not exist. Requests and cancels go through the same
 services as the pages and the CLI, so a refused role answers 403, a job or VM in the
 wrong state 409, and invalid input 400 with one ``{"path", "message"}`` per problem.
@@ -14,13 +14,17 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import ERRORS_400, JOB_404, ROLES_403, STATE_409
 from operations_app.api.migrations import migration_objects
 from operations_app.api.serializers import jobs as s
 from operations_app.api.serializers.migrations import MigrateJobSerializer
 from operations_app.api.serializers.snapshots import RollbackJobSerializer, SnapshotJobSerializer
 from operations_app.models import JobKind, OperationJob
+from operations_app.selectors import clone as clone_selectors
+from operations_app.selectors import jobs as job_selectors
+from operations_app.selectors import platforms as platform_selectors
+from operations_app.selectors import snapshots as snapshot_selectors
+from operations_app.selectors import vms as vm_selectors
 from operations_app.services import clones as clone_services
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import events as event_services
@@ -32,10 +36,10 @@ from vmpersona.api import ApiListView, ApiView, field_error
 
 class JobView(ApiView):
     def job(self, pk: int) -> OperationJob:
-        return selectors.job_get(user=self.request.user, pk=pk)
+        return job_selectors.job_get(user=self.request.user, pk=pk)
 
     def present(self, job: OperationJob, code=status.HTTP_200_OK) -> Response:
-        job = selectors.job_get(user=self.request.user, pk=job.pk)
+        job = job_selectors.job_get(user=self.request.user, pk=job.pk)
         data = s.JobDetailSerializer(job, context={"request": self.request}).data
         return Response(data, status=code)
 
@@ -52,7 +56,7 @@ class JobListView(JobView, ApiListView):
     )
     def get(self, request):
         filters = self.parse(s.JobListQuerySerializer, request.query_params)
-        return self.paginated(selectors.job_list(user=request.user, **filters), s.JobSerializer)
+        return self.paginated(job_selectors.job_list(user=request.user, **filters), s.JobSerializer)
 
     @extend_schema(
         operation_id="jobs_create",
@@ -99,8 +103,8 @@ class JobListView(JobView, ApiListView):
         return response
 
     def _clone(self, data: dict) -> OperationJob:
-        version = selectors.clone_source(profile=data["profile"], number=data.get("version"))
-        platform = selectors.platform_named(data["platform"])
+        version = clone_selectors.clone_source(profile=data["profile"], number=data.get("version"))
+        platform = platform_selectors.platform_named(data["platform"])
         return clone_services.job_request_clone(
             user=self.request.user, version=version, platform=platform, vm_name=data["vm_name"]
         )
@@ -112,20 +116,20 @@ class JobListView(JobView, ApiListView):
         )
 
     def _snapshot(self, data: dict) -> OperationJob:
-        vm = selectors.vm_named(data["vm"], platform=data["platform"])
+        vm = vm_selectors.vm_named(data["vm"], platform=data["platform"])
         return snapshot_services.job_request_snapshot(
             user=self.request.user, vm=vm, description=data["description"]
         )
 
     def _rollback(self, data: dict) -> OperationJob:
-        vm = selectors.vm_named(data["vm"], platform=data["platform"])
-        snapshot = selectors.snapshot_ref(vm, data["snapshot"])
+        vm = vm_selectors.vm_named(data["vm"], platform=data["platform"])
+        snapshot = snapshot_selectors.snapshot_ref(vm, data["snapshot"])
         return snapshot_services.job_request_rollback(
             user=self.request.user, vm=vm, snapshot=snapshot
         )
 
     def _decommission(self, data: dict) -> OperationJob:
-        vm = selectors.vm_named(data["vm"])
+        vm = vm_selectors.vm_named(data["vm"])
         return decommission_services.job_request_decommission(user=self.request.user, vm=vm)
 
 
@@ -169,7 +173,7 @@ class JobEventsView(JobView):
     def get(self, request, pk: int):
         job = self.job(pk)
         query = self.parse(s.JobEventsQuerySerializer, request.query_params)
-        events = selectors.job_events(job=job, after=query["after"], limit=query["limit"] + 1)
+        events = job_selectors.job_events(job=job, after=query["after"], limit=query["limit"] + 1)
         more = len(events) > query["limit"]
         events = events[: query["limit"]]
         return Response(
@@ -192,7 +196,7 @@ class JobStepsView(JobView):
         responses={200: s.JobStepSerializer(many=True), 404: JOB_404},
     )
     def get(self, request, pk: int):
-        steps = selectors.job_steps(job=self.job(pk))
+        steps = job_selectors.job_steps(job=self.job(pk))
         return Response(s.JobStepSerializer(steps, many=True).data)
 
 
@@ -204,5 +208,5 @@ class JobChecksView(JobView):
         responses={200: s.VerificationCheckSerializer(many=True), 404: JOB_404},
     )
     def get(self, request, pk: int):
-        checks = selectors.job_checks(job=self.job(pk))
+        checks = job_selectors.job_checks(job=self.job(pk))
         return Response(s.VerificationCheckSerializer(checks, many=True).data)

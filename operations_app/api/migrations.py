@@ -6,17 +6,18 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import ERRORS_400, ROLES_403, STATE_409
 from operations_app.api.serializers import migrations as s
+from operations_app.selectors import platforms as platform_selectors
+from operations_app.selectors import vms as vm_selectors
 from operations_app.services import migrations as migration_services
 from vmpersona.api import ApiView
 
 
 def migration_objects(data: dict):
     """The VM and the target platform a migration request or dry run names."""
-    vm = selectors.vm_named(data["vm"], platform=data["source"])
-    target = selectors.platform_ref(data["target"], path="target")
+    vm = vm_selectors.vm_named(data["vm"], platform=data["source"])
+    target = platform_selectors.platform_ref(data["target"], path="target")
     return vm, target
 
 

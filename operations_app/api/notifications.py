@@ -5,9 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import ERRORS_400
 from operations_app.api.serializers import notifications as s
+from operations_app.selectors import notifications as notification_selectors
 from operations_app.services import notifications as notification_services
 from vmpersona.api import ApiListView, ApiView
 
@@ -22,7 +22,9 @@ class NotificationListView(ApiListView):
     )
     def get(self, request):
         query = self.parse(s.NotificationListQuerySerializer, request.query_params)
-        notes = selectors.notification_list(user=request.user, unread_only=query["unread"])
+        notes = notification_selectors.notification_list(
+            user=request.user, unread_only=query["unread"]
+        )
         return self.paginated(notes, s.NotificationSerializer)
 
 
@@ -40,5 +42,8 @@ class NotificationReadView(ApiView):
             user=request.user, ids=data.get("ids")
         )
         return Response(
-            {"marked": marked, "unread": selectors.notification_unread_count(user=request.user)}
+            {
+                "marked": marked,
+                "unread": notification_selectors.notification_unread_count(user=request.user),
+            }
         )

@@ -11,10 +11,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import ERRORS_400, OBJECT_404, OPERATORS_403
 from operations_app.api.serializers import platforms as s
 from operations_app.models import Platform
+from operations_app.selectors import platforms as platform_selectors
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
 from vmpersona.api import ApiListView, ApiView
@@ -28,11 +28,11 @@ class PlatformView(ApiView):
             raise exceptions.NotFound(f"No platform named '{name}'.") from exc
 
     def present_platform(self, platform: Platform, code=status.HTTP_200_OK) -> Response:
-        platform = selectors.platform_list().get(pk=platform.pk)
+        platform = platform_selectors.platform_list().get(pk=platform.pk)
         context = {
             "request": self.request,
-            "effective_capabilities": selectors.platform_effective_capabilities(platform),
-            "utilisation": selectors.platform_utilisation(platform=platform),
+            "effective_capabilities": platform_selectors.platform_effective_capabilities(platform),
+            "utilisation": platform_selectors.platform_utilisation(platform=platform),
         }
         return Response(s.PlatformDetailSerializer(platform, context=context).data, status=code)
 
@@ -47,7 +47,7 @@ class PlatformListView(PlatformView, ApiListView):
     )
     def get(self, request):
         filters = self.parse(s.PlatformListQuerySerializer, request.query_params)
-        return self.paginated(selectors.platform_list(**filters), s.PlatformSerializer)
+        return self.paginated(platform_selectors.platform_list(**filters), s.PlatformSerializer)
 
     @extend_schema(
         operation_id="platforms_create",

@@ -6,10 +6,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from operations_app import selectors
 from operations_app.api.base import ERRORS_400, OBJECT_404
 from operations_app.api.serializers import vms as s
 from operations_app.models import ManagedVM
+from operations_app.selectors import vms as vm_selectors
 from vmpersona.api import ApiListView, ApiView
 
 
@@ -33,7 +33,7 @@ class VMListView(VMView, ApiListView):
     )
     def get(self, request):
         filters = self.parse(s.VMListQuerySerializer, request.query_params)
-        return self.paginated(selectors.vm_list(**filters), s.VMSerializer)
+        return self.paginated(vm_selectors.vm_list(**filters), s.VMSerializer)
 
 
 class VMDetailView(VMView):
@@ -45,7 +45,7 @@ class VMDetailView(VMView):
     )
     def get(self, request, pk: int):
         vm = self.vm(pk)
-        latest = selectors.vm_metrics(vm=vm, limit=1)
+        latest = vm_selectors.vm_metrics(vm=vm, limit=1)
         context = {"request": request, "latest_sample": latest[-1] if latest else None}
         return Response(s.VMDetailSerializer(vm, context=context).data)
 
@@ -60,5 +60,5 @@ class VMMetricsView(VMView):
     )
     def get(self, request, pk: int):
         query = self.parse(s.MetricsQuerySerializer, request.query_params)
-        samples = selectors.vm_metrics(vm=self.vm(pk), limit=query["limit"])
+        samples = vm_selectors.vm_metrics(vm=self.vm(pk), limit=query["limit"])
         return Response(s.MetricSampleSerializer(samples, many=True).data)

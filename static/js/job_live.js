@@ -59,7 +59,7 @@
     var h = Math.floor(m / 60); m = m % 60;
     return h + "h " + pad(m) + "m";
   }
-  // Bytes in IEC units, as migration_display.size_text writes them.
+  // Bytes in IEC units, as presentation.formatting.size_text writes them.
   function fmtSize(value) {
     if (typeof value !== "number" || isNaN(value)) return "—";
     var units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -267,7 +267,7 @@
   }
 
   // --- migration: the transfer line and the Migration section ------------------------------------
-  // Formats a transfer event as migration_display.transfer_view does.
+  // Formats a transfer event as presentation.migration.transfer_view does.
   function transfer(p) {
     var box = $("job-transfer");
     if (!box || isTerminal(status)) return;

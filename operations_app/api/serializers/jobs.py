@@ -6,11 +6,11 @@ from __future__ import annotations
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from operations_app import selectors
 from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.migrations import MigrateJobSerializer
 from operations_app.api.serializers.snapshots import RollbackJobSerializer, SnapshotJobSerializer
 from operations_app.models import JobKind, JobStatus, JobTrigger, StepStatus
+from operations_app.selectors import jobs as job_selectors
 
 MAX_EVENTS = 1000
 
@@ -73,7 +73,7 @@ class JobSerializer(serializers.Serializer):
     links = serializers.SerializerMethodField()
 
     def get_duration_s(self, job) -> float | None:
-        return selectors.job_duration_s(job)
+        return job_selectors.job_duration_s(job)
 
     @extend_schema_field(JobLinksSerializer)
     def get_links(self, job) -> dict:
@@ -99,7 +99,7 @@ class JobDetailSerializer(JobSerializer):
 
     @extend_schema_field(CheckCountsSerializer)
     def get_checks(self, job) -> dict:
-        return selectors.job_check_counts(job=job)
+        return job_selectors.job_check_counts(job=job)
 
 
 class JobListQuerySerializer(serializers.Serializer):
