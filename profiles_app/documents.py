@@ -89,7 +89,7 @@ def document_errors(
     key_refs."""
     key_ref_exists = None
     if check_key_refs:
-        from profiles_app.services.keys import volume_key_exists
+        from profiles_app.selectors import volume_key_exists
 
         key_ref_exists = volume_key_exists
     return get_kind(kind).errors(document, key_ref_exists=key_ref_exists)

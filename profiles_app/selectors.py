@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
-from profiles_app.models import Policy, PolicyVersion, VersionStatus
+from profiles_app.models import Policy, PolicyVersion, VersionStatus, VolumeKey
 from vmpersona.errors import NotFoundError
 
 
@@ -163,3 +163,8 @@ def version_history(*, version: PolicyVersion) -> QuerySet:
         .select_related("history_user")
         .order_by("-history_date", "-history_id")
     )
+
+
+def volume_key_exists(name: str) -> bool:
+    """Whether the key store holds a volume key named ``name``."""
+    return VolumeKey.objects.filter(name=name).exists()

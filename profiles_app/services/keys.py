@@ -124,10 +124,6 @@ def volume_key_reveal(*, name: str) -> str:
     return decrypt_secret(key.ciphertext)
 
 
-def volume_key_exists(name: str) -> bool:
-    return VolumeKey.objects.filter(name=name).exists()
-
-
 def kek_rotate(*, new_key: str | None = None) -> dict:
     """Re-encrypt every volume key under a new KEK.
 
