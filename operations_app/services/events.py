@@ -63,9 +63,5 @@ def job_event(*, job: OperationJob, kind: str, **payload: Any) -> JobEvent:
     return event
 
 
-def job_events_after(*, job: OperationJob, after: int = 0, limit: int = 1000) -> list[JobEvent]:
-    return list(JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit])
-
-
 def job_log(*, job: OperationJob, message: str, level: str = "info", step: str = "") -> JobEvent:
     return job_event(job=job, kind="log", level=level, message=message, step=step)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from operations_app.models import JobResource, JobStatus, Notification, OperationJob, ResourceKind
 from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.selectors import jobs as job_selectors
 from operations_app.services import clones as clone_services
 from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
@@ -113,7 +114,7 @@ def test_events_are_numbered_in_order(users, make_document, platform):
         event_services.job_log(job=job, message=f"line {n}")
     seqs = list(job.events.values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
-    after = event_services.job_events_after(job=job, after=3)
+    after = job_selectors.job_events(job=job, after=3)
     assert [e.seq for e in after] == seqs[3:]
 
 
