@@ -96,6 +96,24 @@ def _lock_version(version: PolicyVersion) -> PolicyVersion:
     return PolicyVersion.objects.select_for_update().select_related("policy").get(pk=version.pk)
 
 
+def _lock_in_status(
+    version: PolicyVersion, statuses: tuple[str, ...], *, refusal: str
+) -> PolicyVersion:
+    """The version locked for update, or ``StateConflict`` (``"<label> is <status>"`` then
+    ``refusal``) when its status is not one of ``statuses``."""
+    version = _lock_version(version)
+    if version.status not in statuses:
+        raise StateConflict(f"{version.label} is {version.get_status_display().lower()}{refusal}")
+    return version
+
+
+def _check_own_draft(version: PolicyVersion, user, action: str) -> None:
+    if version.author_id != user.pk and not user.is_superuser:
+        raise NotPermitted(
+            f"{version.label} is {version.author}'s draft; only its author may {action} it."
+        )
+
+
 @transaction.atomic
 def policy_create(
     *,
@@ -201,16 +219,12 @@ def version_update_draft(
 ) -> PolicyVersion:
     """Replace a draft's document (and change note). Only its author may."""
     require_role(user, AUTHORS, "edit drafts")
-    version = _lock_version(version)
-    if version.status != VersionStatus.DRAFT:
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}: only drafts can be edited; "
-            "start a new draft from it instead."
-        )
-    if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(
-            f"{version.label} is {version.author}'s draft; only its author may edit it."
-        )
+    version = _lock_in_status(
+        version,
+        (VersionStatus.DRAFT,),
+        refusal=": only drafts can be edited; start a new draft from it instead.",
+    )
+    _check_own_draft(version, user, "edit")
     sealed = _prepare(
         document, user=user, policy_name=version.policy.name, kind=version.policy.kind
     )
@@ -226,15 +240,10 @@ def version_update_draft(
 def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
     """Freeze a draft and ask for review."""
     require_role(user, AUTHORS, "submit versions")
-    version = _lock_version(version)
-    if version.status != VersionStatus.DRAFT:
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}; only drafts can be submitted."
-        )
-    if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(
-            f"{version.label} is {version.author}'s draft; only its author may submit it."
-        )
+    version = _lock_in_status(
+        version, (VersionStatus.DRAFT,), refusal="; only drafts can be submitted."
+    )
+    _check_own_draft(version, user, "submit")
     # The document was valid when saved, but referenced keys may have gone since.
     validate_document(version.document, kind=version.policy.kind)
     version.status = VersionStatus.PENDING
@@ -256,11 +265,9 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
     """Approve a pending version; it becomes the policy's active one."""
     _check_reviewer(user, version, "approve")
     _lock_policy(version.policy)
-    version = _lock_version(version)
-    if version.status != VersionStatus.PENDING:
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}; only pending versions can be approved."
-        )
+    version = _lock_in_status(
+        version, (VersionStatus.PENDING,), refusal="; only pending versions can be approved."
+    )
     validate_document(version.document, kind=version.policy.kind)
     for previous in PolicyVersion.objects.select_for_update().filter(
         policy_id=version.policy_id, status=VersionStatus.APPROVED
@@ -280,11 +287,9 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
 def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersion:
     """Reject a pending version; a comment saying why is required."""
     _check_reviewer(user, version, "reject")
-    version = _lock_version(version)
-    if version.status != VersionStatus.PENDING:
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}; only pending versions can be rejected."
-        )
+    version = _lock_in_status(
+        version, (VersionStatus.PENDING,), refusal="; only pending versions can be rejected."
+    )
     if not comment or not comment.strip():
         raise ValidationError(
             "A rejection needs a comment that tells the author why.",
@@ -303,11 +308,11 @@ def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersi
 def version_retire(*, user, version: PolicyVersion, comment: str = "") -> PolicyVersion:
     """Retire an approved (or superseded) version: it may no longer be used."""
     require_role(user, APPROVERS, "retire versions")
-    version = _lock_version(version)
-    if version.status not in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED):
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}; only approved or superseded versions can be retired."
-        )
+    version = _lock_in_status(
+        version,
+        (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),
+        refusal="; only approved or superseded versions can be retired.",
+    )
     version.status = VersionStatus.RETIRED
     if comment:
         version.review_comment = comment
@@ -319,15 +324,10 @@ def version_retire(*, user, version: PolicyVersion, comment: str = "") -> Policy
 def version_discard_draft(*, user, version: PolicyVersion) -> None:
     """Delete a draft nobody else depends on. Only its author (or a superuser) may."""
     require_role(user, AUTHORS, "discard drafts")
-    version = _lock_version(version)
-    if version.status != VersionStatus.DRAFT:
-        raise StateConflict(
-            f"{version.label} is {version.get_status_display().lower()}; only drafts can be discarded."
-        )
-    if version.author_id != user.pk and not user.is_superuser:
-        raise NotPermitted(
-            f"{version.label} is {version.author}'s draft; only its author may discard it."
-        )
+    version = _lock_in_status(
+        version, (VersionStatus.DRAFT,), refusal="; only drafts can be discarded."
+    )
+    _check_own_draft(version, user, "discard")
     if version.children.exists():
         raise StateConflict(
             f"{version.label} has later versions started from it and cannot be discarded."
