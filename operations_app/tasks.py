@@ -1,4 +1,5 @@
-"""django-q2 tasks: thin wrappers that hand work to services."""
+"""django-q2 tasks: thin wrappers. Jobs are handed to their runner (``run_job``), the
+periodic work (inventory sync, capability refresh, metric pruning, the reaper) to services."""
 
 from __future__ import annotations
 

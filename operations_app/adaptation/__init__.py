@@ -65,10 +65,16 @@ Rules
   ``unresolved``; ``ok`` is False while any of it is blocking or the adapted definition
   is not valid.
 - The caller's ``DomainSpec`` is never changed.
+
+``move`` plans a whole migration on top of this (shared by the job and the dry run):
+``plan_move(src=, tgt=, vm_name=, source=, target=, fixes=, requested=, running=,
+pool_path=)`` -> the adaptation, the disks, the path (live or cold) and why, or why the
+request is refused; ``choose_path`` and ``disk_map`` are its parts.
 """
 
 from .differences import KINDS, Difference, compare
 from .fixes import ProfileFix, profile_fixes
+from .move import MoveRefused, choose_path, disk_map, plan_move
 from .plan import AdaptationPlan, PlannedFix, hardware_changes, plan_adaptation
 from .platforms import Offer, PlatformView
 from .source import domain_diff
@@ -77,13 +83,17 @@ __all__ = [
     "KINDS",
     "AdaptationPlan",
     "Difference",
+    "MoveRefused",
     "Offer",
     "PlannedFix",
     "PlatformView",
     "ProfileFix",
+    "choose_path",
     "compare",
+    "disk_map",
     "domain_diff",
     "hardware_changes",
     "plan_adaptation",
+    "plan_move",
     "profile_fixes",
 ]

@@ -95,10 +95,6 @@ class AdaptationPlan:
         return [f for f in self.fixes if f.when == "after_cutover"]
 
     @property
-    def definition_fixes(self) -> list[PlannedFix]:
-        return [f for f in self.fixes if f.when == "definition"]
-
-    @property
     def problems(self) -> list[str]:
         """One sentence per thing that keeps the migration from going ahead, for the
         administrator notification."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import difflib
-import xml.etree.ElementTree as ET
 
-from operations_app.hypervisor._xml import parse
-from operations_app.hypervisor.domainxml import parse_domain_element
+from operations_app.hypervisor.domainedit import (
+    parse_domain_definition,
+    pci_address_count,
+    pretty_lines,
+)
 from operations_app.hypervisor.types import DomainSpec
 
 from .differences import DomainState
@@ -23,9 +25,7 @@ def domain_state(domain: DomainSpec | str) -> DomainState:
     """
     if isinstance(domain, DomainSpec):
         return DomainState(spec=copy.deepcopy(domain))
-    root = parse(domain, what="domain XML")
-    spec = parse_domain_element(root)
-    emulator = (root.findtext("devices/emulator") or "").strip() or None
+    spec, emulator = parse_domain_definition(domain)
     return DomainState(spec=spec, emulator=emulator)
 
 
@@ -33,14 +33,7 @@ def pci_addresses(domain: DomainSpec | str) -> int:
     """How many devices of a domain XML carry an explicit PCI address (0 for a spec)."""
     if isinstance(domain, DomainSpec):
         return 0
-    root = parse(domain, what="domain XML")
-    return len(root.findall("devices/*/address[@type='pci']"))
-
-
-def _pretty(xml: str, what: str) -> list[str]:
-    root = parse(xml, what=what)
-    ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="unicode").splitlines()
+    return pci_address_count(domain)
 
 
 def domain_diff(
@@ -52,8 +45,8 @@ def domain_diff(
     return [
         line.rstrip("\n")
         for line in difflib.unified_diff(
-            _pretty(before_xml, "the first domain XML"),
-            _pretty(after_xml, "the second domain XML"),
+            pretty_lines(before_xml, what="the first domain XML"),
+            pretty_lines(after_xml, what="the second domain XML"),
             fromfile=before,
             tofile=after,
             lineterm="",

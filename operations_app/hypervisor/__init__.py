@@ -19,6 +19,13 @@ from ._xml import PERSONA_NS, PERSONA_PREFIX
 from .agent import GuestAgent, Transport
 from .capabilities import KVM_ENV, is_local_uri, judge_kvm, probe_kvm_boot
 from .connection import Hypervisor, redact_uri
+from .domainedit import (
+    parse_domain_definition,
+    pci_address_count,
+    pretty_lines,
+    swap_pools,
+    swap_secrets,
+)
 from .domainxml import (
     AGENT_CHANNEL,
     disk_xml,
@@ -160,16 +167,21 @@ __all__ = [
     "metadata_xml",
     "network_xml",
     "nwfilter_xml",
+    "parse_domain_definition",
     "parse_domain_xml",
     "parse_metadata_xml",
     "parse_network_xml",
     "parse_nwfilter_xml",
     "parse_snapshot_xml",
+    "pci_address_count",
     "place_vlan",
+    "pretty_lines",
     "probe_kvm_boot",
     "redact_uri",
     "retarget_disks",
     "secret_xml",
     "snapshot_xml",
+    "swap_pools",
+    "swap_secrets",
     "volume_xml",
 ]

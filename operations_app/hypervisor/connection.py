@@ -315,16 +315,6 @@ class Hypervisor:
 
         return self._call("compare a CPU definition with the host", run)
 
-    def cpu_baseline(self, cpu_xmls: list[str], *, domain_type: str = "qemu") -> str:
-        """The most capable CPU definition all of ``cpu_xmls`` (``<cpu>`` elements, e.g.
-        several hosts' CPUs) can run, as libvirt's ``baselineHypervisorCPU`` computes it."""
-
-        def run(conn: libvirt.virConnect) -> str:
-            arch = parse_host_capabilities(conn.getCapabilities()).cpu.arch
-            return conn.baselineHypervisorCPU(None, arch, None, domain_type, cpu_xmls, 0)
-
-        return self._call("compute a baseline CPU", run)
-
     def capabilities(
         self,
         *,

@@ -134,11 +134,6 @@ class Storage(Facet):
 
         return self._call(f"delete storage pool {name!r}", run)
 
-    def pool_refresh(self, name: str) -> None:
-        self._call(
-            f"refresh storage pool {name!r}", lambda c: c.storagePoolLookupByName(name).refresh(0)
-        )
-
     # ------------------------------------------------------------------ volumes
 
     def volume_list(self, pool: str) -> list[VolumeInfo]:

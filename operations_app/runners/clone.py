@@ -19,177 +19,25 @@ made, also after a worker died half-way.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
-
-from django.utils import timezone
+import time
 
 from operations_app import hypervisor as hv
-from operations_app.constraints import effective_capabilities
-from operations_app.models import (
-    BaseImage,
-    BaseImageLocation,
-    ManagedVM,
-    OperationJob,
-    ResourceKind,
-    VerificationCheck,
-    VMState,
-)
-from operations_app.runners.base import Runner, Step, StepFailed
-from operations_app.services import events as event_services
+from operations_app.models import BaseImage, BaseImageLocation, ResourceKind, VMState
+from operations_app.placement import PlacementRefused, Plan
+from operations_app.runners.base import Step, StepFailed
+from operations_app.runners.vm import VMRunner
 from operations_app.services import jobs as job_services
-from operations_app.services.platforms import platform_connect, platform_refresh
-from operations_app.services.resources import resource_track
+from operations_app.services.inventory import inventory_vm_gone, inventory_vm_record
+from operations_app.services.placement import clone_placement
 from profiles_app.documents import content_hash
-from profiles_app.models import PolicyVersion
 
 logger = logging.getLogger(__name__)
 
 GIB = 1024**3
 
 
-def stable_mac(vm_name: str, index: int) -> str:
-    """A locally administered unicast MAC derived from the VM name (same on every retry)."""
-    digest = hashlib.sha256(f"{vm_name}/{index}".encode()).digest()
-    return f"52:54:00:{digest[0]:02x}:{digest[1]:02x}:{digest[2]:02x}"
-
-
-@dataclass
-class Check:
-    section: str
-    pointer: str
-    name: str
-    expected: str
-    actual: str
-    passed: bool
-    source: str = "libvirt"
-    detail: str = ""
-
-
-@dataclass
-class Plan:
-    domain_type: str
-    machine: str | None
-    disk_bus: str
-    pool: str
-    pool_path: str
-    root_volume: str
-    interfaces: list[dict] = field(default_factory=list)  # network, portgroup, vlan_tag, mac, model
-    volumes: list[dict] = field(
-        default_factory=list
-    )  # name, volume, serial, target, encrypted, key_ref
-    filter_name: str | None = None
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-def _check_str(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-class CloneRunner(Runner):
-    def __init__(self, job: OperationJob) -> None:
-        super().__init__(job)
-        self.document: dict = {}
-        self._plan: Plan | None = None
-        self._image: BaseImage | None = None
-        self._conn: hv.Hypervisor | None = None
-
-    @property
-    def version(self) -> PolicyVersion:
-        """The profile version the job was requested with."""
-        if self.job.profile_version is None:
-            raise StepFailed("The job names no profile version.", check="/")
-        return self.job.profile_version
-
-    @property
-    def plan(self) -> Plan:
-        """What the job provisions; recorded by the step that decides it."""
-        if self._plan is None:
-            raise StepFailed("The job's provisioning plan has not been recorded.")
-        return self._plan
-
-    @plan.setter
-    def plan(self, value: Plan) -> None:
-        self._plan = value
-
-    @property
-    def image(self) -> BaseImage:
-        """The profile's base image, found by the retrieve step."""
-        if self._image is None:
-            raise StepFailed("The profile's base image is not registered.", check="/base_image_id")
-        return self._image
-
-    # ----------------------------------------------------------------- plumbing
-
-    @property
-    def conn(self) -> hv.Hypervisor:
-        if self._conn is None:
-            self._conn = platform_connect(self.job.platform, timeout=60)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def run(self):
-        try:
-            return super().run()
-        finally:
-            self.close()
-
-    def track(self, kind: str, identifier: str, **detail) -> None:
-        resource_track(
-            job=self.job, platform=self.job.platform, kind=kind, identifier=identifier, **detail
-        )
-
-    def guest(self):
-        from operations_app.guest import GuestProvisioner
-
-        return GuestProvisioner(
-            self.conn,
-            self.job.vm_name,
-            log=self.log,
-            heartbeat=lambda: job_services.job_heartbeat(job=self.job),
-            cancelled=lambda: job_services.job_cancel_requested(job=self.job),
-        )
-
-    def guest_call(self, func, *args, **kwargs):
-        from operations_app.guest import GuestStepError
-
-        try:
-            return func(*args, **kwargs)
-        except GuestStepError as exc:
-            raise StepFailed(str(exc), check=getattr(exc, "pointer", "")) from exc
-        except hv.HypervisorError as exc:
-            raise StepFailed(f"The guest could not be reached: {exc}") from exc
-
-    def save_plan(self) -> None:
-        self.job.result = {
-            **(self.job.result or {}),
-            "plan": self._plan.to_dict() if self._plan else None,
-        }
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
-
-    def load_state(self) -> None:
-        """Recompute the document and plan (steps may run in a fresh runner after a retry)."""
-        if not self.document:
-            self.document = self.version.document
-        if self._plan is None and (self.job.result or {}).get("plan"):
-            self._plan = Plan(**self.job.result["plan"])
-        if self._image is None:
-            self._image = BaseImage.objects.filter(
-                image_id=self.document.get("base_image_id")
-            ).first()
-
+class CloneRunner(VMRunner):
     def steps(self) -> list[Step]:
         return [
             Step("retrieve", "Retrieve the profile version", self.step_retrieve, 1),
@@ -222,127 +70,22 @@ class CloneRunner(Runner):
                 check="/",
             )
         self.document = version.document
-        image_id = self.document.get("base_image_id")
-        self._image = BaseImage.objects.filter(image_id=image_id).first()
-        if self._image is None:
-            raise StepFailed(f"Base image '{image_id}' is not registered.", check="/base_image_id")
-        location = BaseImageLocation.objects.filter(image=self.image, platform=job.platform).first()
-        if location is None:
-            raise StepFailed(
-                f"Base image '{image_id}' is not available on {job.platform.name}.",
-                check="/base_image_id",
+        try:
+            placement = clone_placement(
+                platform=job.platform, document=self.document, vm_name=job.vm_name
             )
-        platform = job.platform
-        if not platform.capabilities:
-            platform = platform_refresh(platform=platform)
-            if not platform.capabilities:
-                raise StepFailed(
-                    f"Platform {platform.name} cannot be reached: {platform.last_error}"
-                )
-        eff = effective_capabilities(platform.capabilities, platform.constraints)
-        res = self.document["resource_allocation"]
-        if eff.get("max_vcpus") and res["vcpus"] > eff["max_vcpus"]:
-            raise StepFailed(
-                f"{res['vcpus']} vCPUs exceed what {platform.name} allows ({eff['max_vcpus']}).",
-                check="/resource_allocation/vcpus",
-            )
-        if res["memory_mib"] < self.image.min_memory_mib:
-            raise StepFailed(
-                f"{res['memory_mib']} MiB is below the base image's minimum of {self.image.min_memory_mib} MiB.",
-                check="/resource_allocation/memory_mib",
-            )
-        accelerators = eff.get("accelerators") or []
-        domain_type = (
-            "kvm" if "kvm" in accelerators else ("qemu" if "qemu" in accelerators else None)
-        )
-        if domain_type is None:
-            raise StepFailed(f"{platform.name} offers no usable accelerator.")
-        machines = eff.get("machine_types") or []
-        machine = next(
-            (m for m in ("pc", "q35") if m in machines), machines[0] if machines else None
-        )
-        buses = eff.get("disk_buses") or ["virtio"]
-        disk_bus = "virtio" if "virtio" in buses else buses[0]
-        nic_models = eff.get("nic_models") or ["virtio"]
-        vm = job.vm_name
-        pool_info = self.conn.storage.pool_info(platform.storage_pool)
-        interfaces = []
-        vlan_map = platform.vlan_networks or {}
-        ovs = bool((platform.capabilities or {}).get("openvswitch"))
-        for i, nic in enumerate(
-            self.document.get("network_configuration", {}).get("interfaces", [])
-        ):
-            pointer = f"/network_configuration/interfaces/{i}"
-            model = nic.get("model") or ("virtio" if "virtio" in nic_models else nic_models[0])
-            if model not in nic_models:
-                raise StepFailed(
-                    f"NIC model {model} is not allowed on {platform.name} (allowed: {', '.join(nic_models)}).",
-                    check=f"{pointer}/model",
-                )
-            network, portgroup, tag = nic["network"], None, None
-            if nic.get("vlan"):
-                try:
-                    placement = hv.place_vlan(
-                        int(nic["vlan"]),
-                        mapping=vlan_map,
-                        ovs_available=ovs,
-                        trunk_network=nic["network"] if ovs else None,
-                    )
-                except hv.HypervisorError as exc:
-                    raise StepFailed(
-                        f"On {platform.name}: {exc}",
-                        check=f"{pointer}/vlan",
-                    ) from exc
-                network, portgroup, tag = placement.network, placement.portgroup, placement.vlan_tag
-            if platform.networks and network not in platform.networks:
-                raise StepFailed(
-                    f"Network {network} is not offered by {platform.name} (offered: {', '.join(platform.networks)}).",
-                    check=f"{pointer}/network",
-                )
-            interfaces.append(
-                {
-                    "network": network,
-                    "portgroup": portgroup,
-                    "vlan_tag": tag,
-                    "model": model,
-                    "mac": (nic.get("mac") or stable_mac(vm, i)).lower(),
-                    "pointer": pointer,
-                }
-            )
-        volumes = []
-        letters = "bcdefghijklmnopqrstuvwxyz"
-        for i, vol in enumerate(self.document.get("data_volume_definitions", [])):
-            enc = vol.get("encryption") or {}
-            volumes.append(
-                {
-                    "name": vol["name"],
-                    "volume": f"{vm}-{vol['name']}.qcow2",
-                    "serial": hashlib.sha256(f"{vm}/{vol['name']}".encode()).hexdigest()[:16],
-                    "target": f"vd{letters[i]}",
-                    "size_bytes": int(float(vol["size_gib"]) * GIB),
-                    "format": vol.get("format") or "qcow2",
-                    "encrypted": bool(enc.get("enabled")),
-                    "key_ref": enc.get("key_ref"),
-                    "generate": bool(enc.get("generate")),
-                    "pointer": f"/data_volume_definitions/{i}",
-                }
-            )
-        rules = self.document.get("network_configuration", {}).get("firewall_rules", [])
-        self.plan = Plan(
-            domain_type=domain_type,
-            machine=machine,
-            disk_bus=disk_bus,
-            pool=platform.storage_pool,
-            pool_path=pool_info.path or "",
-            root_volume=f"{vm}-root.qcow2",
-            interfaces=interfaces,
-            volumes=volumes,
-            filter_name=hv.filter_name_for(vm) if (rules or interfaces) else None,
-        )
+        except PlacementRefused as exc:
+            raise StepFailed(str(exc), check=exc.pointer) from exc
+        self._image = BaseImage.objects.filter(image_id=self.document.get("base_image_id")).first()
+        pool_info = self.conn.storage.pool_info(placement.pool)
+        self.plan = Plan.of(placement, pool_path=pool_info.path or "")
         self.save_plan()
+        for reason in placement.reasons:
+            logger.debug("job %s placement: %s", job.pk, reason)
         return (
-            f"{version.label} (hash {version.content_hash[:12]}), base image {image_id}; "
-            f"{domain_type} domain, machine {machine}, {disk_bus} disks, {len(interfaces)} NIC(s), {len(volumes)} volume(s)"
+            f"{version.label} (hash {version.content_hash[:12]}), base image {self.image.image_id}; "
+            f"{placement.domain_type} domain, machine {placement.machine}, {placement.disk_bus} disks, "
+            f"{len(placement.interfaces)} NIC(s), {len(placement.volumes)} volume(s)"
         )
 
     # ----------------------------------------------------------------- 2 provision
@@ -425,30 +168,13 @@ class CloneRunner(Runner):
         self._record_vm(VMState.RUNNING)
         return f"guest agent answers: {getattr(osinfo, 'pretty_name', '') or getattr(osinfo, 'id', '')}"
 
-    def _record_vm(self, state: str) -> ManagedVM:
-        info = self.conn.domains.lookup(self.job.vm_name)
-        import uuid as uuid_mod
-
-        vm, _ = ManagedVM.objects.update_or_create(
-            platform=self.job.platform,
-            domain_uuid=uuid_mod.UUID(info.uuid),
-            defaults={
-                "name": info.name,
-                "state": state,
-                "managed": True,
-                "profile_version": self.version,
-                "content_hash": self.version.content_hash,
-                "execution_flags": list(self.document.get("execution_flags", [])),
-                "vcpus": info.vcpus,
-                "memory_mib": info.memory_mib,
-                "metadata": info.metadata.to_dict() if info.metadata else {},
-                "last_seen": timezone.now(),
-            },
+    def _record_vm(self, state: str):
+        return inventory_vm_record(
+            job=self.job,
+            info=self.conn.domains.lookup(self.job.vm_name),
+            state=state,
+            execution_flags=list(self.document.get("execution_flags", [])),
         )
-        if self.job.vm_id != vm.pk:
-            OperationJob.objects.filter(pk=self.job.pk).update(vm=vm)
-            self.job.vm = vm
-        return vm
 
     # ----------------------------------------------------------------- 4 applications
 
@@ -481,35 +207,12 @@ class CloneRunner(Runner):
             return plain.encode()
         raise StepFailed("An encrypted volume needs a key.", check=f"{vol['pointer']}/encryption")
 
-    def devices(self) -> dict[str, str]:
-        """Volume name -> guest device, found by the disk serial the guest reports."""
-        self.load_state()
-        if not self.plan.volumes:
-            return {}
-        result = self.conn.agent.exec(
-            self.job.vm_name,
-            [
-                "/bin/sh",
-                "-c",
-                'for d in /sys/block/*; do [ -r "$d/serial" ] && echo "${d##*/} $(cat "$d/serial")"; done; true',
-            ],
-            timeout=30,
-        )
-        by_serial = {}
-        for line in result.stdout_text.splitlines():
-            parts = line.split()
-            if len(parts) == 2:
-                by_serial[parts[1]] = f"/dev/{parts[0]}"
-        return {
-            v["name"]: by_serial[v["serial"]] for v in self.plan.volumes if v["serial"] in by_serial
-        }
-
     def step_volumes(self) -> str:
         self.load_state()
         plan = self.plan
         if not plan.volumes:
             return "no data volumes"
-        domain_xml = self.conn.domains.xml(self.job.vm_name)
+        definition = self.conn.domains.xml(self.job.vm_name)
         for vol in plan.volumes:
             if not self.conn.storage.volume_exists(plan.pool, vol["volume"]):
                 self.track(ResourceKind.VOLUME, vol["volume"], pool=plan.pool)
@@ -536,7 +239,7 @@ class CloneRunner(Runner):
                     )
                     self.log(f"volume {vol['name']}: {info.path}")
             info = self.conn.storage.volume_info(plan.pool, vol["volume"])
-            if vol["serial"] not in domain_xml:
+            if vol["serial"] not in definition:
                 disk = hv.DiskSpec(
                     target=vol["target"],
                     path=info.path,
@@ -548,8 +251,6 @@ class CloneRunner(Runner):
                 self.conn.domains.attach_disk(self.job.vm_name, disk, live=True, config=True)
                 self.log(f"volume {vol['name']} attached as {vol['target']}")
         devices = {}
-        import time
-
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             devices = self.devices()
@@ -568,37 +269,6 @@ class CloneRunner(Runner):
 
     # ----------------------------------------------------------------- 6 network
 
-    def firewall_spec(self) -> hv.NWFilterSpec:
-        name = self.plan.filter_name
-        if not name:
-            raise StepFailed("The profile has no firewall rules to make a filter of.")
-        net = self.document.get("network_configuration", {})
-        rules = []
-        for rule in net.get("firewall_rules", []):
-            port = rule.get("port")
-            port_end = None
-            if rule.get("port_range"):
-                port, port_end = rule["port_range"]["from"], rule["port_range"]["to"]
-            rules.append(
-                hv.FirewallRule(
-                    direction=rule["direction"],
-                    protocol=rule.get("protocol", "all"),
-                    action=rule.get("action", "accept"),
-                    port=port,
-                    port_end=port_end,
-                    source_cidr=rule.get("source"),
-                    dest_cidr=rule.get("destination"),
-                    priority=int(rule.get("priority", 500)),
-                    comment=rule.get("comment"),
-                )
-            )
-        return hv.NWFilterSpec(
-            name=name,
-            rules=rules,
-            default_policy=net.get("default_policy", "accept"),
-            allow_dhcp=True,
-        )
-
     def step_network(self) -> str:
         self.load_state()
         plan = self.plan
@@ -610,9 +280,9 @@ class CloneRunner(Runner):
             self.log(
                 f"firewall filter {plan.filter_name} defined with {len(self.firewall_spec().rules)} rule(s)"
             )
-        domain_xml = self.conn.domains.xml(self.job.vm_name)
+        definition = self.conn.domains.xml(self.job.vm_name)
         for nic in plan.interfaces:
-            if nic["mac"] in domain_xml.lower():
+            if nic["mac"] in definition.lower():
                 continue
             spec = hv.InterfaceSpec(
                 network=nic["network"],
@@ -638,8 +308,6 @@ class CloneRunner(Runner):
 
     def wait_for_nics(self, macs: list[str], timeout: float = 90) -> None:
         """Hot-plugged NICs take a moment to appear in the guest; wait for every MAC."""
-        import time
-
         deadline = time.monotonic() + timeout
         seen: set[str] = set()
         while time.monotonic() < deadline:
@@ -661,35 +329,6 @@ class CloneRunner(Runner):
         )
 
     # ----------------------------------------------------------------- 7 resources
-
-    def tunables(self) -> tuple[hv.Tunables, hv.DiskIoTune | None]:
-        res = self.document["resource_allocation"]
-        limits = res.get("limits") or {}
-        vcpus = int(res["vcpus"])
-        t = hv.Tunables(
-            cpu_shares=limits.get("cpu_shares"),
-            memory_hard_limit_mib=limits.get("memory_hard_limit_mib"),
-        )
-        if limits.get("cpu_quota_percent"):
-            t.cpu_period = 100000
-            t.cpu_quota = max(1000, int(100000 * limits["cpu_quota_percent"] / 100 / vcpus))
-        elif limits.get("cpu_period_us"):
-            t.cpu_period = int(limits["cpu_period_us"])
-            t.cpu_quota = max(1000, int(limits["cpu_quota_us"] / vcpus))
-        iops = limits.get("disk_iops") or {}
-        bw = limits.get("disk_bandwidth_mbps") or {}
-        tune = None
-        if iops or bw:
-            mib = 1024 * 1024
-            tune = hv.DiskIoTune(
-                total_iops_sec=iops.get("total"),
-                read_iops_sec=iops.get("read"),
-                write_iops_sec=iops.get("write"),
-                total_bytes_sec=int(bw["total"] * mib) if bw.get("total") else None,
-                read_bytes_sec=int(bw["read"] * mib) if bw.get("read") else None,
-                write_bytes_sec=int(bw["write"] * mib) if bw.get("write") else None,
-            )
-        return t, tune
 
     def step_resources(self) -> str:
         self.load_state()
@@ -745,297 +384,6 @@ class CloneRunner(Runner):
 
     # ----------------------------------------------------------------- 10 verify
 
-    def libvirt_checks(self) -> list[Check]:
-        """What libvirt reports for the domain, against the VPPD."""
-        doc, plan, name = self.document, self.plan, self.job.vm_name
-        spec = self.conn.domains.spec(name)
-        info = self.conn.domains.lookup(name)
-        res = doc["resource_allocation"]
-        checks = [
-            Check(
-                "resources",
-                "/resource_allocation/vcpus",
-                "vCPUs",
-                str(res["vcpus"]),
-                str(spec.vcpus),
-                spec.vcpus == int(res["vcpus"]),
-            ),
-            Check(
-                "resources",
-                "/resource_allocation/memory_mib",
-                "memory (MiB)",
-                str(res["memory_mib"]),
-                str(spec.memory_mib),
-                spec.memory_mib == int(res["memory_mib"]),
-            ),
-            Check(
-                "base_image",
-                "/base_image_id",
-                "domain running",
-                "running",
-                info.state.value,
-                info.state.value == "running",
-            ),
-        ]
-        meta = info.metadata
-        checks.append(
-            Check(
-                "base_image",
-                "/",
-                "profile metadata on the domain",
-                f"{self.version.label} {self.version.content_hash[:12]}",
-                f"{meta.profile}@{meta.profile_version} {(meta.content_hash or '')[:12]}"
-                if meta
-                else "none",
-                bool(
-                    meta
-                    and meta.profile == self.version.policy.name
-                    and meta.profile_version == self.version.number
-                    and meta.content_hash == self.version.content_hash
-                ),
-            )
-        )
-        root = next((d for d in spec.disks if d.target == "vda"), None)
-        root_info = None
-        if root is not None:
-            try:
-                root_info = (
-                    self.conn.storage.volume_info_by_path(root.path)
-                    if root.path
-                    else self.conn.storage.volume_info(plan.pool, plan.root_volume)
-                )
-            except hv.HypervisorError:
-                root_info = None
-        location = BaseImageLocation.objects.filter(
-            image=self.image, platform=self.job.platform
-        ).first()
-        checks.append(
-            Check(
-                "base_image",
-                "/base_image_id",
-                f"root disk backed by {self.image.image_id}",
-                location.path if location else "?",
-                (root_info.backing_path if root_info else None) or "none",
-                bool(root_info and location and root_info.backing_path == location.path),
-            )
-        )
-        # Tunables as libvirt enforces them now.
-        tunables, tune = self.tunables()
-        live = self.conn.domains.tunables(name)
-        if tunables.cpu_shares is not None:
-            checks.append(
-                Check(
-                    "resources",
-                    "/resource_allocation/limits/cpu_shares",
-                    "CPU shares",
-                    str(tunables.cpu_shares),
-                    str(live.cpu_shares),
-                    live.cpu_shares == tunables.cpu_shares,
-                )
-            )
-        if tunables.cpu_quota is not None:
-            checks.append(
-                Check(
-                    "resources",
-                    "/resource_allocation/limits",
-                    "CPU quota per vCPU (µs per period)",
-                    f"{tunables.cpu_quota}/{tunables.cpu_period}",
-                    f"{live.cpu_quota}/{live.cpu_period}",
-                    live.cpu_quota == tunables.cpu_quota and live.cpu_period == tunables.cpu_period,
-                )
-            )
-        if tunables.memory_hard_limit_mib is not None:
-            checks.append(
-                Check(
-                    "resources",
-                    "/resource_allocation/limits/memory_hard_limit_mib",
-                    "memory hard limit (MiB)",
-                    str(tunables.memory_hard_limit_mib),
-                    str(live.memory_hard_limit_mib),
-                    live.memory_hard_limit_mib == tunables.memory_hard_limit_mib,
-                )
-            )
-        if tune is not None:
-            want = {k: v for k, v in tune.to_dict().items() if v is not None}
-            for disk in spec.disks:
-                if disk.device != "disk":
-                    continue
-                got = self.conn.domains.disk_iotune(name, disk.target).to_dict()
-                checks.append(
-                    Check(
-                        "resources",
-                        "/resource_allocation/limits",
-                        f"disk {disk.target} I/O limits",
-                        _check_str(want),
-                        _check_str({k: got.get(k) for k in want}),
-                        all(got.get(k) == v for k, v in want.items()),
-                    )
-                )
-        # Volumes: attached, encrypted as asked.
-        for vol in plan.volumes:
-            try:
-                vinfo = self.conn.storage.volume_info(plan.pool, vol["volume"])
-            except hv.HypervisorError:
-                checks.append(
-                    Check(
-                        "data_volumes",
-                        vol["pointer"],
-                        f"volume {vol['name']} exists",
-                        "present",
-                        "missing",
-                        False,
-                    )
-                )
-                continue
-            attached = any(d.path == vinfo.path for d in spec.disks)
-            checks.append(
-                Check(
-                    "data_volumes",
-                    vol["pointer"],
-                    f"volume {vol['name']} attached",
-                    "attached",
-                    "attached" if attached else "not attached",
-                    attached,
-                )
-            )
-            checks.append(
-                Check(
-                    "data_volumes",
-                    f"{vol['pointer']}/size_gib",
-                    f"volume {vol['name']} size (bytes)",
-                    str(vol["size_bytes"]),
-                    str(vinfo.capacity_bytes),
-                    vinfo.capacity_bytes >= vol["size_bytes"],
-                )
-            )
-            want_enc = "luks" if vol["encrypted"] else "none"
-            got_enc = (vinfo.encryption_format or "luks") if vinfo.encrypted else "none"
-            secret_ok = True
-            if vol["encrypted"]:
-                secret_ok = bool(
-                    vinfo.secret_uuid and self.conn.storage.secret_exists(vinfo.secret_uuid)
-                )
-            checks.append(
-                Check(
-                    "data_volumes",
-                    f"{vol['pointer']}/encryption",
-                    f"volume {vol['name']} encryption",
-                    want_enc,
-                    got_enc + ("" if secret_ok else " (secret missing)"),
-                    want_enc == got_enc and secret_ok,
-                )
-            )
-        # Interfaces: network, MAC, model, filter.
-        for nic in plan.interfaces:
-            iface = next((i for i in spec.interfaces if (i.mac or "").lower() == nic["mac"]), None)
-            checks.append(
-                Check(
-                    "network",
-                    nic["pointer"],
-                    f"NIC {nic['mac']} on {nic['network']}",
-                    f"{nic['network']} {nic['model']} filter={plan.filter_name}",
-                    f"{iface.network} {iface.model} filter={iface.filter}" if iface else "absent",
-                    bool(
-                        iface
-                        and iface.network == nic["network"]
-                        and iface.model == nic["model"]
-                        and iface.filter == plan.filter_name
-                    ),
-                )
-            )
-        if plan.filter_name:
-            try:
-                defined = self.conn.nwfilters.lookup(plan.filter_name)
-                want_rules = len(self.firewall_spec().rules)
-                checks.append(
-                    Check(
-                        "network",
-                        "/network_configuration/firewall_rules",
-                        f"firewall filter {plan.filter_name}",
-                        f"{want_rules} rule(s)",
-                        f"{len(defined.rules)} rule(s)",
-                        len(defined.rules) == want_rules,
-                    )
-                )
-            except hv.HypervisorError as exc:
-                checks.append(
-                    Check(
-                        "network",
-                        "/network_configuration/firewall_rules",
-                        f"firewall filter {plan.filter_name}",
-                        "defined",
-                        f"missing: {exc}",
-                        False,
-                    )
-                )
-        return checks
-
-    def step_verify(self) -> str:
-        self.load_state()
-        checks = self.libvirt_checks()
-        guest_checks = self.guest_call(
-            self.guest().verify,
-            self.document,
-            devices=self.devices(),
-            macs=[n["mac"] for n in self.plan.interfaces],
-        )
-        for gc in guest_checks:
-            checks.append(
-                Check(
-                    gc.section,
-                    gc.pointer,
-                    gc.name,
-                    gc.expected,
-                    gc.actual,
-                    gc.passed,
-                    source=gc.source or "guest",
-                    detail=gc.detail,
-                )
-            )
-        VerificationCheck.objects.filter(job=self.job).delete()
-        for index, c in enumerate(checks):
-            VerificationCheck.objects.create(
-                job=self.job,
-                index=index,
-                section=c.section,
-                pointer=c.pointer,
-                name=c.name,
-                source=c.source,
-                expected=c.expected[:4000],
-                actual=c.actual[:4000],
-                passed=c.passed,
-                detail=c.detail[:4000],
-            )
-            event_services.job_event(
-                job=self.job,
-                kind="check",
-                index=index,
-                section=c.section,
-                pointer=c.pointer,
-                name=c.name,
-                source=c.source,
-                expected=c.expected[:500],
-                actual=c.actual[:500],
-                passed=c.passed,
-                detail=c.detail[:500],
-            )
-        failed = [c for c in checks if not c.passed]
-        summary = {
-            "checks": len(checks),
-            "passed": len(checks) - len(failed),
-            "failed": len(failed),
-        }
-        self.job.result = {**(self.job.result or {}), "verification": summary}
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
-        event_services.job_event(job=self.job, kind="result", **summary)
-        if failed:
-            first = failed[0]
-            raise StepFailed(
-                f"Verification failed: {len(failed)} of {len(checks)} checks did not pass.",
-                check=f"{first.pointer or first.section}: {first.name} (expected {first.expected}, got {first.actual})",
-            )
-        return f"{len(checks)} checks passed"
-
     # ----------------------------------------------------------------- outcome
 
     def on_success(self) -> None:
@@ -1047,7 +395,7 @@ class CloneRunner(Runner):
         self.close()  # rollback opens its own connections
         leftovers = super().rollback()
         if not leftovers and self.job.vm_id:
-            ManagedVM.objects.filter(pk=self.job.vm_id).update(state=VMState.GONE)
+            inventory_vm_gone(vm_id=self.job.vm_id)
         return leftovers
 
     def success_message(self) -> str:
@@ -1058,4 +406,4 @@ class CloneRunner(Runner):
         )
 
 
-__all__ = ["CloneRunner", "stable_mac"]
+__all__ = ["CloneRunner"]

@@ -1,4 +1,4 @@
-"""Migrate: move a managed VM from its platform to another one (the spec's six steps).
+"""Migrate: move a managed VM from its platform to another one, in eight steps.
 
 1. snapshot: record the source's restore point (its persistent definition and whether
    it ran). The move never writes to the source's disks: a live migration only reads
@@ -8,17 +8,19 @@
    one would put an overlay under the disks the migration copies;
 2. retrieve the VPPD version the VM conforms to and check the domain's metadata carries
    the same content hash;
-3. adaptation plan (``operations_app.adaptation``): unresolved blocking differences stop
-   the job here, before anything is made, with the source untouched. The path is chosen
-   here: live when the plan changes no hardware, cold otherwise;
+3. adapt: the adaptation plan (``operations_app.adaptation.move.plan_move``, which the
+   dry run shares): unresolved blocking differences stop the job here, before anything
+   is made, with the source untouched. The path is chosen here: live when the plan
+   changes no hardware, cold otherwise;
 4. provision on the target: nwfilter, root disk (linked clone of the target's copy of
    the base image), data volumes (LUKS with the same key from the key store, so a new
    libvirt secret on the target). Each is recorded as a job resource on the target;
 5. restore: guest commands meant for before the cutover, then a live peer-to-peer
    migration copying all storage into the pre-created volumes, with a destination XML
-   whose disks and secrets are the target's; then the guest commands meant for after;
-6. verification against the VPPD on the target (the clone's itemised checks);
-7. cutover: only now is the source's definition, its volumes, secrets and filter
+   whose disks and secrets are the target's (or the cold path below);
+6. adapt_guest: the guest commands meant for after the move, on the target;
+7. verify against the VPPD on the target (the clone's itemised checks, ``VMRunner``);
+8. cutover: only now is the source's definition, its volumes, secrets and filter
    removed and the inventory moved to the target.
 
 Any failure before the cutover rolls back: a VM already running on the target is moved
@@ -36,246 +38,27 @@ rollback tears the target down and starts the source again from its unchanged di
 
 from __future__ import annotations
 
-import posixpath
-import time
-import xml.etree.ElementTree as ET
-
-from django.utils import timezone
-
 from operations_app import hypervisor as hv
+from operations_app.adaptation.move import plan_move
 from operations_app.models import (
     BaseImageLocation,
     JobKind,
     JobResource,
     JobStatus,
     OperationJob,
-    Platform,
     ResourceKind,
 )
-from operations_app.runners.base import Cancelled, Step, StepFailed
-from operations_app.runners.clone import CloneRunner, Plan
+from operations_app.placement import Plan
+from operations_app.runners.base import Step, StepFailed
+from operations_app.runners.transfer import TwoHostRunner
 from operations_app.services import events as event_services
-from operations_app.services import jobs as job_services
 from operations_app.services.inventory import inventory_vm_moved
 from operations_app.services.platforms import platform_connect
 from operations_app.services.resources import resource_release
 
-AGENT_TIMEOUT = 300
-MIGRATION_TIMEOUT = 600
-# How long a migration libvirt carries on after its worker died may run before the
-# rollback aborts it (letting it end is gentler than cancelling a disk mirror).
-ORPHANED_MIGRATION_GRACE = 300
-SHUTDOWN_TIMEOUT = 120
-PROGRESS_EVERY_S = 1.0
-# Differences a live move resolves itself: the disks land in the target's pool.
-LIVE_CARRIED = ("storage_pool", "storage_path")
 
-
-def choose_path(
-    *, requested: str, hardware_changes: list[str], source_running: bool
-) -> tuple[str, str]:
-    """(path, why): ``live`` or ``cold``; raises ``StepFailed`` when the request cannot be met."""
-    if requested not in ("auto", "live", "cold"):
-        raise StepFailed(f"Unknown migration mode {requested!r}.", check="mode")
-    if hardware_changes:
-        why = (
-            "the target needs changes a live migration cannot make ("
-            + "; ".join(hardware_changes)
-            + ")"
-        )
-        if requested == "live":
-            raise StepFailed(f"A live migration was requested, but {why}.", check="mode")
-        return "cold", why
-    if not source_running:
-        if requested == "live":
-            raise StepFailed(
-                "A live migration was requested, but the VM is not running.", check="mode"
-            )
-        return "cold", "the VM is not running"
-    if requested == "cold":
-        return "cold", "a cold migration was requested"
-    return "live", "no hardware or definition changes beyond disk locations, and the VM is running"
-
-
-def swap_secrets(xml: str, secrets: dict[str, str]) -> str:
-    """The domain XML with each disk encryption secret UUID replaced by its target's."""
-    if not secrets:
-        return xml
-    root = ET.fromstring(xml)
-    for secret in root.findall("devices/disk/encryption/secret"):
-        old = secret.get("uuid")
-        if old in secrets:
-            secret.set("uuid", secrets[old])
-    for secret in root.findall("devices/disk/source/encryption/secret"):
-        old = secret.get("uuid")
-        if old in secrets:
-            secret.set("uuid", secrets[old])
-    return ET.tostring(root, encoding="unicode")
-
-
-def swap_pools(xml: str, pools: dict[str, str]) -> str:
-    """The domain XML with each volume disk's pool renamed (source pool -> target pool)."""
-    pools = {old: new for old, new in pools.items() if old and new and old != new}
-    if not pools:
-        return xml
-    root = ET.fromstring(xml)
-    for source in root.findall("devices/disk/source"):
-        pool = source.get("pool")
-        if source.get("volume") and pool in pools:
-            source.set("pool", pools[pool])
-    return ET.tostring(root, encoding="unicode")
-
-
-def disk_map(src: hv.Hypervisor, vm_name: str, pool_path: str) -> dict[str, dict]:
-    """Source disk (its path, or ``pool/volume``) -> where and what it becomes on the
-    target (a volume of the same name in the target's pool at ``pool_path``)."""
-    out = {}
-    for disk in src.domains.spec(vm_name, inactive=True).disks:
-        if disk.device != "disk" or disk.readonly:
-            continue
-        if disk.path:
-            info = src.storage.volume_info_by_path(disk.path)
-            key = disk.path
-        elif disk.pool and disk.volume:
-            info = src.storage.volume_info(disk.pool, disk.volume)
-            key = f"{disk.pool}/{disk.volume}"
-        else:
-            continue
-        out[key] = {
-            "volume": info.name,
-            "source_pool": info.pool or disk.pool,
-            "source_path": info.path,
-            "by_pool": not disk.path,
-            "path": posixpath.join(pool_path, info.name),
-            "capacity_bytes": info.capacity_bytes,
-            "allocation_bytes": info.allocation_bytes,
-            "format": info.format or "qcow2",
-            "encrypted": bool(info.encrypted),
-            "secret_uuid": info.secret_uuid,
-            "target": disk.target,
-        }
-    return out
-
-
-def plan_move(
-    *,
-    src: hv.Hypervisor,
-    tgt: hv.Hypervisor,
-    vm_name: str,
-    source,
-    target,
-    fixes: list[dict],
-    requested: str,
-    running: bool,
-    pool_path: str,
-) -> dict:
-    """Everything the migration will do, decided without changing anything: the
-    adaptation (differences, fixes, unresolved problems), the path (live or cold) and
-    why, or why the request cannot be met (``refused``), the adapted definition and its
-    diff against the source's. Read-only on both hosts; the dry run shows exactly this."""
-    from operations_app.adaptation import plan_adaptation
-
-    disks = disk_map(src, vm_name, pool_path)
-    source_xml = src.domains.xml(vm_name, migratable=True)
-    try:
-        cpu_ok = tgt.cpu_compare(source_xml)
-    except hv.HypervisorError:
-        cpu_ok = None
-    plan = plan_adaptation(
-        domain=source_xml,
-        source=source,
-        target=target,
-        vppd_fixes=fixes,
-        cpu_compatible=cpu_ok,
-        target_disk_paths={old: d["path"] for old, d in disks.items() if not d["by_pool"]},
-    )
-    adaptation = {
-        "ok": plan.ok,
-        "problems": plan.problems,
-        "hardware_changes": plan.hardware_changes,
-        "cpu_compatible": cpu_ok,
-        "differences": [d.to_dict() for d in plan.differences],
-        "unresolved": [d.to_dict() for d in plan.unresolved],
-        "fixes": [f.to_dict() for f in plan.fixes],
-        "guest_commands_before": [f.to_dict() for f in plan.guest_commands_before],
-        "guest_commands_after": [f.to_dict() for f in plan.guest_commands_after],
-        "notes": plan.notes,
-    }
-    out = {
-        "adaptation": adaptation,
-        "disks": disks,
-        "requested_mode": requested,
-        "path": None,
-        "path_reason": "",
-        "refused": "",
-        "adapted_xml": "",
-        "xml_diff": [],
-        "copy_bytes": sum(int(d.get("allocation_bytes") or 0) for d in disks.values()),
-    }
-    if not plan.ok:
-        return out
-    # A live move keeps the source's definition and only points its disks at the
-    # target's volumes: any other change to the definition needs the cold path.
-    changes = list(plan.hardware_changes)
-    try:
-        snapshots = len(src.snapshots.list(vm_name))
-    except hv.HypervisorError:
-        snapshots = 0
-    if snapshots:
-        # libvirt refuses to migrate a running domain that has snapshots.
-        changes.append(f"the VM has {snapshots} snapshot(s), which libvirt does not move live")
-    for fix in plan.fixes:
-        if fix.when == "definition" and any(d.kind not in LIVE_CARRIED for d in fix.differences):
-            changes.append(f"{fix.fix_id}: " + ("; ".join(fix.changes) or fix.description))
-    try:
-        path, why = choose_path(
-            requested=requested, hardware_changes=changes, source_running=running
-        )
-    except StepFailed as exc:
-        out["refused"] = str(exc)
-        return out
-    adapted = plan.adapted
-    if adapted.machine and "q35" in adapted.machine and path == "cold":
-        # PCI Express hot-plug needs empty root ports, as a clone on q35 gets.
-        adapted.hotplug_slots = len(adapted.disks) + len(adapted.interfaces) + 2
-    out.update(
-        path=path,
-        path_reason=why,
-        adapted_xml=hv.domain_xml(adapted),
-        xml_diff=plan.diff(),
-    )
-    return out
-
-
-class MigrateRunner(CloneRunner):
+class MigrateRunner(TwoHostRunner):
     """``job.platform`` is the target, ``job.source_platform`` the source, ``job.vm`` the VM."""
-
-    def __init__(self, job: OperationJob) -> None:
-        super().__init__(job)
-        self._src: hv.Hypervisor | None = None
-
-    @property
-    def source(self) -> Platform:
-        """The platform the VM moves from."""
-        if self.job.source_platform is None:
-            raise StepFailed("The migration names no source platform.")
-        return self.job.source_platform
-
-    @property
-    def src(self) -> hv.Hypervisor:
-        if self._src is None:
-            self._src = platform_connect(self.source, timeout=60)
-        return self._src
-
-    def close(self) -> None:
-        super().close()
-        if self._src is not None:
-            self._src.close()
-            self._src = None
-
-    def result_update(self, **values) -> None:
-        self.job.result = {**(self.job.result or {}), **values}
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
 
     def steps(self) -> list[Step]:
         return [
@@ -362,9 +145,6 @@ class MigrateRunner(CloneRunner):
         return f"{version.label} (hash {version.content_hash[:12]}) matches the domain's metadata"
 
     # ----------------------------------------------------------------- 3 adaptation plan
-
-    def _disk_map(self) -> dict[str, dict]:
-        return disk_map(self.src, self.job.vm_name, self.plan.pool_path)
 
     def step_adapt(self) -> str:
         self.load_state()
@@ -462,52 +242,6 @@ class MigrateRunner(CloneRunner):
 
     # ----------------------------------------------------------------- 5 restore
 
-    def _guest_commands(self, conn: hv.Hypervisor, when: str) -> list[str]:
-        done = []
-        for fix in (self.job.result.get("adaptation") or {}).get(f"guest_commands_{when}", []):
-            action = fix.get("action") or {}
-            argv = list(action.get("command") or [])
-            if not argv:
-                continue
-            try:
-                res = conn.agent.exec(
-                    self.job.vm_name, argv, timeout=float(action.get("timeout") or 60)
-                )
-            except hv.HypervisorError as exc:
-                raise StepFailed(f"Fix {fix.get('fix_id')}: {exc}", check="adaptation") from exc
-            expected = int(action.get("expect_exit_code", 0))
-            if res.exit_code != expected:
-                raise StepFailed(
-                    f"Fix {fix.get('fix_id')} exited {res.exit_code} (expected {expected}).",
-                    check="adaptation",
-                )
-            done.append(str(fix.get("fix_id")))
-        return done
-
-    def _progress_reporter(self, what: str):
-        """A callback for long copies: heartbeat, a progress event about once a second,
-        and True (stop) when the job was cancelled."""
-        last = [0.0]
-
-        def report(done: int | None, total: int | None, **extra) -> bool:
-            now = time.monotonic()
-            if now - last[0] < PROGRESS_EVERY_S:
-                return False
-            last[0] = now
-            job_services.job_heartbeat(job=self.job)
-            event_services.job_event(
-                job=self.job,
-                kind="transfer",
-                step="restore",
-                what=what,
-                done_bytes=done,
-                total_bytes=total,
-                **extra,
-            )
-            return job_services.job_cancel_requested(job=self.job)
-
-        return report
-
     def step_restore(self) -> str:
         self.load_state()
         job, name = self.job, self.job.vm_name
@@ -515,124 +249,7 @@ class MigrateRunner(CloneRunner):
             return "already running on the target"
         if job.result.get("path") == "cold":
             return self._restore_cold()
-        before = self._guest_commands(self.src, "before")
-        disks = job.result["disks"]
-        dest_xml = hv.retarget_disks(
-            self.src.domains.xml(name, migratable=True),
-            {old: d["path"] for old, d in disks.items() if not d["by_pool"]},
-        )
-        dest_xml = swap_secrets(dest_xml, job.result.get("secrets") or {})
-        dest_xml = swap_pools(dest_xml, {d["source_pool"]: self.plan.pool for d in disks.values()})
-        self.track(ResourceKind.DOMAIN, name)
-        target = job.platform
-        dest_uri = target.migration_uri or target.uri
-        report = self._progress_reporter("live migration")
-        try:
-            result = self.src.domains.migrate(
-                name,
-                dest_uri=dest_uri,
-                live=True,
-                p2p=True,
-                copy_storage_all=True,
-                persistent=True,
-                undefine_source=False,
-                dest_xml=dest_xml,
-                migrate_uri=(job.params or {}).get("migrate_uri") or None,
-                bandwidth_mibps=(job.params or {}).get("bandwidth_mibps") or None,
-                timeout=MIGRATION_TIMEOUT,
-                progress=lambda p: report(
-                    *p.done_and_total(),
-                    memory_bytes=p.memory_processed_bytes,
-                    disk_bytes=p.disk_processed_bytes,
-                ),
-            )
-        except hv.OperationAborted as exc:
-            raise Cancelled() from exc
-        self.result_update(
-            migration={
-                "path": "live",
-                "why": job.result.get("path_reason", ""),
-                "elapsed_ms": result.elapsed_ms,
-                "libvirt_job_ms": result.total_ms,
-                "downtime_ms": result.downtime_ms,
-                "data_processed_bytes": result.data_processed_bytes,
-                "memory_processed_bytes": result.memory_processed_bytes,
-                "disk_processed_bytes": result.disk_processed_bytes,
-            },
-            guest_commands_before=before,
-        )
-        self.guest_call(self.guest().wait_ready, timeout=AGENT_TIMEOUT)
-        return (
-            f"live migration to {target.name} ({job.result.get('path_reason', '')}): "
-            f"{result.elapsed_ms} ms, downtime {result.downtime_ms} ms, "
-            f"{result.data_processed_bytes} bytes ({result.disk_processed_bytes} of disk)"
-        )
-
-    def _restore_cold(self) -> str:
-        job, name, target = self.job, self.job.vm_name, self.job.platform
-        result = job.result
-        started = time.monotonic()
-        before: list[str] = []
-        downtime_from = None
-        if self.src.domains.exists(name) and self.src.domains.state(name).active:
-            before = self._guest_commands(self.src, "before")
-            self.log(f"shutting {name} down on {self.source.name}")
-            downtime_from = time.monotonic()
-            try:
-                how = self.src.domains.shutdown(name, timeout=SHUTDOWN_TIMEOUT, force=False)
-            except hv.OperationTimeout as exc:
-                raise StepFailed(
-                    f"{name} did not shut down within {SHUTDOWN_TIMEOUT} s; it is left running "
-                    f"on {self.source.name}."
-                ) from exc
-            self.result_update(source_stopped=True)
-            self.log(f"source stopped ({how})")
-        location = BaseImageLocation.objects.get(image=self.image, platform=target)
-        copied = 0
-        for disk in result["disks"].values():
-            vol = disk["volume"]
-            report = self._progress_reporter(f"volume {vol}")
-            try:
-                copied += self.src.storage.volume_copy_to(
-                    disk["source_pool"],
-                    vol,
-                    self.conn.storage,
-                    self.plan.pool,
-                    vol,
-                    backing_path=location.path if vol == self.plan.root_volume else None,
-                    progress=report,
-                )
-            except hv.OperationAborted as exc:
-                raise Cancelled() from exc
-            self.log(f"copied volume {vol}")
-        xml = swap_secrets(result["adapted_xml"], result.get("secrets") or {})
-        xml = swap_pools(xml, {d["source_pool"]: self.plan.pool for d in result["disks"].values()})
-        spec = hv.parse_domain_xml(xml)
-        adapted = hv.parse_domain_xml(result["adapted_xml"])
-        spec.hotplug_slots = adapted.hotplug_slots
-        spec.metadata = adapted.metadata
-        self.track(ResourceKind.DOMAIN, name)
-        self.conn.domains.define(spec)
-        self.conn.domains.start(name)
-        self.guest_call(self.guest().wait_ready, timeout=AGENT_TIMEOUT)
-        now = time.monotonic()
-        self.result_update(
-            migration={
-                "path": "cold",
-                "why": result.get("path_reason", ""),
-                "elapsed_ms": int((now - started) * 1000),
-                "downtime_ms": int((now - downtime_from) * 1000) if downtime_from else None,
-                "data_processed_bytes": copied,
-                "memory_processed_bytes": 0,
-                "disk_processed_bytes": copied,
-            },
-            guest_commands_before=before,
-        )
-        mig = job.result["migration"]
-        return (
-            f"cold migration to {target.name} ({result.get('path_reason', '')}): "
-            f"{mig['elapsed_ms']} ms, downtime {mig['downtime_ms']} ms, {copied} bytes copied"
-        )
+        return self._restore_live()
 
     def step_adapt_guest(self) -> str:
         after = self._guest_commands(self.conn, "after")
@@ -656,41 +273,6 @@ class MigrateRunner(CloneRunner):
             )
         return f"{name} now runs on {job.platform.name} (uuid {info.uuid}); source removed"
 
-    def remove_source(self) -> list[str]:
-        job, name = self.job, self.job.vm_name
-        source = self.source
-        left = []
-        try:
-            if self.src.domains.exists(name):
-                self.src.domains.delete(name, missing_ok=True)
-        except hv.HypervisorError as exc:
-            left.append(f"domain {name} on {source.name}: {exc}")
-        for disk in (job.result.get("disks") or {}).values():
-            try:
-                self.src.storage.volume_delete(
-                    disk["source_pool"], disk["volume"], delete_secret=True, missing_ok=True
-                )
-            except hv.HypervisorError as exc:
-                left.append(f"volume {disk['volume']} on {source.name}: {exc}")
-        filter_name = self._plan.filter_name if self._plan else None
-        if filter_name:
-            try:
-                self.src.nwfilters.undefine(filter_name, missing_ok=True)
-            except hv.HypervisorError as exc:
-                left.append(f"nwfilter {filter_name} on {source.name}: {exc}")
-        if not left:
-            from operations_app.services.snapshots import snapshots_gone_with_domain
-
-            snapshots_gone_with_domain(
-                vm_id=self.vm_id,
-                platform_id=source.pk,
-                reason=f"removed with the source when the VM moved to {job.platform.name} (job #{job.pk})",
-            )
-            JobResource.objects.filter(
-                job__vm_name=name, platform=source, removed_at__isnull=True
-            ).update(removed_at=timezone.now())
-        return left
-
     # ----------------------------------------------------------------- outcome
 
     def on_success(self) -> None:
@@ -706,7 +288,7 @@ class MigrateRunner(CloneRunner):
         # A cold move never changed the source's disks: it starts again from them.
         cold = (self.job.result or {}).get("path") == "cold"
         moved_back = self._migrate_back() if point and not cold else False
-        leftovers = super(CloneRunner, self).rollback()  # the target's resources
+        leftovers = super().rollback()  # the target's resources
         if stuck:
             leftovers.append(stuck)
         if point is None:
@@ -746,81 +328,6 @@ class MigrateRunner(CloneRunner):
             event_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
         return leftovers
 
-    def _settle_transfer(self) -> str | None:
-        """A worker that died mid-migration leaves the source's libvirtd migrating: let
-        that end first (aborting it if it runs past ``ORPHANED_MIGRATION_GRACE``), so
-        the rollback works on settled domains. Says what is left when libvirt would not
-        let go of the domain."""
-        job, name = self.job, self.job.vm_name
-        try:
-            with platform_connect(self.source, timeout=60) as src:
-                if not src.domains.exists(name):
-                    return None
-                outcome = src.domains.settle_job(name, grace_s=ORPHANED_MIGRATION_GRACE)
-        except hv.OperationTimeout as exc:
-            return (
-                f"libvirt on {self.source.name} still holds {name} for the dead "
-                f"worker's migration ({exc}); restarting libvirtd there releases it"
-            )
-        except hv.HypervisorError as exc:
-            event_services.job_log(
-                job=job,
-                level="warning",
-                message=f"could not check for a migration in progress: {exc}",
-            )
-            return None
-        if outcome:
-            event_services.job_log(
-                job=job,
-                level="warning",
-                message=(
-                    f"the migration of {name} libvirt was still running ended on its own"
-                    if outcome == "ended"
-                    else f"aborted the migration of {name} still running after "
-                    f"{ORPHANED_MIGRATION_GRACE} s"
-                ),
-            )
-        return None
-
-    def _migrate_back(self) -> bool:
-        """When the VM already runs on the target, move it back live (its memory and
-        disks as they are now) into the source's own volumes. False when it did not."""
-        job, name = self.job, self.job.vm_name
-        source = self.source
-        disks = (job.result or {}).get("disks") or {}
-        secrets = {new: old for old, new in ((job.result or {}).get("secrets") or {}).items()}
-        try:
-            with platform_connect(job.platform, timeout=60) as tgt:
-                if not tgt.domains.exists(name) or not tgt.domains.state(name).active:
-                    return False
-                xml = hv.retarget_disks(
-                    tgt.domains.xml(name, migratable=True),
-                    {d["path"]: old for old, d in disks.items() if not d["by_pool"]},
-                )
-                source_pools = {d["source_pool"] for d in disks.values() if d["by_pool"]}
-                if len(source_pools) == 1:
-                    xml = swap_pools(xml, {job.platform.storage_pool: source_pools.pop()})
-                tgt.domains.migrate(
-                    name,
-                    dest_uri=source.migration_uri or source.uri,
-                    live=True,
-                    p2p=True,
-                    copy_storage_all=True,
-                    persistent=True,
-                    undefine_source=False,
-                    dest_xml=swap_secrets(xml, secrets),
-                    migrate_uri=(job.params or {}).get("migrate_uri") or None,
-                    timeout=MIGRATION_TIMEOUT,
-                )
-            return True
-        except hv.HypervisorError as exc:
-            event_services.job_log(
-                job=job,
-                level="warning",
-                message=f"moving {name} back live failed ({exc}); it is restarted from its disks",
-            )
-            return False
-
     def success_message(self) -> str:
         summary = (self.job.result or {}).get("verification", {})
         mig = (self.job.result or {}).get("migration", {})
@@ -832,4 +339,4 @@ class MigrateRunner(CloneRunner):
         )
 
 
-__all__ = ["MigrateRunner", "choose_path", "disk_map", "plan_move", "swap_secrets"]
+__all__ = ["MigrateRunner"]

@@ -201,6 +201,40 @@ def inventory_sync(
 
 
 @transaction.atomic
+def inventory_vm_record(
+    *, job: OperationJob, info: hv.DomainInfo, state: str, execution_flags: list[str]
+) -> ManagedVM:
+    """Record the domain ``info`` describes, made by ``job`` on its platform from its
+    profile version, as a managed VM in ``state``, and link the job to it."""
+    version = job.profile_version
+    vm, _ = ManagedVM.objects.update_or_create(
+        platform=job.platform,
+        domain_uuid=uuid_mod.UUID(info.uuid),
+        defaults={
+            "name": info.name,
+            "state": state,
+            "managed": True,
+            "profile_version": version,
+            "content_hash": version.content_hash if version is not None else "",
+            "execution_flags": list(execution_flags),
+            "vcpus": info.vcpus,
+            "memory_mib": info.memory_mib,
+            "metadata": info.metadata.to_dict() if info.metadata else {},
+            "last_seen": timezone.now(),
+        },
+    )
+    if job.vm_id != vm.pk:
+        OperationJob.objects.filter(pk=job.pk).update(vm=vm)
+        job.vm = vm
+    return vm
+
+
+def inventory_vm_gone(*, vm_id: int) -> None:
+    """Record that the VM's domain no longer exists (e.g. a clone's rollback removed it)."""
+    ManagedVM.objects.filter(pk=vm_id).update(state=VMState.GONE)
+
+
+@transaction.atomic
 def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -> None:
     """Record that the VM now runs on ``platform`` as the domain ``info`` describes."""
     # A sync may still have recorded the arriving domain as a VM of its own.

@@ -1,6 +1,6 @@
 """The migration dry run: what moving a VM would do, read from both hosts, changing nothing.
 
-The dry run and the migration job share ``operations_app.runners.migrate.plan_move``, so
+The dry run and the migration job share ``operations_app.adaptation.move.plan_move``, so
 the page, the API and ``persona migrate --plan`` show the decision the job will take
 (differences, fixes, path and why, the adapted definition's diff) for the platforms as
 they are now.
@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from operations_app import hypervisor as hv
+from operations_app.adaptation.move import plan_move
 from operations_app.models import JobKind, JobTrigger, ManagedVM, OperationJob, Platform, VMState
 from operations_app.services.jobs import job_create
 from operations_app.services.platforms import platform_connect
@@ -89,8 +90,6 @@ def migration_preview(
     path, ``StateConflict``), and ``StateConflict`` when a host cannot be reached or the
     VM is not on its platform. ``ready`` is True when the job would go ahead.
     """
-    from operations_app.runners.migrate import plan_move
-
     vm = migration_check(user=user, vm=vm, target=target, mode=mode)
     source = vm.platform
     version = vm.profile_version

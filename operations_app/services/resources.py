@@ -132,3 +132,11 @@ def resources_remove(*, job: OperationJob, include_released: bool = False) -> li
                     continue
                 JobResource.objects.filter(pk=res.pk).update(removed_at=timezone.now())
     return leftovers
+
+
+def resources_gone_with_source(*, vm_name: str, platform: Platform) -> int:
+    """Mark what jobs made for ``vm_name`` on ``platform`` as removed (the VM moved away
+    and its source was removed with everything on it). Returns how many were marked."""
+    return JobResource.objects.filter(
+        job__vm_name=vm_name, platform=platform, removed_at__isnull=True
+    ).update(removed_at=timezone.now())

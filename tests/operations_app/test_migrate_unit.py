@@ -7,10 +7,11 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
+from operations_app.adaptation.move import MoveRefused, choose_path
+from operations_app.hypervisor import swap_secrets
 from operations_app.models import JobKind, ManagedVM, OperationJob, VMState
 from operations_app.runners import runner_for
-from operations_app.runners.base import StepFailed
-from operations_app.runners.migrate import MigrateRunner, choose_path, swap_secrets
+from operations_app.runners.migrate import MigrateRunner
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from profiles_app.services import versions as version_services
@@ -33,12 +34,12 @@ def test_hardware_changes_make_the_move_cold_and_say_why():
 
 
 def test_live_is_refused_when_the_hardware_changes():
-    with pytest.raises(StepFailed, match="live migration was requested"):
+    with pytest.raises(MoveRefused, match="live migration was requested"):
         choose_path(requested="live", hardware_changes=["vCPUs: 1 -> 2"], source_running=True)
 
 
 def test_live_is_refused_for_a_stopped_vm_and_auto_goes_cold():
-    with pytest.raises(StepFailed, match="not running"):
+    with pytest.raises(MoveRefused, match="not running"):
         choose_path(requested="live", hardware_changes=[], source_running=False)
     assert choose_path(requested="auto", hardware_changes=[], source_running=False)[0] == "cold"
 
