@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import random
 import time
 from collections.abc import Callable
 
@@ -35,6 +36,9 @@ from .types import PoolInfo, VolumeInfo
 from .validation import check_name, check_path, check_uuid
 
 logger = logging.getLogger(__name__)
+
+# How long creating an encrypted volume keeps retrying a failed LUKS calibration.
+LUKS_CALIBRATION_PATIENCE_S = 120.0
 
 
 def _pool_info(pool: libvirt.virStoragePool) -> PoolInfo:
@@ -232,20 +236,31 @@ class Storage(Facet):
                 format=format,
                 encryption_secret_uuid=secret_uuid,
             )
-            for attempt in range(3):
+            # qemu-img times the LUKS key derivation to choose its iteration count; on a
+            # starved host the measurement can come back empty ("Unable to get accurate
+            # CPU usage"). Remove any partial file and try again with the same secret,
+            # backing off, for as long as LUKS_CALIBRATION_PATIENCE_S allows: a busy host
+            # delays the volume rather than failing it.
+            deadline = time.monotonic() + LUKS_CALIBRATION_PATIENCE_S
+            attempt = 0
+            while True:
                 try:
                     return self._create(pool, name, xml, "encrypted volume")
                 except HypervisorError as exc:
-                    # qemu-img times the LUKS key derivation to choose its iteration
-                    # count; on a starved host the measurement can come back empty
-                    # ("Unable to get accurate CPU usage"). Remove any partial file and
-                    # try again with the same secret.
-                    if "accurate CPU usage" not in str(exc) or attempt == 2:
+                    if "accurate CPU usage" not in str(exc):
                         raise
-                    logger.warning("LUKS calibration failed for %s; retrying", name)
                     self.volume_delete(pool, name, delete_secret=False, missing_ok=True)
-                    time.sleep(1 + attempt)
-            raise AssertionError("unreachable")  # pragma: no cover
+                    pause = min(8.0, 0.5 * 2**attempt) * (1 + random.random() / 2)
+                    if time.monotonic() + pause > deadline:
+                        raise
+                    attempt += 1
+                    logger.warning(
+                        "LUKS calibration failed for %s (attempt %d); retrying in %.1f s",
+                        name,
+                        attempt,
+                        pause,
+                    )
+                    time.sleep(pause)
         except BaseException:
             self.secret_undefine(secret_uuid, missing_ok=True)
             raise

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from operations_app.hypervisor import AlreadyExists, InvalidSpec, NotFound
+from operations_app.hypervisor import AlreadyExists, HypervisorError, InvalidSpec, NotFound
+from operations_app.hypervisor import storage as storage_module
 
 from .conftest import unique_name
 
@@ -71,6 +72,56 @@ def test_encrypted_volume_failure_leaves_no_secret(system_hv, system_pool, syste
         system_hv.storage.volume_create_encrypted(
             system_pool, name, capacity_bytes=MIB, passphrase=b"x" * 16
         )
+    assert system_hv.storage.secret_lookup_usage(path) is None
+
+
+def _starved_calibration(monkeypatch, storage, failures: int | None) -> list[str]:
+    """Make the first ``failures`` encrypted-volume creations fail as qemu-img does on a
+    starved host (all of them when None); returns the names attempted."""
+    real = type(storage)._create
+    attempts: list[str] = []
+
+    def create(self, pool, name, xml, what):
+        attempts.append(name)
+        if failures is None or len(attempts) <= failures:
+            # the partial file qemu-img may leave behind, which the retry must remove
+            real(self, pool, name, storage_module.volume_xml(name, capacity_bytes=MIB), what)
+            raise HypervisorError(
+                "internal error: Unable to get accurate CPU usage (create encrypted volume)"
+            )
+        return real(self, pool, name, xml, what)
+
+    monkeypatch.setattr(type(storage), "_create", create)
+    return attempts
+
+
+def test_encrypted_volume_survives_a_starved_luks_calibration(
+    system_hv, system_pool, system_reaper, monkeypatch
+):
+    name = system_reaper.volume(system_pool, f"{unique_name()}.qcow2")
+    attempts = _starved_calibration(monkeypatch, system_hv.storage, failures=3)
+    info = system_hv.storage.volume_create_encrypted(
+        system_pool, name, capacity_bytes=16 * MIB, passphrase=b"correct horse battery staple"
+    )
+    system_reaper.secret(info.secret_uuid)
+    assert len(attempts) >= 4  # a busy machine may add real calibration failures
+    assert info.encrypted and qemu_img_info(info.path)["encrypted"] is True
+    assert system_hv.storage.volume_delete(system_pool, name)
+
+
+def test_encrypted_volume_gives_up_after_its_patience_and_leaves_nothing(
+    system_hv, system_pool, system_reaper, monkeypatch
+):
+    name = system_reaper.volume(system_pool, f"{unique_name()}.qcow2")
+    monkeypatch.setattr(storage_module, "LUKS_CALIBRATION_PATIENCE_S", 2.0)
+    attempts = _starved_calibration(monkeypatch, system_hv.storage, failures=None)
+    with pytest.raises(HypervisorError, match="accurate CPU usage"):
+        system_hv.storage.volume_create_encrypted(
+            system_pool, name, capacity_bytes=MIB, passphrase=b"x" * 16
+        )
+    assert len(attempts) >= 2
+    assert not system_hv.storage.volume_exists(system_pool, name)
+    path = os.path.join(system_hv.storage.pool_info(system_pool).path, name)
     assert system_hv.storage.secret_lookup_usage(path) is None
 
 
