@@ -18,8 +18,9 @@ from .errors import GuestStepError
 from .ids import IntrusionDetection
 from .monitoring import Monitoring
 from .network import Network
+from .permissions import permission_specs
 from .results import CheckResult
-from .security import Security, parse_group, parse_passwd, permission_specs
+from .security import Security, parse_group, parse_passwd
 from .session import FileSpec, GuestSession
 from .volumes import Volumes
 

@@ -1,4 +1,8 @@
-"""Groups, users (SSH keys, sudo rules) and file permissions inside the guest."""
+"""Groups, users (SSH keys, sudo rules) and file permissions inside the guest.
+
+Accounts are here; file ownership and modes are ``permissions.Permissions``, which
+``Security`` applies and verifies with them.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ from typing import Any
 
 from . import validation as v
 from .errors import GuestStepError
+from .permissions import Permissions
 from .results import CheckResult
 from .session import FileSpec, GuestSession
 
 SUDOERS_DIR = "/etc/sudoers.d"
 _ENSURE_DIR = 'mkdir -p "$1" && chown "$2" "$1" && chmod "$3" "$1"'
 _STAT = 'stat -c "%u:%g:%a:%F" "$1"'
-_STAT_TREE = 'find "$1" -exec stat -c "%u:%g:%a:%n" {} +'
 _SUDOERS_INCLUDES = (
     r'grep -qsE "^[#@]includedir[[:space:]]+/etc/sudoers.d[[:space:]]*$" /etc/sudoers'
 )
@@ -131,50 +135,12 @@ def user_specs(users: Sequence[Mapping[str, Any]]) -> list[UserSpec]:
     return specs
 
 
-@dataclass
-class PermissionSpec:
-    index: int
-    path: str
-    owner: str | None
-    group: str | None
-    mode: str | None
-    recursive: bool
-
-    @property
-    def pointer(self) -> str:
-        return f"/security_profile/permissions/{self.index}"
-
-
-def permission_specs(permissions: Sequence[Mapping[str, Any]]) -> list[PermissionSpec]:
-    specs = []
-    for i, perm in enumerate(permissions):
-        here = f"/security_profile/permissions/{i}"
-        if not isinstance(perm, Mapping):
-            raise GuestStepError("a permission must be an object", pointer=here)
-        spec = PermissionSpec(
-            index=i,
-            path=v.file_path(perm.get("path"), f"{here}/path"),
-            owner=None if perm.get("owner") is None else v.owner(perm["owner"], f"{here}/owner"),
-            group=None if perm.get("group") is None else v.owner(perm["group"], f"{here}/group"),
-            mode=None if perm.get("mode") is None else v.mode(perm["mode"], f"{here}/mode"),
-            recursive=bool(perm.get("recursive", False)),
-        )
-        if not (spec.owner or spec.group or spec.mode):
-            raise GuestStepError("give at least one of owner, group or mode", pointer=here)
-        specs.append(spec)
-    return specs
-
-
-def ids_match(want: str, have_id: int, names: Mapping[str, int]) -> bool:
-    """An owner or group given as a name or a number, against a numeric id."""
-    if want.isdigit():
-        return int(want) == have_id
-    return names.get(want) == have_id
-
-
 class Security:
+    """Groups, users and sudo rules; file permissions through ``Permissions``."""
+
     def __init__(self, session: GuestSession) -> None:
         self.s = session
+        self.permissions = Permissions(session)
 
     def accounts(self) -> tuple[dict[str, Account], dict[str, Group]]:
         passwd = self.s.read_text("/etc/passwd", what="read /etc/passwd") or ""
@@ -345,35 +311,8 @@ class Security:
             self.s.log(f"warning: {w}")
         return warnings
 
-    # ------------------------------------------------------------------ permissions
-
     def apply_permissions(self, permissions: Sequence[Mapping[str, Any]]) -> None:
-        for spec in permission_specs(permissions):
-            self.s.check_cancelled(spec.pointer)
-            if not self.s.exists(spec.path):
-                raise GuestStepError(
-                    f"{spec.path} does not exist in the guest", pointer=f"{spec.pointer}/path"
-                )
-            flag = ["-R"] if spec.recursive else []
-            if spec.owner:
-                who = f"{spec.owner}:{spec.group}" if spec.group else spec.owner
-                self.s.run(
-                    ["chown", *flag, who, spec.path],
-                    what=f"chown {who} {spec.path}",
-                    pointer=f"{spec.pointer}/owner",
-                )
-            elif spec.group:
-                self.s.run(
-                    ["chgrp", *flag, spec.group, spec.path],
-                    what=f"chgrp {spec.group} {spec.path}",
-                    pointer=f"{spec.pointer}/group",
-                )
-            if spec.mode:
-                self.s.run(
-                    ["chmod", *flag, spec.mode, spec.path],
-                    what=f"chmod {spec.mode} {spec.path}",
-                    pointer=f"{spec.pointer}/mode",
-                )
+        self.permissions.apply(permissions)
 
     # ------------------------------------------------------------------ verify
 
@@ -528,13 +467,7 @@ class Security:
                 not problems,
                 detail,
             )
-        try:
-            perms = permission_specs(security.get("permissions") or [])
-        except GuestStepError as exc:
-            add(exc.pointer, "permissions", "valid", "invalid", False, str(exc))
-            perms = []
-        for perm in perms:
-            checks.append(self._verify_permission(perm, uids, gids))
+        checks.extend(self.permissions.verify(security.get("permissions") or [], uids, gids))
         return checks
 
     def stat(self, path: str) -> tuple[int, int, str, str] | None:
@@ -543,57 +476,3 @@ class Security:
         if r.exit_code != 0 or len(parts) != 4:
             return None
         return int(parts[0]), int(parts[1]), parts[2], parts[3]
-
-    def _verify_permission(
-        self, spec: PermissionSpec, uids: Mapping[str, int], gids: Mapping[str, int]
-    ) -> CheckResult:
-        bits = []
-        if spec.owner:
-            bits.append(f"owner {spec.owner}")
-        if spec.group:
-            bits.append(f"group {spec.group}")
-        if spec.mode:
-            bits.append(f"mode {spec.mode}")
-        want = ", ".join(bits) + (" (recursive)" if spec.recursive else "")
-        name = f"permissions of {spec.path}"
-        script = _STAT_TREE if spec.recursive else 'stat -c "%u:%g:%a:%n" "$1"'
-        r = self.s.sh(
-            script, spec.path, what=f"stat {spec.path}", check=False, quiet=True, timeout=120
-        )
-        entries = []
-        for line in r.stdout_text.splitlines():
-            parts = line.split(":", 3)
-            if len(parts) == 4 and parts[0].isdigit() and parts[1].isdigit():
-                entries.append((int(parts[0]), int(parts[1]), parts[2], parts[3]))
-        if not entries:
-            return CheckResult(
-                "security",
-                spec.pointer,
-                name,
-                "guest",
-                want,
-                "missing",
-                False,
-                r.stderr_text.strip()[-200:],
-            )
-        wrong = []
-        for uid_, gid_, mode_, path in entries:
-            bad = []
-            if spec.owner and not ids_match(spec.owner, uid_, uids):
-                bad.append(f"uid {uid_}")
-            if spec.group and not ids_match(spec.group, gid_, gids):
-                bad.append(f"gid {gid_}")
-            if spec.mode and int(mode_, 8) != int(spec.mode, 8):
-                bad.append(f"mode {mode_}")
-            if bad:
-                wrong.append(f"{path}: {', '.join(bad)}")
-        top = (
-            entries[0]
-            if not spec.recursive
-            else next((e for e in entries if e[3] == spec.path), entries[0])
-        )
-        actual = f"uid {top[0]}, gid {top[1]}, mode {top[2]}" + (
-            f" ({len(entries)} entries)" if spec.recursive else ""
-        )
-        detail = "; ".join(wrong[:5]) + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "")
-        return CheckResult("security", spec.pointer, name, "guest", want, actual, not wrong, detail)

@@ -91,6 +91,10 @@ class Runner:
             self.log_lines.append(message)
         event_services.job_log(job=self.job, message=message, level=level, step=step)
 
+    def result_update(self, **values) -> None:
+        """Merge ``values`` into the job's result (a step's record for later steps)."""
+        job_services.job_result_update(job=self.job, **values)
+
     def check_cancel(self) -> None:
         if job_services.job_cancel_requested(job=self.job):
             raise Cancelled()

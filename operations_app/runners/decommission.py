@@ -8,10 +8,19 @@ A decommission cannot be rolled back: a failure leaves what is left listed on th
 from __future__ import annotations
 
 from operations_app import hypervisor as hv
-from operations_app.models import JobResource, ManagedVM, OperationJob, ResourceKind, VMState
+from operations_app.models import ResourceKind
 from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.services.inventory import inventory_vm_gone
 from operations_app.services.platforms import platform_connect
-from operations_app.services.resources import resource_track
+from operations_app.services.resources import (
+    resource_kinds,
+    resource_track,
+    resources_adopt_from_clone,
+    resources_left,
+    resources_mark_removed_with_vm,
+    resources_remove,
+)
+from operations_app.services.snapshots import snapshots_gone_with_domain
 
 
 class DecommissionRunner(Runner):
@@ -62,22 +71,12 @@ class DecommissionRunner(Runner):
                     job=job, platform=job.platform, kind=ResourceKind.NWFILTER, identifier=name
                 )
         # Whatever the clone job recorded and handed over to the VM.
-        clones = OperationJob.objects.filter(
-            vm_name=job.vm_name, platform=job.platform, kind="clone", status="succeeded"
-        )
-        for res in JobResource.objects.filter(job__in=clones, removed_at__isnull=True):
-            resource_track(
-                job=job,
-                platform=job.platform,
-                kind=res.kind,
-                identifier=res.identifier,
-                **(res.detail or {}),
-            )
+        resources_adopt_from_clone(job=job)
         # The domain goes first when removing (resources are removed newest first).
         resource_track(
             job=job, platform=job.platform, kind=ResourceKind.DOMAIN, identifier=job.vm_name
         )
-        kinds = JobResource.objects.filter(job=job).values_list("kind", flat=True)
+        kinds = resource_kinds(job=job)
         return f"{len(kinds)} item(s): " + ", ".join(sorted(set(kinds)))
 
     def step_stop(self) -> str:
@@ -91,32 +90,23 @@ class DecommissionRunner(Runner):
         return "not running"
 
     def step_remove(self) -> str:
-        from operations_app.services.resources import resources_remove
-
         # The domain was recorded last so it is removed first (its disks are then free).
         leftovers = resources_remove(job=self.job)
         if leftovers:
             raise StepFailed("Could not remove: " + "; ".join(leftovers))
         if self.job.vm_id:
-            from operations_app.services.snapshots import snapshots_gone_with_domain
-
-            ManagedVM.objects.filter(pk=self.job.vm_id).update(state=VMState.GONE)
+            inventory_vm_gone(vm_id=self.job.vm_id)
             snapshots_gone_with_domain(
                 vm_id=self.job.vm_id,
                 platform_id=self.job.platform_id,
                 reason=f"removed with the VM (job #{self.job.pk})",
             )
-        JobResource.objects.filter(job__vm_name=self.job.vm_name, job__kind="clone").update(
-            removed_at=self.job.created_at
-        )
+        resources_mark_removed_with_vm(vm_name=self.job.vm_name, at=self.job.created_at)
         return "domain, volumes, secrets and filter removed"
 
     def rollback(self) -> list[str]:
         # Nothing to restore: report what is still there.
-        return [
-            f"{r.kind} {r.identifier}"
-            for r in JobResource.objects.filter(job=self.job, removed_at__isnull=True)
-        ]
+        return [f"{r.kind} {r.identifier}" for r in resources_left(job=self.job)]
 
     def on_success(self) -> None:
         pass

@@ -40,21 +40,15 @@ from __future__ import annotations
 
 from operations_app import hypervisor as hv
 from operations_app.adaptation.move import plan_move
-from operations_app.models import (
-    BaseImageLocation,
-    JobKind,
-    JobResource,
-    JobStatus,
-    OperationJob,
-    ResourceKind,
-)
+from operations_app.models import BaseImageLocation, ResourceKind
 from operations_app.placement import Plan
 from operations_app.runners.base import Step, StepFailed
 from operations_app.runners.transfer import TwoHostRunner
 from operations_app.services import events as event_services
 from operations_app.services.inventory import inventory_vm_moved
+from operations_app.services.jobs import job_provisioned_plan
 from operations_app.services.platforms import platform_connect
-from operations_app.services.resources import resource_release
+from operations_app.services.resources import resource_held, resource_is_tracked, resource_release
 
 
 class MigrateRunner(TwoHostRunner):
@@ -125,17 +119,7 @@ class MigrateRunner(TwoHostRunner):
                 f"Base image '{self.image.image_id}' is not available on {job.platform.name}.",
                 check="/base_image_id",
             )
-        earlier = (
-            OperationJob.objects.filter(
-                vm_name=job.vm_name,
-                kind__in=[JobKind.CLONE, JobKind.MIGRATE],
-                status=JobStatus.SUCCEEDED,
-            )
-            .exclude(pk=job.pk)
-            .order_by("-finished_at", "-pk")
-            .first()
-        )
-        plan = (earlier.result or {}).get("plan") if earlier else None
+        plan = job_provisioned_plan(job=job)
         if not plan:
             raise StepFailed(f"No record of how {job.vm_name} was provisioned was found.")
         self.plan = Plan(**plan)
@@ -203,9 +187,7 @@ class MigrateRunner(TwoHostRunner):
         for disk in job.result["disks"].values():
             name = disk["volume"]
             if self.conn.storage.volume_exists(plan.pool, name):
-                if not JobResource.objects.filter(
-                    job=job, platform=job.platform, identifier=name
-                ).exists():
+                if not resource_is_tracked(job=job, platform=job.platform, identifier=name):
                     raise StepFailed(f"Volume {name} already exists on {job.platform.name}.")
                 continue
             self.track(ResourceKind.VOLUME, name, pool=plan.pool)
@@ -294,15 +276,8 @@ class MigrateRunner(TwoHostRunner):
         if point is None:
             return leftovers
         name, source = self.job.vm_name, self.source
-        if (
-            not moved_back
-            and JobResource.objects.filter(
-                job=self.job,
-                platform=self.job.platform,
-                kind=ResourceKind.DOMAIN,
-                removed_at__isnull=True,
-                released_at__isnull=True,
-            ).exists()
+        if not moved_back and resource_held(
+            job=self.job, platform=self.job.platform, kind=ResourceKind.DOMAIN
         ):
             # The VM may still run on the target (which could not be reached to stop
             # it): starting the source as well would run two copies on one identity.

@@ -12,12 +12,11 @@ the newest ``VMPERSONA_SNAPSHOT_RETENTION`` snapshots per VM and deletes older o
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from operations_app import hypervisor as hv
 from operations_app.models import ManagedVM, SnapshotOrigin, VMSnapshot, VMState
 from operations_app.runners.base import Runner, Step, StepFailed
 from operations_app.services import snapshots as snapshot_services
+from operations_app.services.inventory import inventory_vm_seen
 from operations_app.services.platforms import platform_connect
 
 AGENT_TIMEOUT = 300
@@ -29,12 +28,6 @@ class _SnapshotJob(Runner):
 
     def _vm(self) -> ManagedVM:
         return ManagedVM.objects.select_related("platform").get(pk=self.vm_id)
-
-    def result_update(self, **values) -> None:
-        from operations_app.models import OperationJob
-
-        self.job.result = {**(self.job.result or {}), **values}
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
 
     def take(self, conn: hv.Hypervisor, origin: str, description: str) -> VMSnapshot:
         job, vm = self.job, self._vm()
@@ -197,9 +190,9 @@ class RollbackRunner(_SnapshotJob):
                 f"{name}'s definition after the revert does not carry its profile's metadata.",
                 check="/",
             )
-        ManagedVM.objects.filter(pk=vm.pk).update(
+        inventory_vm_seen(
+            vm_id=vm.pk,
             state=VMState.RUNNING if state == hv.DomainState.RUNNING else VMState.SHUTOFF,
-            last_seen=timezone.now(),
         )
         return f"{name} is {state.value}" + (
             ", its guest agent answers" if expected_running else ""

@@ -102,15 +102,7 @@ class VMRunner(Runner):
             raise StepFailed(f"The guest could not be reached: {exc}") from exc
 
     def save_plan(self) -> None:
-        self.job.result = {
-            **(self.job.result or {}),
-            "plan": self._plan.to_dict() if self._plan else None,
-        }
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
-
-    def result_update(self, **values) -> None:
-        self.job.result = {**(self.job.result or {}), **values}
-        OperationJob.objects.filter(pk=self.job.pk).update(result=self.job.result)
+        self.result_update(plan=self._plan.to_dict() if self._plan else None)
 
     def load_state(self) -> None:
         """Recompute the document and plan (steps may run in a fresh runner after a retry)."""

@@ -234,6 +234,11 @@ def inventory_vm_gone(*, vm_id: int) -> None:
     ManagedVM.objects.filter(pk=vm_id).update(state=VMState.GONE)
 
 
+def inventory_vm_seen(*, vm_id: int, state: str) -> None:
+    """Record that the VM's domain was just seen in ``state``."""
+    ManagedVM.objects.filter(pk=vm_id).update(state=state, last_seen=timezone.now())
+
+
 @transaction.atomic
 def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -> None:
     """Record that the VM now runs on ``platform`` as the domain ``info`` describes."""

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from operations_app.models import ACTIVE_STATUSES, JobStatus, JobStep, OperationJob
+from operations_app.models import ACTIVE_STATUSES, JobKind, JobStatus, JobStep, OperationJob
 from operations_app.services.events import job_event
 from operations_app.services.queue import queue_after_commit
 from vmpersona.errors import NotPermitted, StateConflict
@@ -71,6 +71,29 @@ def job_progress(*, job: OperationJob, progress: int, step: str = "") -> None:
 
 def job_cancel_requested(*, job: OperationJob) -> bool:
     return OperationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+def job_result_update(*, job: OperationJob, **values: Any) -> OperationJob:
+    """Merge ``values`` into the job's ``result``, in the row and in ``job`` alike."""
+    job.result = {**(job.result or {}), **values}
+    OperationJob.objects.filter(pk=job.pk).update(result=job.result)
+    return job
+
+
+def job_provisioned_plan(*, job: OperationJob) -> dict | None:
+    """The provisioning plan the latest succeeded clone or migration of ``job``'s VM
+    (``job`` itself aside) recorded, or ``None`` when there is none."""
+    earlier = (
+        OperationJob.objects.filter(
+            vm_name=job.vm_name,
+            kind__in=[JobKind.CLONE, JobKind.MIGRATE],
+            status=JobStatus.SUCCEEDED,
+        )
+        .exclude(pk=job.pk)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    return (earlier.result or {}).get("plan") if earlier else None
 
 
 # --------------------------------------------------------------------------- steps

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -29,6 +30,58 @@ def resource_track(
     return JobResource.objects.create(
         job=job, platform=platform, kind=kind, identifier=identifier, detail=detail
     )
+
+
+def resource_is_tracked(*, job: OperationJob, platform: Platform, identifier: str) -> bool:
+    """Whether ``job`` recorded something named ``identifier`` on ``platform`` (removed or not)."""
+    return JobResource.objects.filter(job=job, platform=platform, identifier=identifier).exists()
+
+
+def resource_held(*, job: OperationJob, platform: Platform, kind: str) -> bool:
+    """Whether ``job`` holds a ``kind`` on ``platform``: recorded, neither removed nor
+    released to the VM."""
+    return JobResource.objects.filter(
+        job=job,
+        platform=platform,
+        kind=kind,
+        removed_at__isnull=True,
+        released_at__isnull=True,
+    ).exists()
+
+
+def resource_kinds(*, job: OperationJob) -> list[str]:
+    """The kind of every resource ``job`` recorded, one entry per resource."""
+    return list(JobResource.objects.filter(job=job).values_list("kind", flat=True))
+
+
+def resources_left(*, job: OperationJob) -> list[JobResource]:
+    """What ``job`` recorded that is not removed yet, oldest first."""
+    return list(JobResource.objects.filter(job=job, removed_at__isnull=True))
+
+
+def resources_adopt_from_clone(*, job: OperationJob) -> int:
+    """Record for ``job`` what the succeeded clone jobs of its VM on its platform made and
+    handed over to the VM (and is not removed yet). Returns how many were found."""
+    clones = OperationJob.objects.filter(
+        vm_name=job.vm_name, platform=job.platform, kind="clone", status="succeeded"
+    )
+    found = 0
+    for res in JobResource.objects.filter(job__in=clones, removed_at__isnull=True):
+        resource_track(
+            job=job,
+            platform=job.platform,
+            kind=res.kind,
+            identifier=res.identifier,
+            **(res.detail or {}),
+        )
+        found += 1
+    return found
+
+
+def resources_mark_removed_with_vm(*, vm_name: str, at: datetime) -> int:
+    """Mark everything the clone jobs of ``vm_name`` made (on any platform) as removed at
+    ``at``: the VM was decommissioned with it. Returns how many were marked."""
+    return JobResource.objects.filter(job__vm_name=vm_name, job__kind="clone").update(removed_at=at)
 
 
 def resource_release(*, job: OperationJob) -> int:

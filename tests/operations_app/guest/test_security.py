@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from operations_app.guest import GuestStepError
-from operations_app.guest.security import _STAT, _STAT_TREE, authorized_keys
+from operations_app.guest.permissions import _STAT_TREE
+from operations_app.guest.security import _STAT, authorized_keys
 
 KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEq25MHU198w82ePd78hJZJMBk79nmTsDlpJ/v+nW8Q4 alice@laptop"

@@ -47,7 +47,9 @@ def scripted(test_hv, monkeypatch):
                 return dom
 
         monkeypatch.setattr(test_hv, "_connection", lambda: Conn())
-        monkeypatch.setattr("operations_app.hypervisor.domains.time.sleep", lambda s: None)
+        monkeypatch.setattr(
+            "operations_app.hypervisor.domains.migration.time.sleep", lambda s: None
+        )
         return test_hv.domains
 
     return use
