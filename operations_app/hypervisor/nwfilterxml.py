@@ -106,7 +106,9 @@ def _rule_element(parent: ET.Element, rule: FirewallRule, index: int) -> None:
             attrs[f"{prefix}ipmask"] = net.prefixlen
     attrs.pop("_family", None)
     if rule.comment is not None:
-        comment = v.check_text(rule.comment, what=f"{what} comment", single_line=True, max_len=256)
+        comment = v.check_text(
+            rule.comment, what=f"{what} comment", single_line=True, max_bytes=256
+        )
         if comment.startswith("persona:"):
             raise InvalidSpec(f"{what}: comments starting with 'persona:' are reserved")
         attrs["comment"] = comment

@@ -56,13 +56,21 @@ def check_filter_value(value: object, *, what: str) -> str:
 
 
 def check_text(
-    value: object, *, what: str, max_len: int | None = None, single_line: bool = False
+    value: object,
+    *,
+    what: str,
+    max_len: int | None = None,
+    max_bytes: int | None = None,
+    single_line: bool = False,
 ) -> str:
-    """Free text that XML can hold; ``single_line`` also refuses every control character."""
+    """Free text that XML can hold; ``single_line`` also refuses every control character.
+    ``max_len`` counts characters, ``max_bytes`` the UTF-8 bytes libvirt keeps."""
     if not isinstance(value, str):
         raise InvalidSpec(f"{what} must be a string")
     if max_len is not None and len(value) > max_len:
         raise InvalidSpec(f"{what} is longer than {max_len} characters")
+    if max_bytes is not None and len(value.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidSpec(f"{what} is longer than {max_bytes} bytes in UTF-8")
     if _NOT_XML_CHAR.search(value):
         raise InvalidSpec(f"{what} holds a character that XML cannot carry")
     if single_line and _CONTROL.search(value):

@@ -104,6 +104,8 @@ def test_accept_policy_and_clean_traffic():
         (FirewallRule(direction="in", comment="persona:default"), "reserved"),
         (FirewallRule(direction="in", comment="two\nlines"), "control characters"),
         (FirewallRule(direction="in", comment="x" * 257), "longer than 256"),
+        # libvirt keeps 256 bytes: 129 two-byte characters are 258 of them
+        (FirewallRule(direction="in", comment="é" * 129), "longer than 256 bytes"),
     ],
 )
 def test_invalid_rules_refused(rule, message):
