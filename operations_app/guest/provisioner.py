@@ -248,6 +248,14 @@ class GuestProvisioner:
         if interfaces:
             self.ids.refresh_baseline()
 
+    def prepare_accounts(self, security: Mapping[str, Any]) -> None:
+        """The profile's groups and users, before the applications: files an application
+        installs may belong to them. ``apply_security`` completes them afterwards
+        (supplementary groups a package creates)."""
+        security = security or {}
+        self.security.apply_groups(security.get("groups") or [])
+        self.security.apply_users(security.get("users") or [], later_groups=True)
+
     def apply_security(self, security: Mapping[str, Any]) -> None:
         """Groups, users (SSH keys, sudo rules), permissions, then intrusion detection."""
         security = security or {}

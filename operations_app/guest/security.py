@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import validation as v
@@ -181,8 +181,14 @@ class Security:
 
     # ------------------------------------------------------------------ users
 
-    def apply_users(self, users: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Create or update the users; returns warnings for the log."""
+    def apply_users(
+        self, users: Sequence[Mapping[str, Any]], *, later_groups: bool = False
+    ) -> list[str]:
+        """Create or update the users; returns warnings for the log.
+
+        With ``later_groups`` (accounts made before the applications, so that their files
+        can belong to them) a supplementary group that does not exist yet — one a package
+        creates — is left out for now; the security step adds it."""
         specs = user_specs(users)
         warnings: list[str] = []
         sudo_checked: bool | None = None
@@ -190,11 +196,19 @@ class Security:
             self.s.check_cancelled(spec.pointer)
             passwd, groups = self.accounts()
             for j, g in enumerate(spec.groups or []):
-                if g not in groups:
+                if g not in groups and not later_groups:
                     raise GuestStepError(
                         f"user {spec.name}: group {g} does not exist in the guest (define it under groups)",
                         pointer=f"{spec.pointer}/groups/{j}",
                     )
+            if later_groups and spec.groups:
+                waiting = [g for g in spec.groups if g not in groups]
+                if waiting:
+                    self.s.log(
+                        f"user {spec.name}: groups {', '.join(waiting)} do not exist yet; "
+                        "added after the applications are installed"
+                    )
+                    spec = replace(spec, groups=[g for g in spec.groups if g in groups])
             current = passwd.get(spec.name)
             if current is None:
                 self._need("useradd", spec.pointer)

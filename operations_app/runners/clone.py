@@ -183,6 +183,10 @@ class CloneRunner(VMRunner):
         guest = self.guest()
         runtime = self.document.get("runtime_environment", [])
         apps = self.document.get("application_manifest", [])
+        security = self.document.get("security_profile") or {}
+        if security.get("groups") or security.get("users"):
+            # Files the applications install may belong to the profile's accounts.
+            self.guest_call(guest.prepare_accounts, security)
         if runtime:
             self.guest_call(guest.install_runtime, runtime)
         if apps:

@@ -274,3 +274,46 @@ def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
                     conn.storage.volume_delete(platform.storage_pool, vol.name, missing_ok=True)
             conn.nwfilters.undefine(hv.filter_name_for("it-qb-1"), missing_ok=True)
     assert libvirt_leftovers(platform, "it-qb-1") == []
+
+
+def test_an_application_file_may_belong_to_a_user_the_profile_creates(
+    users, testbed_platforms, cleanup
+):
+    """The profile's accounts exist before its applications install their files."""
+    platform = testbed_platforms["host-a"]
+    doc = clone_document("it-own")
+    doc["security_profile"]["groups"].append({"name": "deploy", "gid": 1500})
+    doc["security_profile"]["users"].append(
+        {
+            "name": "deployer",
+            "uid": 1500,
+            "groups": ["deploy"],
+            "shell": "/bin/sh",
+            "home": "/home/deployer",
+        }
+    )
+    nginx_files = doc["application_manifest"][0]["install"]["files"]
+    nginx_files[0].update({"owner": "www-data", "group": "www-data", "mode": "0640"})
+    nginx_files.append(
+        {
+            "path": "/opt/nginx/DEPLOYED",
+            "content": "by deployer\n",
+            "owner": "deployer",
+            "group": "deploy",
+        }
+    )
+    version = approved_version(users, doc)
+    job = request_clone(users, version, platform, "it-own-1", cleanup)
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        owners = conn.agent.exec(
+            "it-own-1",
+            ["/bin/busybox", "stat", "-c", "%U:%G %a", "/opt/nginx/VERSION", "/opt/nginx/DEPLOYED"],
+            timeout=30,
+        )
+    assert owners.stdout.decode().split("\n")[:2] == [
+        "www-data:www-data 640",
+        "deployer:deploy 644",
+    ]
+    job.refresh_from_db()
+    assert all(c.passed for c in job.checks.all())
