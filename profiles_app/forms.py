@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from profiles_app.documents import parse_document_text, pretty_json
+from profiles_app.jsondoc.errors import printable
 from vmpersona.errors import error_list
 
 KEY_NOTICE = (
@@ -22,10 +23,38 @@ KEY_NOTICE = (
     "key with key_ref) before saving"
 )
 
-# A "key" member in text that is not valid JSON: its string (possibly unterminated)
-# or bare value. Used only when the text cannot be parsed, so it errs on blanking too
-# much rather than too little.
-_KEY_MEMBER = re.compile(r'("key"\s*:\s*)("(?:[^"\\\n]|\\.)*"?|[^\s,}\]]+)')
+# A member in text that is not valid JSON: its name (a JSON string, a single-quoted
+# string or a bare word, any of them possibly written with escapes such as \u0065) and
+# its value (a string, possibly unterminated and then running to the end of its line,
+# or a bare token). Matching every member, not only "key", keeps the scan in step with
+# string boundaries. Used only when the text cannot be parsed, so it errs on blanking
+# too much rather than too little.
+_MEMBER = re.compile(
+    r"""(?P<name>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[A-Za-z_$\\][\w$\\]*)"""
+    r"""(?P<colon>\s*:\s*)"""
+    r"""(?P<value>"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|[^\s,:\[\]{}"']+)"""
+)
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _unescape(token: str) -> str:
+    """A name or value as JSON (or JavaScript) would read it, leniently: quotes off,
+    ``\\uXXXX`` and the other escapes decoded."""
+    if token[:1] in "\"'":
+        token = token[1:-1] if len(token) > 1 and token[-1] == token[0] else token[1:]
+
+    def decode(match: re.Match) -> str:
+        code = match.group(1)
+        if code[0] == "u" and len(code) == 5:
+            return chr(int(code[1:], 16))
+        return _SIMPLE_ESCAPES.get(code, code)
+
+    return _ESCAPE.sub(decode, token)
+
+
+def _is_key_member(name: str) -> bool:
+    return name.strip().lower() == "key"
 
 
 def _escape_pointer(token: str) -> str:
@@ -37,11 +66,12 @@ def _blank_encryption_keys(value: Any, pointer: str, found: list[tuple[str, str]
     if isinstance(value, dict):
         for member, child in value.items():
             child_pointer = f"{pointer}/{_escape_pointer(str(member))}"
-            if member == "encryption" and isinstance(child, dict) and "key" in child:
-                old = child["key"]
-                if old not in ("", None):
-                    found.append((f"{child_pointer}/key", str(old)))
-                child["key"] = ""
+            if member == "encryption" and isinstance(child, dict):
+                for name in [n for n in child if _is_key_member(str(n))]:
+                    old = child[name]
+                    if old not in ("", None):
+                        found.append((f"{child_pointer}/{_escape_pointer(str(name))}", str(old)))
+                    child[name] = ""
             _blank_encryption_keys(child, child_pointer, found)
     elif isinstance(value, list):
         for index, child in enumerate(value):
@@ -52,29 +82,34 @@ def redact_editor_text(text: str, *, kind: str) -> tuple[str, list[dict[str, str
     """The user's text made safe to show again.
 
     Returns (text, notices, removed values). Inline volume keys become empty strings
-    and each one gets a notice at its JSON pointer. Text without keys comes back
-    unchanged, so the user's formatting is kept.
+    and each one gets a notice at its JSON pointer, however the member or its value is
+    spelt (``"k\\u0065y"``, ``"\\u0073..."``). Text without keys comes back unchanged,
+    so the user's formatting is kept.
     """
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
-    if document is not None:
+    if isinstance(document, dict | list):
         found: list[tuple[str, str]] = []
         _blank_encryption_keys(document, "", found)
         if not found:
             return text, [], []
         notices = [{"path": path, "message": KEY_NOTICE} for path, _ in found]
-        return pretty_json(document, kind=kind), notices, [old for _, old in found]
+        # Escapes the text held (a lone surrogate) stay escapes in the echo.
+        return printable(pretty_json(document, kind=kind)), notices, [old for _, old in found]
     removed: list[str] = []
 
     def blank(match: re.Match) -> str:
-        value = match.group(2).strip('"')
-        if value:
-            removed.append(value)
-        return f'{match.group(1)}""'
+        if not _is_key_member(_unescape(match.group("name"))):
+            return match.group(0)
+        raw = match.group("value")
+        for value in (raw.strip("\"'"), _unescape(raw)):
+            if value and value not in removed:
+                removed.append(value)
+        return f'{match.group("name")}{match.group("colon")}""'
 
-    safe = _KEY_MEMBER.sub(blank, text)
+    safe = _MEMBER.sub(blank, text)
     notices = [{"path": "", "message": KEY_NOTICE}] if removed else []
     return safe, notices, removed
 

@@ -59,6 +59,7 @@ def version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
     return (
         PolicyVersion.objects.filter(policy=policy)
         .select_related("author", "reviewer", "parent", "policy")
+        .prefetch_related("authors")
         .order_by("-number")
     )
 
@@ -67,8 +68,10 @@ def version_get(*, kind: str, name: str, number: int) -> PolicyVersion:
     if not isinstance(number, int) or not 0 < number < 2**31:
         raise NotFound(f"No version {number} of profile '{name}'.")
     try:
-        return PolicyVersion.objects.select_related("policy", "author", "reviewer", "parent").get(
-            policy__kind=kind, policy__name=name, number=number
+        return (
+            PolicyVersion.objects.select_related("policy", "author", "reviewer", "parent")
+            .prefetch_related("authors")
+            .get(policy__kind=kind, policy__name=name, number=number)
         )
     except (PolicyVersion.DoesNotExist, ValueError) as exc:
         raise NotFound(f"No version {number} of profile '{name}'.") from exc

@@ -73,6 +73,9 @@ class VersionSummarySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices, read_only=True)
     content_hash = serializers.CharField(read_only=True, help_text="SHA-256 of the canonical JSON")
     author = serializers.CharField(source="author.username", read_only=True)
+    authors = serializers.SerializerMethodField(
+        help_text="Everyone who wrote this version's content; none of them may review it."
+    )
     parent = serializers.IntegerField(source="parent.number", allow_null=True, read_only=True)
     change_note = serializers.CharField(read_only=True)
     reviewer = serializers.CharField(source="reviewer.username", allow_null=True, read_only=True)
@@ -82,6 +85,9 @@ class VersionSummarySerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(allow_null=True, read_only=True)
     reviewed_at = serializers.DateTimeField(allow_null=True, read_only=True)
     links = serializers.SerializerMethodField()
+
+    def get_authors(self, version) -> list[str]:
+        return sorted(user.username for user in version.authors.all())
 
     @extend_schema_field(VersionLinksSerializer)
     def get_links(self, version) -> dict:

@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+# A UTF-16 surrogate code point on its own (JSON text may write one as "\ud800"): not a
+# character, so no UTF-8 page, response or database can hold it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate written as its ``\\uXXXX`` escape, so it can
+    be encoded, shown and stored."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or shown as it is, or None when it can."""
+    found = _LONE_SURROGATE.search(text)
+    if found:
+        return (
+            f"holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x}), which is not a "
+            "character; write the character itself or a complete surrogate pair"
+        )
+    if "\x00" in text:
+        return "holds a NUL character (\\u0000), which text cannot hold"
+    return None
 
 
 @dataclass(frozen=True, order=True)
 class DocumentError:
     path: str  # RFC 6901 JSON pointer of the offending field, "" for the document root
     message: str  # human sentence, no traceback
+
+    def __post_init__(self) -> None:
+        # Pointers and messages quote the user's keys and values: keep them printable.
+        object.__setattr__(self, "path", printable(self.path))
+        object.__setattr__(self, "message", printable(self.message))
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

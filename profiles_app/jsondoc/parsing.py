@@ -72,7 +72,7 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def parse_json_text(text: str) -> tuple[object | None, list[DocumentError]]:
+def parse_json_text(text: str | bytes) -> tuple[object | None, list[DocumentError]]:
     """Parse JSON text. Returns ``(document, [])`` or ``(None, errors)``.
 
     Errors point at the line and column of the problem. ``NaN``, ``Infinity``, numbers of

@@ -82,6 +82,12 @@ class PolicyVersion(models.Model):
     )
     change_note = models.TextField(blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Everyone who wrote any of this version's content: its author, whoever edited the
+    # draft since, and the authors of an unreviewed version it was copied from. None of
+    # them may approve or reject it (separation of duties, superusers included).
+    authors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", blank=True, help_text="Who wrote its content."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,9 @@
 
 Rules (the same for pages, API, admin and CLI):
 - authors create and edit drafts and submit them; only a draft's author edits it;
-- approvers approve, reject and retire; nobody approves or rejects their own version;
+- approvers approve, reject and retire; nobody approves or rejects a version they wrote
+  any of (``PolicyVersion.authors``: its author, whoever edited the draft since, and
+  the authors of an unreviewed version it was copied from), superusers included;
 - a submitted version never changes again; approving one supersedes the policy's
   previously approved version (at most one is active, also a database constraint).
 """
@@ -23,13 +25,17 @@ from profiles_app.documents import (
     inline_secrets,
     validate_document,
 )
+from profiles_app.jsondoc.errors import text_problem
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.services.keys import volume_key_create
-from vmpersona.errors import NotPermitted, StateConflict
+from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.history import attribute_change
 from vmpersona.roles import APPROVERS, AUTHORS, require_role
 
 logger = logging.getLogger(__name__)
+
+# A version copied from one of these carries content nobody has approved yet.
+UNREVIEWED_STATUSES = (VersionStatus.DRAFT, VersionStatus.PENDING, VersionStatus.REJECTED)
 
 # Names that would collide with the pages' own URLs (/profiles/new/, ...).
 RESERVED_NAMES = frozenset({"new", "diff", "edit", "api"})
@@ -39,6 +45,19 @@ def _record(obj, *, user, reason: str) -> None:
     """Save with an explicit history user and change reason (works without a request)."""
     attribute_change(obj, user=user, reason=reason)
     obj.save()
+
+
+def _check_texts(**fields: str | None) -> None:
+    """Free text bound for the database (change notes, comments, descriptions) must be
+    storable: the same rule as for every string in a document."""
+    errors = []
+    for path, value in fields.items():
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem is not None:
+                errors.append(field_error(path, problem))
+    if errors:
+        raise ValidationError(errors)
 
 
 def _check_name(document: Any, policy_name: str) -> None:
@@ -126,6 +145,7 @@ def policy_create(
 ) -> PolicyVersion:
     """Create a policy and its first draft version from a document."""
     require_role(user, AUTHORS, "create profiles")
+    _check_texts(name=name, description=description, change_note=change_note)
     doc_name = document.get("name") if isinstance(document, dict) else None
     name = name or doc_name
     if not name or not isinstance(name, str):
@@ -165,6 +185,7 @@ def policy_create(
         change_note=change_note,
     )
     _record(version, user=user, reason=change_note or "first draft")
+    version.authors.add(user)
     logger.info("profile %s created by %s", policy.name, user)
     return version
 
@@ -180,9 +201,12 @@ def version_create_draft(
 ) -> PolicyVersion:
     """A new draft of ``policy``: from ``document``, or a copy of ``parent``'s document."""
     require_role(user, AUTHORS, "create drafts")
+    _check_texts(change_note=change_note)
     policy = _lock_policy(policy)
     if parent is not None and parent.policy_id != policy.pk:
         raise ValidationError("The parent version belongs to another profile.", code="invalid")
+    if parent is not None:  # its status as stored now, not as the caller last saw it
+        parent = PolicyVersion.objects.get(pk=parent.pk)
     if document is None:
         if parent is None:
             parent = policy.versions.order_by("-number").first()
@@ -209,6 +233,10 @@ def version_create_draft(
         user=user,
         reason=change_note or f"draft started from {parent.label if parent else 'scratch'}",
     )
+    version.authors.add(user)
+    if parent is not None and parent.status in UNREVIEWED_STATUSES:
+        # Content nobody else has approved yet stays its writers' content in the copy.
+        version.authors.add(*parent.authors.all())
     _record(policy, user=user, reason=f"draft {version.number} created")
     return version
 
@@ -219,6 +247,7 @@ def version_update_draft(
 ) -> PolicyVersion:
     """Replace a draft's document (and change note). Only its author may."""
     require_role(user, AUTHORS, "edit drafts")
+    _check_texts(change_note=change_note)
     version = _lock_in_status(
         version,
         (VersionStatus.DRAFT,),
@@ -228,11 +257,15 @@ def version_update_draft(
     sealed = _prepare(
         document, user=user, policy_name=version.policy.name, kind=version.policy.kind
     )
+    new_hash = content_hash(sealed)
+    changed_content = new_hash != version.content_hash
     version.document = sealed
-    version.content_hash = content_hash(sealed)
+    version.content_hash = new_hash
     if change_note is not None:
         version.change_note = change_note
     _record(version, user=user, reason="draft edited")
+    if changed_content:
+        version.authors.add(user)
     return version
 
 
@@ -253,8 +286,9 @@ def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
 
 
 def _check_reviewer(user, version: PolicyVersion, action: str) -> None:
+    """Separation of duties: nobody reviews content they wrote, superusers included."""
     require_role(user, APPROVERS, f"{action} versions")
-    if version.author_id == user.pk:
+    if version.author_id == user.pk or version.authors.filter(pk=user.pk).exists():
         raise NotPermitted(
             f"{user.username} wrote {version.label} and so may not {action} it; another approver must."
         )
@@ -264,6 +298,7 @@ def _check_reviewer(user, version: PolicyVersion, action: str) -> None:
 def version_approve(*, user, version: PolicyVersion, comment: str = "") -> PolicyVersion:
     """Approve a pending version; it becomes the policy's active one."""
     _check_reviewer(user, version, "approve")
+    _check_texts(comment=comment)
     _lock_policy(version.policy)
     version = _lock_in_status(
         version, (VersionStatus.PENDING,), refusal="; only pending versions can be approved."
@@ -287,6 +322,7 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
 def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersion:
     """Reject a pending version; a comment saying why is required."""
     _check_reviewer(user, version, "reject")
+    _check_texts(comment=comment)
     version = _lock_in_status(
         version, (VersionStatus.PENDING,), refusal="; only pending versions can be rejected."
     )
@@ -308,6 +344,7 @@ def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersi
 def version_retire(*, user, version: PolicyVersion, comment: str = "") -> PolicyVersion:
     """Retire an approved (or superseded) version: it may no longer be used."""
     require_role(user, APPROVERS, "retire versions")
+    _check_texts(comment=comment)
     version = _lock_in_status(
         version,
         (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),

@@ -17,13 +17,12 @@ def version_actions(user, version: PolicyVersion) -> dict[str, bool]:
     author = can_author(user)
     approver = can_approve(user)
     own_draft = author and is_own_draft(user, version)
+    wrote_it = any(a.pk == user.pk for a in version.authors.all()) or version.author_id == user.pk
     return {
         "edit": own_draft,
         "discard": own_draft,
         "submit": own_draft,
-        "review": approver
-        and version.status == VersionStatus.PENDING
-        and version.author_id != user.pk,
+        "review": approver and version.status == VersionStatus.PENDING and not wrote_it,
         "retire": approver and version.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),
         "new_draft": author,
     }
@@ -42,6 +41,7 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
             "document": version.document,
             "raw_json": pretty_json(version.document, kind=version.policy.kind),
             "actions": version_actions(request.user, version),
+            "authors": sorted(a.username for a in version.authors.all()),
             "other_versions": others,
             "approved": next((v for v in others if v.status == VersionStatus.APPROVED), None),
         },

@@ -85,3 +85,20 @@ def test_admin_clone_action_asks_then_queues_a_job(client, users, make_document)
     assert (
         job.vm_name == "web-1" and job.profile_version == v and job.requested_by == users["admin"]
     )
+
+
+@pytest.mark.parametrize("action", ["approve_versions", "reject_versions"])
+def test_admin_action_refuses_a_superuser_who_edited_the_draft(
+    client, users, make_document, action
+):
+    v = svc.policy_create(user=users["author"], document=make_document("web"))
+    svc.version_update_draft(
+        user=users["admin"], version=v, document=make_document("web", description="edited")
+    )
+    svc.version_submit(user=users["author"], version=v)
+    client.force_login(users["admin"])
+    response = client.post(CHANGELIST, {"action": action, "_selected_action": [v.pk]}, follow=True)
+    assert response.status_code == 200
+    v.refresh_from_db()
+    assert v.status == VersionStatus.PENDING and v.reviewer is None
+    assert "may not" in response.content.decode()

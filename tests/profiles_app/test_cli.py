@@ -515,3 +515,38 @@ def test_rotate_kek_refuses_an_unusable_key_file_and_changes_nothing(settings, t
     assert "not-a-fernet-key-value" not in out + err
     assert (tmp_path / "kek").read_text() == before
     assert VolumeKey.objects.get(pk=key.pk).ciphertext == key.ciphertext
+
+
+@pytest.mark.django_db
+def test_superuser_who_edited_a_draft_cannot_review_it_via_cli(users, make_document, write):
+    vppd("import", write(make_document("web")), "--profile", "web", "--as", "author")
+    v = PolicyVersion.objects.get(policy__name="web", number=1)
+    svc.version_update_draft(
+        user=users["admin"], version=v, document=make_document("web", description="edited")
+    )
+    vppd("submit", "web@1", "--as", "author")
+    for action in ("approve", "reject"):
+        code, out, err = vppd(action, "web@1", "--as", "admin", "--comment", "fine")
+        assert code == 3, action
+        assert out == ""
+        assert "admin wrote web@1" in err
+    assert status_of("web", 1) == VersionStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_lone_surrogates_and_duplicate_keys_exit_1_with_their_path(users, make_document, write):
+    text = json.dumps(make_document("web")).replace(
+        '"The smallest valid profile."', '"bad \\udc80"'
+    )
+    assert vppd("validate", write(text), "--offline") == (
+        1,
+        "/description: holds a lone UTF-16 surrogate (\\udc80), which is not a character; "
+        "write the character itself or a complete surrogate pair\n",
+        "",
+    )
+    code, _, err = vppd("import", write(text), "--profile", "web", "--as", "author")
+    assert code == 1 and err.startswith("/description: holds a lone")
+    good = write(make_document("web"), name="good.json")
+    code, _, err = vppd("import", good, "--profile", "web", "--as", "author", "--note", "\udc80")
+    assert (code, err.split(":")[0]) == (1, "change_note")
+    assert not Policy.objects.exists()

@@ -863,3 +863,72 @@ def test_example_profiles_render(client, users, make_document, example):
         assert volume["mount_point"] in html
     for fix in document.get("fixes", []):
         assert fix["id"] in html
+
+
+def test_superuser_who_edited_a_draft_cannot_review_it_on_the_page(client, users, make_document):
+    v = svc.policy_create(user=users["author"], document=make_document("web"))
+    login(client, users["admin"])
+    document = make_document("web", description="the superuser's version")
+    response = client.post(
+        url("edit", "web", 1), {"document": json.dumps(document), "change_note": "mine"}
+    )
+    assert response.status_code == 302
+    svc.version_submit(user=users["author"], version=v)
+    page = client.get(url("version", "web", 1))
+    assert 'id="version-authors">admin, author<' in text(page)
+    assert url("approve", "web", 1) not in text(page)  # no review form for a writer
+    for action, data in (("approve", {}), ("reject", {"comment": "no"})):
+        response = client.post(url(action, "web", 1), data, follow=True)
+        assert any("may not" in m for m in messages_of(response)), action
+    assert fresh(v).status == VersionStatus.PENDING
+    login(client, users["approver"])
+    assert url("approve", "web", 1) in text(client.get(url("version", "web", 1)))
+
+
+def test_lone_surrogate_in_the_editor_is_an_error_at_its_field(client, users, make_document):
+    login(client, users["author"])
+    document = json.dumps(make_document("web")).replace(
+        '"The smallest valid profile."', '"broken \\ud800 text"'
+    )
+    response = client.post(url("create"), {"document": document, "change_note": "x"})
+    assert response.status_code == 200
+    errors = response.context["form"].document_errors
+    assert [e["path"] for e in errors] == ["/description"]
+    assert "surrogate" in errors[0]["message"]
+    assert not Policy.objects.exists()
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+KEY_SPELLINGS = {
+    "plain": ('"key"', f'"{INLINE_KEY}"'),
+    "member escaped": ('"k\\u0065y"', f'"{INLINE_KEY}"'),
+    "value escaped": ('"key"', f'"{_escaped(INLINE_KEY)}"'),
+    "both escaped": ('"\\u006b\\u0065\\u0079"', f'"{_escaped(INLINE_KEY)}"'),
+}
+
+
+@pytest.mark.parametrize("spelling", KEY_SPELLINGS, ids=str)
+@pytest.mark.parametrize("parseable", [True, False], ids=["parseable", "unparseable"])
+def test_editor_never_echoes_a_key_however_it_is_spelt(
+    client, users, make_document, spelling, parseable
+):
+    member, value = KEY_SPELLINGS[spelling]
+    document = with_inline_key(make_document("vault"), key="PLACEHOLDER")
+    document["resource_allocation"]["vcpus"] = 0  # invalid, so the editor is shown again
+    raw = json.dumps(document).replace('"key": "PLACEHOLDER"', f"{member}: {value}")
+    assert member in raw and value in raw
+    if not parseable:
+        raw = raw[:-2]
+    svc.policy_create(user=users["author"], document=make_document("vault"))
+    login(client, users["author"])
+    for path in (url("create"), url("edit", "vault", 1), url("new_draft", "vault", 1)):
+        response = client.post(path, {"document": raw, "change_note": "x"})
+        assert response.status_code == 200, path
+        html = text(response)
+        for shown in (INLINE_KEY, _escaped(INLINE_KEY), INLINE_KEY[:12], _escaped(INLINE_KEY[:6])):
+            assert shown not in html, (path, shown)
+        assert "enter the key again" in html, path
+    assert PolicyVersion.objects.count() == 1

@@ -253,3 +253,56 @@ def test_long_review_comments_are_kept_whole(users, make_document):
     v = svc.version_approve(user=users["approver"], version=v, comment=comment)
     v.refresh_from_db()
     assert v.review_comment == comment
+
+
+# --- Separation of duties: whoever wrote any of a version's content never reviews it ---
+
+
+def _hijacked(users, make_document):
+    """author's draft, rewritten and submitted by a superuser."""
+    v = svc.policy_create(user=users["author"], document=make_document("web"))
+    svc.version_update_draft(
+        user=users["admin"], version=v, document=make_document("web", description="mine now")
+    )
+    return svc.version_submit(user=users["admin"], version=v)
+
+
+def test_everyone_who_changes_content_becomes_an_author(users, make_document):
+    v = svc.policy_create(user=users["author"], document=make_document("web"))
+    assert set(v.authors.all()) == {users["author"]}
+    # A change note alone, or the same document again, is not new content.
+    svc.version_update_draft(
+        user=users["admin"], version=v, document=make_document("web"), change_note="tidy"
+    )
+    assert set(v.authors.all()) == {users["author"]}
+    svc.version_update_draft(
+        user=users["admin"], version=v, document=make_document("web", description="other")
+    )
+    assert set(v.authors.all()) == {users["author"], users["admin"]}
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_superuser_who_edited_a_draft_cannot_review_it(users, make_document, action):
+    v = _hijacked(users, make_document)
+    review = svc.version_approve if action == "approve" else svc.version_reject
+    with pytest.raises(NotPermitted, match="may not"):
+        review(user=users["admin"], version=v, comment="looks good")
+    v.refresh_from_db()
+    assert v.status == VersionStatus.PENDING and v.reviewer is None
+    # The original author may not either; an uninvolved approver may.
+    with pytest.raises(NotPermitted):
+        svc.version_approve(user=users["author"], version=v)
+    assert svc.version_approve(user=users["approver"], version=v).status == VersionStatus.APPROVED
+
+
+def test_copy_of_unreviewed_content_keeps_its_writers(users, make_document):
+    v1 = svc.policy_create(user=users["admin"], document=make_document("web"))
+    v2 = svc.version_create_draft(user=users["author"], policy=v1.policy, parent=v1)
+    assert set(v2.authors.all()) == {users["admin"], users["author"]}
+    svc.version_submit(user=users["author"], version=v2)
+    with pytest.raises(NotPermitted):
+        svc.version_approve(user=users["admin"], version=v2)
+    # Approved content was reviewed already: a copy of it is its new writer's alone.
+    svc.version_approve(user=users["approver"], version=v2)
+    v3 = svc.version_create_draft(user=users["author2"], policy=v1.policy, parent=v2)
+    assert set(v3.authors.all()) == {users["author2"]}

@@ -1074,3 +1074,119 @@ def test_random_text_never_raises(text: str) -> None:
     _check_result(errors)
     if not errors:
         _check_result(vppd_errors(document))
+
+
+# --- Text that no page, response or database can hold --------------------------------
+
+
+def test_lone_surrogates_and_nul_are_errors_at_their_pointer_and_never_echoed(make_document):
+    doc = make_document("web", description="a\ud800b", base_image_id="x\udfff")
+    doc["resource_allocation"]["k\udc00"] = 1
+    doc["execution_flags"] = ["Testing", "nul\x00"]
+    errors = vppd_errors(doc)
+    by_path = {e.path: e.message for e in errors}
+    assert set(by_path) == {
+        "/description",
+        "/base_image_id",
+        "/resource_allocation/k\\udc00",
+        "/execution_flags/1",
+    }
+    assert "surrogate (\\ud800)" in by_path["/description"]
+    assert "NUL" in by_path["/execution_flags/1"]
+    for error in errors:  # every error can be encoded, so shown and stored
+        str(error).encode("utf-8")
+
+
+# --- What validates can be cloned: the hypervisor's and the guest's guards, up front ---
+
+
+def _rule(**extra: Any) -> dict:
+    return {"direction": "in", "protocol": "tcp", "port": 22, "action": "accept", **extra}
+
+
+def _errors_at(doc: dict) -> dict[str, str]:
+    return {e.path: e.message for e in vppd_errors(doc)}
+
+
+@pytest.mark.parametrize(
+    "description, ok",
+    [
+        ("Two lines,\nthe Unix way.\tTabbed.", True),
+        ("Windows line\r\nends", False),
+        ("old Mac\rend", False),
+        ("form feed \x0c here", False),
+        ("non-character \ufffe", False),
+    ],
+)
+def test_description_holds_only_what_the_domain_xml_keeps(description, ok):
+    doc = minimal()
+    doc["description"] = description
+    errors = _errors_at(doc)
+    assert (errors == {}) is ok, errors
+    if not ok:
+        assert list(errors) == ["/description"]
+
+
+@pytest.mark.parametrize(
+    "comment, problem",
+    [
+        ("ssh from the bastion", None),
+        ("é" * 128, None),  # 256 bytes in UTF-8
+        ("é" * 128 + "x", "at most 256 bytes"),  # 129 characters, 257 bytes
+        ("x" * 257, "at most 256"),
+        ("two\nlines", "single line"),
+        ("carriage\rreturn", "single line"),
+        ("tab\there", "single line"),
+        ("persona:dhcp", "reserved"),
+        ("persona: mine", "reserved"),
+    ],
+)
+def test_firewall_comment_rules_match_the_nwfilter_guard(comment, problem):
+    doc = with_network(firewall_rules=[_rule(), _rule(port=80, comment=comment)])
+    errors = _errors_at(doc)
+    if problem is None:
+        assert errors == {}
+    else:
+        assert list(errors) == ["/network_configuration/firewall_rules/1/comment"]
+        assert problem in errors["/network_configuration/firewall_rules/1/comment"]
+
+
+@pytest.mark.parametrize(
+    "schedule, ok",
+    [
+        ("0 3 * * *", True),
+        ("*/15 0-6 1,15 JAN-DEC mon-fri", True),
+        ("  0 3 * * *  ", True),  # the guest splits on whitespace
+        ("0 3 * * * root", False),  # six fields: a system crontab line, not a schedule
+        ("0 0 3 * * * *", False),
+        ("@daily", False),
+        ("0 3 * *", False),
+        ("0 3 * * ;reboot", False),
+        (15, False),
+    ],
+)
+def test_intrusion_detection_schedule_is_five_cron_fields(schedule, ok):
+    ids = {"enabled": True, "engine": "aide", "settings": {"schedule": schedule}}
+    errors = _errors_at(with_security(intrusion_detection=ids))
+    at = "/security_profile/intrusion_detection/settings/schedule"
+    assert errors == ({} if ok else {at: errors.get(at)}), errors
+    # Disabled intrusion detection ignores its settings, as the guest does.
+    ids["enabled"] = False
+    assert _errors_at(with_security(intrusion_detection=ids)) == {}
+
+
+def test_file_owned_by_a_user_the_profile_creates_is_valid():
+    doc = minimal()
+    doc["application_manifest"] = [
+        app(
+            "svc",
+            install={
+                "method": "files",
+                "files": [
+                    {"path": "/opt/svc/run.sh", "content": "#!/bin/sh\n", "owner": "svc"},
+                ],
+            },
+        )
+    ]
+    doc["security_profile"] = {"users": [{"name": "svc"}]}
+    assert vppd_errors(doc) == []

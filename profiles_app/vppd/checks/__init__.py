@@ -10,9 +10,11 @@ from profiles_app.vppd.checks.flags import check_fixes, check_flags
 from profiles_app.vppd.checks.network import check_network
 from profiles_app.vppd.checks.resources import check_resources
 from profiles_app.vppd.checks.security import check_security
+from profiles_app.vppd.checks.text import check_description
 from profiles_app.vppd.checks.volumes import check_volumes
 
 SEMANTIC_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("description", check_description),
     ("application_manifest", check_applications),
     ("data_volume_definitions", check_volumes),
     ("network_configuration", check_network),

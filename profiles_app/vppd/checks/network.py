@@ -9,6 +9,12 @@ from typing import Any
 
 from profiles_app.jsondoc.errors import DocumentError, pointer, show
 from profiles_app.vppd.checks.common import as_dict, as_list, is_int, unique
+from profiles_app.vppd.checks.text import xml_text_problem
+
+# libvirt keeps at most this many bytes (UTF-8) of an nwfilter rule's comment.
+MAX_COMMENT_BYTES = 256
+# Comments the clone generates itself start with this (nwfilterxml.MARK_*).
+RESERVED_COMMENT_PREFIX = "persona:"
 
 
 def _check_ipv4(config: dict, base: tuple[object, ...]) -> Iterator[DocumentError]:
@@ -65,6 +71,25 @@ def _check_cidr(value: Any, at: str) -> Iterator[DocumentError]:
             yield DocumentError(at, f"{show(value)} has host bits set; did you mean {loose}?")
 
 
+def _check_comment(comment: Any, at: str) -> Iterator[DocumentError]:
+    if not isinstance(comment, str):
+        return
+    size = len(comment.encode("utf-8", "surrogatepass"))
+    if size > MAX_COMMENT_BYTES:
+        yield DocumentError(
+            at, f"must be at most {MAX_COMMENT_BYTES} bytes in UTF-8; this one is {size} bytes"
+        )
+    problem = xml_text_problem(comment, single_line=True)
+    if problem:
+        yield DocumentError(at, problem)
+    if comment.startswith(RESERVED_COMMENT_PREFIX):
+        yield DocumentError(
+            at,
+            f"comments starting with {RESERVED_COMMENT_PREFIX!r} are reserved for the rules "
+            "VM Persona adds itself",
+        )
+
+
 def check_network(doc: dict, **_: Any) -> Iterator[DocumentError]:
     network = as_dict(doc.get("network_configuration"))
     interfaces = as_list(network.get("interfaces"))
@@ -96,6 +121,7 @@ def check_network(doc: dict, **_: Any) -> Iterator[DocumentError]:
                     pointer((*rules_base, index, field)),
                     f"ports apply only to tcp and udp rules, not {show(protocol)}",
                 )
+        yield from _check_comment(rule.get("comment"), pointer((*rules_base, index, "comment")))
         port_range = as_dict(rule.get("port_range"))
         low, high = port_range.get("from"), port_range.get("to")
         if is_int(low) and is_int(high) and low > high:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,26 @@ def _ssh_key_problem(line: str) -> str | None:
     return None
 
 
+# The guest writes the schedule into a crontab line (operations_app/guest/validation.py
+# ``cron_schedule``): five fields of these characters.
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,-]{1,64}")
+
+
+def _check_ids_schedule(ids: dict) -> Iterator[DocumentError]:
+    settings = as_dict(ids.get("settings"))
+    schedule = settings.get("schedule")
+    if ids.get("enabled") is not True or schedule is None:
+        return
+    at = pointer(("security_profile", "intrusion_detection", "settings", "schedule"))
+    fields = schedule.split() if isinstance(schedule, str) else []
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        yield DocumentError(
+            at,
+            f"{show(schedule)} is not valid: expected a cron expression of exactly five fields "
+            "(minute hour day-of-month month day-of-week) such as '*/15 * * * *'",
+        )
+
+
 def check_security(doc: dict, **_: Any) -> Iterator[DocumentError]:
     security = as_dict(doc.get("security_profile"))
     users = as_list(security.get("users"))
@@ -52,6 +73,7 @@ def check_security(doc: dict, **_: Any) -> Iterator[DocumentError]:
                 if problem:
                     base = ("security_profile", "users", index, "ssh_authorized_keys", position)
                     yield DocumentError(pointer(base), problem)
+    yield from _check_ids_schedule(as_dict(security.get("intrusion_detection")))
     yield from unique(
         as_list(security.get("permissions")),
         "path",
