@@ -11,7 +11,15 @@ HOST="${VMPERSONA_HOST:-127.0.0.1}"
 PORT="${VMPERSONA_PORT:-8000}"
 REDIS_PORT="${VMPERSONA_REDIS_PORT:-6390}"
 STOP_GRACE="${VMPERSONA_STOP_GRACE:-30}"
-mkdir -p "$VMPERSONA_INSTANCE_DIR/logs" "$VMPERSONA_INSTANCE_DIR/redis"
+# The instance folder and what is in it are this user's alone (vmpersona/instance.py).
+mkdir -p -m 700 "$VMPERSONA_INSTANCE_DIR" "$VMPERSONA_INSTANCE_DIR/logs" "$VMPERSONA_INSTANCE_DIR/redis"
+chmod 700 "$VMPERSONA_INSTANCE_DIR" "$VMPERSONA_INSTANCE_DIR/logs" "$VMPERSONA_INSTANCE_DIR/redis"
+# Log files other programs open (Redis, daphne's access log, the workers' output) are
+# made 0600 here first; the programs append to them and keep the mode.
+for log in redis.log access.log workers.log; do
+  (umask 077 && touch "$VMPERSONA_INSTANCE_DIR/logs/$log")
+  chmod 600 "$VMPERSONA_INSTANCE_DIR/logs/$log"
+done
 
 PIDS=()
 cleanup() {
@@ -47,20 +55,35 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# Redis: channel layer and queue broker, unless REDIS_URL points at one already.
+# Redis: channel layer and queue broker, unless REDIS_URL points at one already. It
+# asks for a password, generated once into the instance folder (0600). redis-server
+# reads it from a 0600 config file and redis-cli from REDISCLI_AUTH, so it is never on
+# a command line (which every local user sees in ps) and never printed.
 if [ -z "${REDIS_URL:-}" ]; then
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$VMPERSONA_INSTANCE_DIR/redis" \
+  REDIS_PASSWORD_FILE="$VMPERSONA_INSTANCE_DIR/redis-password"
+  if [ ! -s "$REDIS_PASSWORD_FILE" ]; then
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_hex(32))' >"$REDIS_PASSWORD_FILE")
+  fi
+  chmod 600 "$REDIS_PASSWORD_FILE"
+  REDIS_PASSWORD=$(<"$REDIS_PASSWORD_FILE")
+  REDIS_CONF="$VMPERSONA_INSTANCE_DIR/redis/redis.conf"
+  (umask 077 && printf 'requirepass %s\n' "$REDIS_PASSWORD" >"$REDIS_CONF")
+  redis-server "$REDIS_CONF" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$VMPERSONA_INSTANCE_DIR/redis" \
     --save "" --appendonly no --daemonize no --logfile "$VMPERSONA_INSTANCE_DIR/logs/redis.log" &
   REDIS_PID=$!
-  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  # A hex password needs no escaping in a URL.
+  export REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0"
   for _ in $(seq 50); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
+  unset REDIS_PASSWORD
 fi
 # Commands run from another shell on this instance (manage.py persona clone ...) use
-# this Redis too, so the workers started here get their jobs; removed on exit.
-echo "$REDIS_URL" > "$VMPERSONA_INSTANCE_DIR/redis-url"
+# this Redis too, so the workers started here get their jobs; removed on exit. It holds
+# the password, so it is 0600 like the rest of the instance folder.
+(umask 077 && echo "$REDIS_URL" >"$VMPERSONA_INSTANCE_DIR/redis-url")
+chmod 600 "$VMPERSONA_INSTANCE_DIR/redis-url"
 
 "$PY" manage.py migrate --noinput >/dev/null
 "$PY" manage.py collectstatic --noinput >/dev/null

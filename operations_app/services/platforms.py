@@ -7,8 +7,9 @@ import logging
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +24,10 @@ from vmpersona.roles import OPERATORS, require_role
 
 logger = logging.getLogger(__name__)
 
+# The libvirt transports this product drives. ``test:///default`` (libvirt's in-memory
+# mock) only where settings.VMPERSONA_ALLOW_TEST_DRIVER says so: tests and DEBUG. Other
+# ``test:///<path>`` URIs load an XML file from this server's disk, so they are never
+# accepted.
 URI_SCHEMES = {
     "qemu",
     "qemu+ssh",
@@ -31,8 +36,14 @@ URI_SCHEMES = {
     "qemu+unix",
     "qemu+libssh2",
     "qemu+libssh",
-    "test",
 }
+URI_LOCAL_SCHEMES = {"qemu", "qemu+unix"}  # no host part
+URI_PATHS = {"/system", "/session"}
+TEST_DRIVER_URI = "test:///default"
+# Query parameters that pick a socket or a transport mode. Others are refused: libvirt's
+# ``command``/``netcat`` run a program and ``keyfile``/``pkipath``/``known_hosts`` read
+# files of this server's choosing.
+URI_QUERY_PARAMETERS = {"socket", "no_verify", "no_tty", "mode", "proxy", "sshauth"}
 
 EDITABLE_FIELDS = (
     "uri",
@@ -53,13 +64,46 @@ EDITABLE_FIELDS = (
 )
 
 
+def _test_driver_allowed() -> bool:
+    return bool(getattr(settings, "VMPERSONA_ALLOW_TEST_DRIVER", False))
+
+
 def _check_uri(uri: str, *, field: str = "uri") -> None:
-    scheme = urlsplit(uri).scheme
-    if scheme not in URI_SCHEMES:
-        raise field_error(
+    allowed = sorted(f"{scheme}://" for scheme in URI_SCHEMES)
+    if _test_driver_allowed():
+        allowed.append(TEST_DRIVER_URI)
+
+    def refuse(why: str) -> ValidationError:
+        return field_error(
             field,
-            f"'{uri}' is not a libvirt URI this product drives; use one of {', '.join(sorted(URI_SCHEMES))}://...",
+            f"'{uri}' is not a libvirt URI this product drives ({why}); use "
+            f"qemu:///system, qemu:///session or one of {', '.join(allowed)}",
         )
+
+    if uri == TEST_DRIVER_URI and _test_driver_allowed():
+        return
+    if any(ch.isspace() or ord(ch) < 32 for ch in uri):
+        raise refuse("it contains spaces or control characters")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise refuse(str(exc)) from None
+    if parts.scheme == "test":
+        raise refuse("the test driver is not enabled on this installation")
+    if parts.scheme not in URI_SCHEMES:
+        raise refuse(f"unsupported transport '{parts.scheme}'")
+    if parts.scheme in URI_LOCAL_SCHEMES and parts.netloc:
+        raise refuse(f"{parts.scheme}:// takes no host; use qemu+tls:// or qemu+ssh://")
+    if parts.scheme not in URI_LOCAL_SCHEMES and not parts.hostname:
+        raise refuse(f"{parts.scheme}:// needs a host")
+    if parts.path not in URI_PATHS:
+        raise refuse("the path must be /system or /session")
+    if parts.fragment:
+        raise refuse("no fragment")
+    names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if names - URI_QUERY_PARAMETERS:
+        raise refuse(f"parameter(s) {', '.join(sorted(names - URI_QUERY_PARAMETERS))} not allowed")
 
 
 def _clean_fields(values: dict[str, Any]) -> dict[str, Any]:

@@ -8,27 +8,23 @@ answers 403, a forbidden transition 409 and an invalid document 400 with one
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from profiles_app import selectors
 from profiles_app.api import serializers as s
+from profiles_app.api.parsers import StrictJSONParser
 from profiles_app.diff import document_diff
 from profiles_app.documents import validate_document
 from profiles_app.kinds import get_kind
 from profiles_app.services import versions as services
+from vmpersona.accounts.services import api_token_create
 from vmpersona.api import (
     ApiListView,
     ApiView,
@@ -38,53 +34,9 @@ from vmpersona.api import (
 )
 from vmpersona.api import exception_handler as base_exception_handler
 from vmpersona.errors import error_list
-
-MAX_JSON_DEPTH = 64
+from vmpersona.throttling import AuthAccountThrottle, AuthAddressThrottle
 
 # --- Parsing and errors ---------------------------------------------------------------
-
-
-def _reject_non_finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _depth(value: Any) -> int:
-    depth, level = 0, [value]
-    while level:
-        depth += 1
-        if depth > MAX_JSON_DEPTH:
-            return depth
-        nxt: list = []
-        for item in level:
-            if isinstance(item, dict):
-                nxt.extend(item.values())
-            elif isinstance(item, list):
-                nxt.extend(item)
-        level = nxt
-    return depth
-
-
-class StrictJSONParser(JSONParser):
-    """JSON only: no NaN/Infinity, no numbers that overflow, bounded nesting."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", "utf-8")
-        try:
-            data = json.loads(
-                stream.read().decode(encoding),
-                parse_constant=_reject_non_finite,
-                parse_float=_reject_non_finite,
-            )
-        except (ValueError, RecursionError) as exc:
-            message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
-            raise exceptions.ParseError(f"JSON parse error - {message}") from exc
-        if _depth(data) > MAX_JSON_DEPTH:
-            raise exceptions.ParseError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
-        return data
 
 
 class SchemaJSONRenderer(JSONRenderer):
@@ -435,10 +387,17 @@ class ValidateView(BaseView):
 
 
 class TokenView(BaseView):
-    """Exchange a username and password for an API token (`Authorization: Token <key>`)."""
+    """Exchange a username and password for a new API token (`Authorization: Token <key>`).
+
+    Each call creates a token; only its hash is stored, so the key in the answer is shown
+    once. Tokens expire (`expiry`) and are listed and revoked on the "Your account" page.
+    Repeated requests are throttled per client address and per account (429), and wrong
+    passwords lock the account and the address out for a while, as on the login page.
+    """
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [AuthAddressThrottle, AuthAccountThrottle]
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -446,9 +405,25 @@ class TokenView(BaseView):
         summary="Obtain an API token",
         auth=[],
         request=AuthTokenSerializer,
-        responses={200: s.TokenResponseSerializer, 400: ERRORS_400},
+        responses={
+            200: s.TokenResponseSerializer,
+            400: ERRORS_400,
+            429: OpenApiResponse(
+                DetailResponseSerializer, description="Too many requests or failed logins"
+            ),
+        },
     )
     def post(self, request):
-        user = self.parse(AuthTokenSerializer, request.data)["user"]
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        try:
+            user = self.parse(AuthTokenSerializer, request.data)["user"]
+        except DjangoValidationError:
+            # django-axes refused to check the password: this account or address is
+            # locked out after too many failures.
+            if getattr(request, "axes_locked_out", False):
+                raise exceptions.Throttled(
+                    detail="Too many failed logins: this account or address is locked for "
+                    "a while. An administrator can unlock it."
+                ) from None
+            raise
+        _token, key = api_token_create(user=user)
+        return Response({"token": key})

@@ -616,7 +616,7 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
     page.on("websocket", lambda ws: sockets.append(ws.url))
     log_in(page, base, "operator", password("operator"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
-    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'live'")
     assert _log_seqs(page) == [1]
     shot(page, "jobs-1-queued")
 
@@ -628,10 +628,10 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
     # The connection drops in the middle; the page reconnects after its last seq.
     page.evaluate("window.VMPersonaJobLive.dropConnection()")
     page.wait_for_function(
-        "document.getElementById('live-state').textContent.startsWith('reconnecting')"
+        "() => document.getElementById('live-state').textContent.startsWith('reconnecting')"
     )
     page.wait_for_function(
-        "['live', 'finished'].includes(document.getElementById('live-state').textContent)"
+        "() => ['live', 'finished'].includes(document.getElementById('live-state').textContent)"
     )
     job_sockets = [url for url in sockets if f"/ws/jobs/{job.pk}/" in url]
     assert job_sockets[0].endswith("?after=1")
@@ -645,7 +645,7 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
     worker.join(10)
     job.refresh_from_db()
     assert job.status == "rolled_back"
-    page.wait_for_function(f"window.VMPersonaJobLive.lastSeq() === {job.event_seq}")
+    page.wait_for_function(f"() => window.VMPersonaJobLive.lastSeq() === {job.event_seq}")
 
     # Everything arrived once, in order.
     assert _log_seqs(page) == _expected_log_seqs(job)
@@ -672,7 +672,7 @@ def test_job_page_follows_a_running_job_live(live_job, asgi_server, browser_page
         r.split("\t")[:3] for r in page.locator("#steps-table tbody").inner_text().splitlines()
     ]
     page.reload()
-    page.wait_for_function("document.getElementById('live-state').textContent === 'finished'")
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'finished'")
     assert page.locator("#job-log").inner_text() == live_log
     assert page.locator("#checks-table").inner_text() == live_checks
     assert [
@@ -695,15 +695,15 @@ def test_job_page_polls_when_websockets_are_unavailable(
     page.add_init_script("window.WebSocket = undefined;")
     log_in(page, base, "viewer", password("viewer"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
-    page.wait_for_function("document.getElementById('live-state').textContent === 'polling'")
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'polling'")
     worker = _run_in_thread(job, "succeed", pause=0.1)
     page.wait_for_selector("#job-status .jb-succeeded", timeout=30_000)
     worker.join(10)
     job.refresh_from_db()
-    page.wait_for_function(f"window.VMPersonaJobLive.lastSeq() === {job.event_seq}")
+    page.wait_for_function(f"() => window.VMPersonaJobLive.lastSeq() === {job.event_seq}")
     assert _log_seqs(page) == _expected_log_seqs(job)
     assert page.locator("#job-progress-text").inner_text() == "100%"
     assert page.locator("#checks-table tbody tr.pass").count() == len(CHECKS)
     assert page.locator("#job-error").is_hidden()
-    page.wait_for_function("document.getElementById('live-state').textContent === 'finished'")
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'finished'")
     shot(page, "jobs-7-polled")

@@ -752,7 +752,7 @@ def test_transfer_events_drive_one_progress_line_live(
     page.add_init_script("window.WebSocket = undefined;")  # poll the events API
     log_in(page, base, "operator", password("operator"))
     page.goto(f"{base}/ops/jobs/{job.pk}/")
-    page.wait_for_function("document.getElementById('live-state').textContent === 'polling'")
+    page.wait_for_function("() => document.getElementById('live-state').textContent === 'polling'")
     assert page.locator("#job-transfer").is_hidden()
     lines_before = page.locator("#job-log .ln").count()
 
@@ -762,7 +762,7 @@ def test_transfer_events_drive_one_progress_line_live(
 
     _emit_in_thread(copy)
     page.wait_for_function(
-        "document.getElementById('job-transfer-text').textContent"
+        "() => document.getElementById('job-transfer-text').textContent"
         " === 'transferred 2.0 GiB of 4.0 GiB (live migration)'"
     )
     assert page.locator("#job-transfer").is_visible()

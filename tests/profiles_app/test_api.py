@@ -99,11 +99,13 @@ def test_token_obtained_with_password_authenticates(users, password, make_docume
     created = client.post(f"{API}/profiles/", {"document": make_document("web")}, format="json")
     assert created.status_code == 201
     assert created.json()["author"] == "author"
-    # Asking again returns the same token.
+    # Tokens are stored hashed (knox), so asking again makes a new token; both work.
     again = anonymous.post(
         f"{API}/auth/token/", {"username": "author", "password": password("author")}, format="json"
     )
-    assert again.json()["token"] == token
+    assert again.status_code == 200 and again.json()["token"] != token
+    client.credentials(HTTP_AUTHORIZATION=f"Token {again.json()['token']}")
+    assert client.get(f"{API}/profiles/").status_code == 200
 
 
 def test_token_with_wrong_password_is_400_with_errors(users):
@@ -814,3 +816,144 @@ def test_inline_key_never_appears_in_any_response(users, make_document):
             assert plain not in text, response.request["PATH_INFO"]
     assert invalid.status_code == 400
     assert edited.status_code == 200 and second.status_code == 201
+
+
+def test_superuser_who_rewrote_a_draft_cannot_review_it(users, make_document):
+    draft(users, make_document, "web")
+    admin = client_for(users["admin"])
+    document = make_document("web", description="the superuser's own document")
+    response = admin.patch(f"{API}/profiles/web/versions/1/", {"document": document}, format="json")
+    assert response.status_code == 200
+    assert response.json()["authors"] == ["admin", "author"]
+    assert response.json()["author"] == "author"
+    assert admin.post(f"{API}/profiles/web/versions/1/submit/").status_code == 200
+    v = PolicyVersion.objects.get(policy__name="web", number=1)
+    before = snapshot(v)
+    for action in ("approve", "reject"):
+        response = admin.post(
+            f"{API}/profiles/web/versions/1/{action}/", {"comment": "fine"}, format="json"
+        )
+        assert response.status_code == 403, action
+        assert "may not" in response.json()["detail"]
+    assert snapshot(v) == before
+    listed = client_for(users["viewer"]).get(f"{API}/profiles/web/versions/").json()
+    assert listed["results"][0]["authors"] == ["admin", "author"]
+
+
+# --- Text no database or response can hold; one JSON parser everywhere -----------------
+
+
+def _raw(client, method, url, body: str):
+    return getattr(client, method)(url, body.encode(), content_type="application/json")
+
+
+def _body(make_document, name="web", **fields) -> str:
+    """A request body around a valid document; ``fields`` are raw JSON snippets spliced
+    into the document (``description='"\\ud800"'``) or, prefixed ``body_``, the body."""
+    document = json.dumps({k: v for k, v in make_document(name).items() if k not in fields})
+    doc_extra = "".join(f', "{k}": {v}' for k, v in fields.items() if not k.startswith("body_"))
+    body_extra = "".join(f', "{k[5:]}": {v}' for k, v in fields.items() if k.startswith("body_"))
+    return '{"document": ' + document[:-1] + doc_extra + "}" + body_extra + "}"
+
+
+@pytest.mark.parametrize("field", ["description", "base_image_id"])
+def test_lone_surrogate_in_a_document_is_400_naming_the_field(users, make_document, field):
+    author = client_for(users["author"])
+    body = _body(make_document, **{field: '"web \\ud800 tier"'})
+    for url in (f"{API}/validate/", f"{API}/profiles/"):
+        response = _raw(author, "post", url, body)
+        assert response.status_code == 400, url
+        errors = response.json()["errors"]
+        assert [e["path"] for e in errors] == [f"/{field}"], url
+        assert "surrogate" in errors[0]["message"]
+    assert not Policy.objects.exists()
+
+
+def test_lone_surrogate_in_a_document_key_is_400(users, make_document):
+    body = _body(
+        make_document,
+        resource_allocation='{"vcpus": 1, "memory_mib": 128, "storage_gib": 1, "x\\udc80": 1}',
+    )
+    response = _raw(client_for(users["author"]), "post", f"{API}/validate/", body)
+    assert response.status_code == 400
+    assert paths(response) == ["/resource_allocation/x\\udc80"]
+
+
+def test_lone_surrogate_in_request_text_is_400_and_changes_nothing(users, make_document):
+    author = client_for(users["author"])
+    response = _raw(
+        author, "post", f"{API}/profiles/", _body(make_document, body_change_note='"\\ud83d"')
+    )
+    assert response.status_code == 400
+    assert paths(response) == ["change_note"]
+    assert not Policy.objects.exists()
+    v = draft(users, make_document, "web")
+    p = pending(users, make_document, "pend")
+    before = [snapshot(v), snapshot(p)]
+    for client, method, url, body in (
+        (author, "patch", f"{API}/profiles/web/versions/1/", '{"change_note": "\\udfff"}'),
+        (author, "post", f"{API}/profiles/web/versions/", '{"change_note": "a\\ud800"}'),
+        (
+            client_for(users["approver"]),
+            "post",
+            f"{API}/profiles/pend/versions/1/reject/",
+            '{"comment": "\\ud800"}',
+        ),
+        (
+            client_for(users["approver"]),
+            "post",
+            f"{API}/profiles/pend/versions/1/approve/",
+            '{"comment": "\\ud800"}',
+        ),
+    ):
+        response = _raw(client, method, url, body)
+        assert response.status_code == 400, url
+        assert paths(response) in (["change_note"], ["comment"]), url
+    assert [snapshot(v), snapshot(p)] == before
+    assert PolicyVersion.objects.count() == 2
+
+
+def test_duplicate_keys_are_400_with_their_path_like_the_cli(users, make_document):
+    author = client_for(users["author"])
+    body = _body(make_document, description='"one", "description": "two"')
+    for url in (f"{API}/validate/", f"{API}/profiles/"):
+        response = _raw(author, "post", url, body)
+        assert response.status_code == 400, url
+        assert paths(response) == ["/description"], url
+        assert "more than once" in response.json()["errors"][0]["message"]
+    assert not Policy.objects.exists()
+    p = pending(users, make_document, "pend")
+    response = _raw(
+        client_for(users["approver"]),
+        "post",
+        f"{API}/profiles/pend/versions/1/reject/",
+        '{"comment": "fine", "comment": ""}',
+    )
+    assert response.status_code == 400
+    assert paths(response) == ["comment"]
+    doubled = '{"document": {"name": "web"}, "document": ' + json.dumps(make_document("web")) + "}"
+    response = _raw(author, "post", f"{API}/profiles/", doubled)
+    assert response.status_code == 400
+    assert paths(response) == ["document"]
+    assert snapshot(p)[0] == VersionStatus.PENDING
+
+
+@pytest.mark.parametrize("member", ['"key"', '"k\\u0065y"', '"\\u006b\\u0065\\u0079"'])
+@pytest.mark.parametrize("escape_value", [False, True])
+def test_api_errors_never_echo_a_key_however_it_is_spelt(
+    users, make_document, member, escape_value
+):
+    value = "".join(f"\\u{ord(c):04x}" for c in SECRET) if escape_value else SECRET
+    document = encrypted(make_document, "vault", key="PLACEHOLDER")
+    document["resource_allocation"]["vcpus"] = 0
+    document["data_volume_definitions"][0]["encryption"]["generate"] = True  # and a key
+    raw = json.dumps({"document": document}).replace('"key": "PLACEHOLDER"', f'{member}: "{value}"')
+    author = client_for(users["author"])
+    for url in (f"{API}/validate/", f"{API}/profiles/"):
+        for body in (raw, raw.replace('"vcpus": 0', '"vcpus": 0, "vcpus": 0')):
+            response = _raw(author, "post", url, body)
+            assert response.status_code == 400, url
+            content = response.content.decode()
+            assert SECRET not in content and SECRET[:12] not in content, url
+            assert value[:30] not in content
+    assert not Policy.objects.exists()
