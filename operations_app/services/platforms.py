@@ -188,7 +188,10 @@ def platform_create(*, user=None, name: str, uri: str, **fields: Any) -> Platfor
 
 @transaction.atomic
 def platform_update(*, user=None, platform: Platform, **fields: Any) -> Platform:
+    """Change the given settings; with none, only the role is checked."""
     _check_role(user)
+    if not fields:
+        return platform
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise field_error(sorted(unknown)[0], "not a platform setting")
