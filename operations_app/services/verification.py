@@ -15,6 +15,7 @@ from operations_app import hypervisor as hv
 from operations_app.models import BaseImage, BaseImageLocation, OperationJob, VerificationCheck
 from operations_app.placement import Plan
 from operations_app.services import events as event_services
+from operations_app.services import jobs as job_services
 from operations_app.verification import Check, LibvirtFacts
 from profiles_app.models import PolicyVersion
 
@@ -126,7 +127,6 @@ def verification_record(*, job: OperationJob, checks: list[Check]) -> dict[str, 
         )
     failed = [c for c in checks if not c.passed]
     summary = {"checks": len(checks), "passed": len(checks) - len(failed), "failed": len(failed)}
-    job.result = {**(job.result or {}), "verification": summary}
-    OperationJob.objects.filter(pk=job.pk).update(result=job.result)
+    job_services.job_result_update(job=job, verification=summary)
     event_services.job_event(job=job, kind="result", **summary)
     return summary
