@@ -26,10 +26,10 @@ run: install
 	@bash scripts/run.sh
 
 test: install
-	@bash scripts/test.sh
+	@bash scripts/test.sh $(PYTEST_ARGS)
 
 test-postgres: install
-	@bash scripts/test.sh --postgres
+	@bash scripts/test.sh --postgres $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -32,7 +32,7 @@ from operations_app.hypervisor import (
     InterfaceSpec,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbfree]
 
 URI = os.environ.get("VMPERSONA_TEST_LIBVIRT_URI", "qemu:///system")
 POOL = "persona"

@@ -35,7 +35,7 @@ from operations_app.hypervisor import (
 
 from .conftest import Reaper, unique_name
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbfree]
 
 IMAGE_DIR = Path(
     os.environ.get("VMPERSONA_GUEST_IMAGE_DIR", "/var/lib/vmpersona/images/tiny-linux")

@@ -36,7 +36,7 @@ from operations_app.hypervisor import (
 from .conftest import SYSTEM_URI, unique_name
 from .test_domain_xml import full_spec
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbfree]
 
 
 def test_real_capabilities(system_hv):

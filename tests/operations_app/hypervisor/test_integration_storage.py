@@ -13,7 +13,7 @@ from operations_app.hypervisor import storage as storage_module
 
 from .conftest import unique_name
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.dbfree]
 
 MIB = 1024 * 1024
 
