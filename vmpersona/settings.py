@@ -225,14 +225,14 @@ if VMPERSONA_HTTPS and not SECURE_HSTS_PRELOAD:
 
 # --- Content security policy (django-csp) ---------------------------------------------
 # Scripts only from /static (plus a per-response nonce for any inline <script> a page
-# needs). Inline event handlers (confirm() on a few forms) stay allowed by
-# script-src-attr until they move to static code; styles allow inline <style> blocks and
-# style attributes used by the pages and Swagger UI. Nothing loads from elsewhere.
+# needs); no inline event handlers (confirmations are data-confirm attributes read by
+# static/js/confirm.js). Styles allow inline <style> blocks and style attributes used by
+# the pages and Swagger UI. Nothing loads from elsewhere.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
-        "script-src-attr": ["'unsafe-inline'"],
+        "script-src-attr": [NONE],
         "style-src": [SELF, "'unsafe-inline'"],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],

@@ -153,7 +153,7 @@ def test_job_page_offers_cancel_to_operators_and_the_requester_only(client, user
         response, html = page(client, users[name], url)
         assert response.status_code == 200
         assert ("job-cancel-form" in html) is offered, name
-        assert ("confirm(" in html) is offered
+        assert ('data-confirm="Cancel job' in html) is offered
 
 
 def test_job_page_is_404_for_someone_who_may_not_see_it(client, users, finished):
@@ -257,7 +257,7 @@ def test_report_itemises_every_check_with_a_summary(client, users, finished):
         assert f"<h2>{section} " in html
     for _, pointer, name, *_ in CHECKS:
         assert pointer in html and name in html
-    assert "window.print()" in html and "@media print" in html
+    assert 'data-action="print"' in html and "@media print" in html
 
     response, html = page(client, users["viewer"], reverse("operations:job_report", args=[ok.pk]))
     assert "All 5 checks passed" in html and "FAIL</span>" not in html
@@ -423,7 +423,7 @@ def test_vm_page_offers_decommission_to_operators(client, users, vm):
     _, html = page(client, users["operator"], url)
     assert 'id="vm-decommission-form"' in html
     assert f'action="/ops/vms/{vm.pk}/decommission/"' in html
-    assert "confirm(&#x27;Decommission" in html or "confirm('Decommission" in html
+    assert 'data-confirm="Decommission old-vm?' in html
     _, html = page(client, users["viewer"], url)
     assert 'id="vm-decommission-form"' not in html
     assert "/ops/jobs/?vm=old-vm" in html
@@ -437,7 +437,7 @@ def test_decommission_button_partial(users, vm, rf):
     html = template.render(
         {"vm": vm, "user": users["operator"], "user_roles": ["operators"]}, request
     )
-    assert f'action="/ops/vms/{vm.pk}/decommission/"' in html and "confirm(" in html
+    assert f'action="/ops/vms/{vm.pk}/decommission/"' in html and "data-confirm=" in html
     html = template.render({"vm": vm, "user": users["viewer"], "user_roles": ["viewers"]}, request)
     assert "decommission/" not in html and "?vm=old-vm" in html
 
