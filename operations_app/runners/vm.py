@@ -214,7 +214,7 @@ class VMRunner(Runner):
             plan=self.plan,
             tunables=tunables,
             disk_iotune=tune,
-            firewall_rules=len(self.firewall_spec().rules) if self.plan.filter_name else 0,
+            firewall_rules=self.firewall_spec().rules if self.plan.filter_name else [],
         )
         checks = libvirt_checks(facts)
         guest_checks = self.guest_call(

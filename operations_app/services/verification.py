@@ -30,7 +30,7 @@ def verification_libvirt_facts(
     plan: Plan,
     tunables: hv.Tunables,
     disk_iotune: hv.DiskIoTune | None,
-    firewall_rules: int,
+    firewall_rules: list[hv.FirewallRule],
 ) -> LibvirtFacts:
     """What the plan expects and what libvirt reports for the job's domain."""
     name = job.vm_name
@@ -88,7 +88,7 @@ def verification_libvirt_facts(
             )
     if plan.filter_name:
         try:
-            facts.filter_rules = len(conn.nwfilters.lookup(plan.filter_name).rules)
+            facts.filter_rules = conn.nwfilters.lookup(plan.filter_name).rules
         except hv.HypervisorError as exc:
             facts.filter_error = str(exc)
     return facts

@@ -6,6 +6,8 @@ domain); the table says what is compared and how; ``libvirt_checks`` evaluates i
 
 from __future__ import annotations
 
+import ipaddress
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,7 @@ from operations_app.hypervisor.types import (
     DiskIoTune,
     DomainInfo,
     DomainSpec,
+    FirewallRule,
     Tunables,
     VolumeInfo,
 )
@@ -36,7 +39,7 @@ class LibvirtFacts:
     volumes: list[dict]
     interfaces: list[dict]
     filter_name: str | None
-    firewall_rules: int
+    firewall_rules: list[FirewallRule]
     # Actual: read from libvirt.
     spec: DomainSpec
     info: DomainInfo
@@ -45,7 +48,7 @@ class LibvirtFacts:
     disk_iotunes: dict[str, dict] = field(default_factory=dict)  # target -> as read
     volume_infos: dict[str, VolumeInfo | None] = field(default_factory=dict)  # None: missing
     volume_secrets: dict[str, bool] = field(default_factory=dict)  # secret defined
-    filter_rules: int | None = None
+    filter_rules: list[FirewallRule] | None = None  # None: the filter could not be read
     filter_error: str | None = None  # why the filter could not be read
 
 
@@ -109,6 +112,63 @@ def _tunable(attr: str):
         actual=lambda f, _: getattr(f.live, attr),
         when=lambda f, _: getattr(f.tunables, attr) is not None,
     )
+
+
+def _cidr_key(cidr: str | None) -> str | None:
+    if cidr is None:
+        return None
+    try:
+        return str(ipaddress.ip_interface(cidr.strip()))  # "10.0.0.5" == "10.0.0.5/32"
+    except ValueError:
+        return cidr
+
+
+def rule_key(rule: FirewallRule) -> tuple:
+    """What a rule does, spelt one way: as the profile asks and as libvirt reads back."""
+    return (
+        rule.direction,
+        rule.action,
+        rule.protocol,
+        rule.port,
+        rule.port_end if rule.port_end != rule.port else None,
+        _cidr_key(rule.source_cidr),
+        _cidr_key(rule.dest_cidr),
+        int(rule.priority),
+        rule.comment or None,
+    )
+
+
+def _rule_text(key: tuple) -> str:
+    direction, action, protocol, port, port_end, src, dst, priority, comment = key
+    text = f"{action} {direction} {protocol}"
+    if port is not None:
+        text += f" port {port}" + (f"-{port_end}" if port_end is not None else "")
+    if src:
+        text += f" from {src}"
+    if dst:
+        text += f" to {dst}"
+    text += f" priority {priority}"
+    return text + (f" ({comment})" if comment else "")
+
+
+def _expected_rules(f: LibvirtFacts) -> list[tuple[int, tuple, bool]]:
+    """(index, key, found) for each rule the profile asks for; each rule found in the
+    filter is matched once, so a duplicate asked for twice must be there twice."""
+    left = Counter(rule_key(r) for r in f.filter_rules or [])
+    out = []
+    for index, rule in enumerate(f.firewall_rules):
+        key = rule_key(rule)
+        found = left[key] > 0
+        if found:
+            left[key] -= 1
+        out.append((index, key, found))
+    return out
+
+
+def _unexpected_rules(f: LibvirtFacts) -> list[tuple]:
+    left = Counter(rule_key(r) for r in f.filter_rules or [])
+    left.subtract(rule_key(r) for r in f.firewall_rules)
+    return sorted((k for k, n in left.items() for _ in range(n)), key=str)
 
 
 def _quota(t: Tunables) -> tuple:
@@ -238,14 +298,27 @@ LIBVIRT_CHECKS = (
             )
         ],
     ),
+    Each[LibvirtFacts](
+        lambda f: _expected_rules(f) if f.filter_name and f.filter_rules is not None else [],
+        [
+            Compared[LibvirtFacts](
+                "network",
+                lambda f, r: f"/network_configuration/firewall_rules/{r[0]}",
+                lambda f, r: f"firewall rule {r[0]} in {f.filter_name}",
+                expected=lambda f, r: r[1],
+                actual=lambda f, r: r[1] if r[2] else None,
+                show=lambda key: _rule_text(key) if key else "absent",
+            )
+        ],
+    ),
     Compared[LibvirtFacts](
         "network",
         "/network_configuration/firewall_rules",
-        lambda f, _: f"firewall filter {f.filter_name}",
-        expected=lambda f, _: f.firewall_rules,
-        actual=lambda f, _: f.filter_rules,
-        show=lambda n: f"{n} rule(s)",
-        when=lambda f, _: bool(f.filter_name) and f.filter_error is None,
+        lambda f, _: f"firewall filter {f.filter_name}: no other rules",
+        expected=lambda f, _: [],
+        actual=lambda f, _: _unexpected_rules(f),
+        show=lambda keys: "; ".join(_rule_text(k) for k in keys) if keys else "none",
+        when=lambda f, _: bool(f.filter_name) and f.filter_rules is not None,
     ),
     Compared[LibvirtFacts](
         "network",
@@ -254,7 +327,7 @@ LIBVIRT_CHECKS = (
         expected=lambda f, _: "defined",
         actual=lambda f, _: f"missing: {f.filter_error}",
         how=never,
-        when=lambda f, _: bool(f.filter_name) and f.filter_error is not None,
+        when=lambda f, _: bool(f.filter_name) and f.filter_rules is None,
     ),
 )
 
