@@ -22,6 +22,8 @@ def sync_all_platforms() -> dict:
             "added": r.added,
             "gone": r.gone,
             "held": r.held,
+            "secrets_supplied": r.secrets_supplied,
+            "secret_problems": r.secret_problems,
         }
         for r in results
     }

@@ -16,6 +16,7 @@ Product metadata lives in ``<metadata>`` as one element in the ``PERSONA_NS`` na
       <persona:job id="42"/>
       <persona:flag name="Production"/>
       <persona:label key="owner" value="ops"/>
+      <persona:key serial="data-1" ref="web1-data-3fa2c1"/>   (names the stored key only)
     </persona:instance>
 
 Every value is an attribute, so any text (newlines, quotes, ``]]>``) round-trips.
@@ -97,6 +98,13 @@ def metadata_element(md: DomainMetadata, *, namespaced: bool = True) -> ET.Eleme
             key=v.check_text(key, what="metadata label key", max_len=256),
             value=v.check_text(value, what=f"metadata label {key!r}", max_len=65536),
         )
+    for serial, ref in md.volume_keys.items():
+        sub(
+            root,
+            _ns("key", namespaced),
+            serial=v.check_text(serial, what="metadata key serial", max_len=256),
+            ref=v.check_text(ref, what=f"metadata key_ref of {serial!r}", max_len=256),
+        )
     return root
 
 
@@ -120,6 +128,8 @@ def parse_metadata(elem: ET.Element) -> DomainMetadata:
             md.execution_flags.append(child.get("name", ""))
         elif tag == "label" and child.get("key") is not None:
             md.labels[child.get("key", "")] = child.get("value", "")
+        elif tag == "key" and child.get("serial") and child.get("ref"):
+            md.volume_keys[child.get("serial", "")] = child.get("ref", "")
     return md
 
 

@@ -218,8 +218,8 @@ class Storage(Facet):
         format: str = "qcow2",
         description: str | None = None,
     ) -> VolumeInfo:
-        """A LUKS-encrypted volume whose passphrase is a new private libvirt secret (usage:
-        the volume's path). ``volume_delete`` removes both. Raises ``AlreadyExists`` when a
+        """A LUKS-encrypted volume whose passphrase is a new ephemeral, private libvirt
+        secret (usage: the volume's path). ``volume_delete`` removes both. Raises ``AlreadyExists`` when a
         secret for that path already exists."""
         check_name(name, what="volume name", max_len=255)
         pool_path = self.pool_info(pool).path
@@ -368,12 +368,16 @@ class Storage(Facet):
         *,
         description: str | None = None,
         usage_type: str = "volume",
+        uuid: str | None = None,
     ) -> str:
-        """Define a private, persistent secret for ``usage_id`` (a volume path) holding
-        ``value``; returns its UUID. Raises ``AlreadyExists`` if one exists for that usage."""
+        """Define an ephemeral, private secret for ``usage_id`` (a volume path) holding
+        ``value`` (with ``uuid`` when given); returns its UUID. Raises ``AlreadyExists``
+        if one exists for that usage."""
         if not isinstance(value, bytes | bytearray) or not value:
             raise InvalidSpec("a secret value must be non-empty bytes")
-        xml = secret_xml(usage_id=usage_id, usage_type=usage_type, description=description)
+        xml = secret_xml(
+            usage_id=usage_id, usage_type=usage_type, description=description, uuid=uuid
+        )
         if self.secret_lookup_usage(usage_id) is not None:
             raise AlreadyExists(f"A secret for volume {usage_id!r} already exists")
 
@@ -388,6 +392,18 @@ class Storage(Facet):
 
         # the operation text names the usage only, never the value
         return self._call(f"define the secret for {usage_id!r}", run)
+
+    def secret_ensure(
+        self, uuid: str, usage_id: str, value: bytes, *, description: str | None = None
+    ) -> bool:
+        """Make sure secret ``uuid`` (for the volume at ``usage_id``) is defined and holds
+        ``value``, as a domain's disk names it. Ephemeral secrets are gone after the daemon
+        restarts: this puts one back under the same UUID. Returns True when it had to."""
+        uuid = check_uuid(uuid, what="secret uuid")
+        if self.secret_exists(uuid):
+            return False  # our secrets get their value before anyone can use them
+        self.secret_define(usage_id, value, description=description, uuid=uuid)
+        return True
 
     def secret_list(self) -> list[str]:
         """UUIDs of every secret on the host (values are never read)."""

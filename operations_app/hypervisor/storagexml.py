@@ -84,9 +84,12 @@ def secret_xml(
     description: str | None = None,
     uuid: str | None = None,
 ) -> str:
-    """A persistent, private secret: libvirt never hands its value back to clients."""
+    """An ephemeral, private secret: libvirt keeps it in memory only (nothing under
+    ``/etc/libvirt/secrets``, so a copy of the host's disk holds no key) and never hands
+    its value back to clients. It is gone when the daemon restarts; whoever starts a
+    domain that uses it supplies it again (``hv.storage.secret_ensure``)."""
     v.check_choice(usage_type, what="secret usage type", choices=SECRET_USAGE_TYPES)
-    root = ET.Element("secret", ephemeral="no", private="yes")
+    root = ET.Element("secret", ephemeral="yes", private="yes")
     if uuid is not None:
         sub(root, "uuid", v.check_uuid(uuid, what="secret uuid"))
     if description is not None:
@@ -105,6 +108,8 @@ def parse_secret_xml(xml: str) -> dict[str, str | None]:
     usage = root.find("usage")
     return {
         "uuid": root.findtext("uuid"),
+        "ephemeral": root.get("ephemeral"),
+        "private": root.get("private"),
         "description": root.findtext("description"),
         "usage_type": usage.get("type") if usage is not None else None,
         "usage_id": usage.findtext(usage.get("type", "volume")) if usage is not None else None,

@@ -211,6 +211,23 @@ class CloneRunner(VMRunner):
             return plain.encode()
         raise StepFailed("An encrypted volume needs a key.", check=f"{vol['pointer']}/encryption")
 
+    def _record_volume_keys(self) -> None:
+        """Name in the domain's metadata the stored key of each encrypted volume (by disk
+        serial): its libvirt secret is ephemeral, and whoever starts the domain after the
+        host restarted supplies it again from that key."""
+        keys = {
+            v["serial"]: v["key_ref"]
+            for v in self.plan.volumes
+            if v["encrypted"] and v.get("key_ref")
+        }
+        if not keys:
+            return
+        md = self.conn.domains.get_metadata(self.job.vm_name) or hv.DomainMetadata()
+        if all(md.volume_keys.get(serial) == ref for serial, ref in keys.items()):
+            return
+        md.volume_keys.update(keys)
+        self.conn.domains.set_metadata(self.job.vm_name, md)
+
     def step_volumes(self) -> str:
         self.load_state()
         plan = self.plan
@@ -254,6 +271,7 @@ class CloneRunner(VMRunner):
                 )
                 self.conn.domains.attach_disk(self.job.vm_name, disk, live=True, config=True)
                 self.log(f"volume {vol['name']} attached as {vol['target']}")
+        self._record_volume_keys()
         devices = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -49,6 +49,7 @@ from operations_app.services.inventory import inventory_vm_moved
 from operations_app.services.jobs import job_provisioned_plan
 from operations_app.services.platforms import platform_connect
 from operations_app.services.resources import resource_held, resource_is_tracked, resource_release
+from operations_app.services.volume_secrets import volume_secrets_supply
 
 
 class MigrateRunner(TwoHostRunner):
@@ -291,6 +292,9 @@ class MigrateRunner(TwoHostRunner):
                 if not src.domains.exists(name):
                     leftovers.append(f"{name} is no longer defined on {source.name}")
                 elif point["running"] and not src.domains.state(name).active:
+                    # its volume secrets are ephemeral: gone if the source host restarted
+                    for problem in volume_secrets_supply(src, name).problems:
+                        leftovers.append(problem)
                     src.domains.start(name)
                     event_services.job_log(
                         job=self.job,

@@ -18,6 +18,7 @@ from operations_app.runners.base import Runner, Step, StepFailed
 from operations_app.services import snapshots as snapshot_services
 from operations_app.services.inventory import inventory_vm_seen
 from operations_app.services.platforms import platform_connect
+from operations_app.services.volume_secrets import volume_secrets_supply
 
 AGENT_TIMEOUT = 300
 
@@ -163,9 +164,19 @@ class RollbackRunner(_SnapshotJob):
         self.result_update(safety=snap.name)
         return f"current state kept as {snap.name}"
 
+    def _supply_secrets(self, conn: hv.Hypervisor) -> None:
+        """A revert to a running state starts the VM: its volume secrets must be there
+        (they are ephemeral and gone if the host restarted)."""
+        supplied = volume_secrets_supply(conn, self.job.vm_name)
+        for path in supplied.supplied:
+            self.log(f"secret of {path} supplied again from the key store")
+        for problem in supplied.problems:
+            self.log(problem, level="warning")
+
     def step_revert(self) -> str:
         snap = self._snapshot()
         with self._conn() as conn:
+            self._supply_secrets(conn)
             self.result_update(reverted=True)
             conn.snapshots.revert(self.job.vm_name, snap.name)
         return f"returned to {snap.name}"
@@ -206,6 +217,7 @@ class RollbackRunner(_SnapshotJob):
         try:
             with self._conn() as conn:
                 if result.get("reverted"):
+                    self._supply_secrets(conn)
                     conn.snapshots.revert(self.job.vm_name, safety)
                     self.log(f"returned to the state before the rollback ({safety})")
                 else:

@@ -25,6 +25,7 @@ from operations_app.models import (
     VMState,
 )
 from operations_app.services.platforms import platform_connect
+from operations_app.services.volume_secrets import volume_secrets_supply
 from vmpersona.history import attribute_change
 from vmpersona.roles import OPERATORS, require_role
 
@@ -50,6 +51,8 @@ class SyncResult:
     gone: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # left to the jobs working on them
     samples: int = 0
+    secrets_supplied: list[str] = field(default_factory=list)  # volume paths
+    secret_problems: list[str] = field(default_factory=list)
     error: str = ""
 
 
@@ -143,6 +146,7 @@ def inventory_sync(
         with platform_connect(platform, timeout=timeout) as conn:
             domains = conn.domains.list()
             stats = {s.uuid: s for s in conn.domains.stats()} if sample_metrics else {}
+            _supply_secrets(conn, platform, domains, result, since=listed_at)
     except hv.HypervisorError as exc:
         Platform.objects.filter(pk=platform.pk).update(
             status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000]
@@ -253,6 +257,31 @@ def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -
         setattr(vm, key, value)
     attribute_change(vm, reason=f"moved to {platform.name}")
     vm.save()
+
+
+def _supply_secrets(
+    conn: hv.Hypervisor,
+    platform: Platform,
+    domains: list[hv.DomainInfo],
+    result: SyncResult,
+    *,
+    since,
+) -> None:
+    """Put back the volume secrets a restarted host lost (they are ephemeral), for the
+    managed domains no job is working on, so they can start again."""
+    held = _domains_held_by_jobs(platform, since=since)
+    for info in domains:
+        if info.name in held or info.metadata is None or not info.metadata.volume_keys:
+            continue
+        try:
+            supplied = volume_secrets_supply(conn, info.name)
+        except hv.HypervisorError as exc:  # e.g. the domain went away meanwhile
+            logger.info("secrets of %s on %s not checked: %s", info.name, platform.name, exc)
+            continue
+        result.secrets_supplied.extend(supplied.supplied)
+        result.secret_problems.extend(supplied.problems)
+        for problem in supplied.problems:
+            logger.warning("inventory of %s: %s", platform.name, problem)
 
 
 def inventory_sync_all(*, sample_metrics: bool = True) -> list[SyncResult]:

@@ -199,6 +199,10 @@ def platform_sync(request: HttpRequest, name: str) -> HttpResponse:
             parts.append("gone: " + ", ".join(result.gone))
         if result.held:
             parts.append("left to the jobs working on them: " + ", ".join(result.held))
+        if result.secrets_supplied:
+            parts.append(f"volume secrets supplied again: {len(result.secrets_supplied)}")
+        for problem in result.secret_problems:
+            messages.warning(request, problem)
         messages.success(request, f"{platform.name}: inventory synced; " + "; ".join(parts) + ".")
     else:
         messages.error(request, f"{platform.name} is unreachable: {result.error}")

@@ -17,13 +17,16 @@ from operations_app.models import JobStatus, ManagedVM, Notification, OperationJ
 from operations_app.runners.base import StepFailed
 from operations_app.services import clones as clone_services
 from operations_app.services import decommissions as decommission_services
+from operations_app.services.inventory import inventory_sync
 from operations_app.tasks import run_job
+from profiles_app.models import VolumeKey
 from profiles_app.services import versions as version_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VOLUME_KEY = "clone-test-volume-key-0123456789"
+SECRETS_DIR = Path("/etc/libvirt/secrets")  # host A's, were a secret persistent
 
 
 def clone_document(name: str, *, app_version_expected: str | None = None) -> dict:
@@ -171,6 +174,41 @@ def test_clone_is_verified_check_by_check_and_decommissioned(users, testbed_plat
     assert libvirt_leftovers(platform, "it-web-1") == []
     vm.refresh_from_db()
     assert vm.state == VMState.GONE
+
+
+def test_volume_secrets_live_in_memory_only_and_come_back_after_a_host_restart(
+    users, testbed_platforms, cleanup
+):
+    platform = testbed_platforms["host-a"]
+    version = approved_version(users, clone_document("it-keys"))
+    job = request_clone(users, version, platform, "it-keys-1", cleanup)
+    assert run_job(job.pk) == JobStatus.SUCCEEDED, OperationJob.objects.get(pk=job.pk).error
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        vol = conn.storage.volume_info(platform.storage_pool, "it-keys-1-data.qcow2")
+        secret = conn.storage.secret_info(vol.secret_uuid)
+        assert (secret["ephemeral"], secret["private"]) == ("yes", "yes")
+        # the domain names the stored key (not the key) that unlocks the volume
+        meta = conn.domains.get_metadata("it-keys-1")
+        (ref,) = meta.volume_keys.values()
+        assert VolumeKey.objects.filter(name=ref).exists()
+        assert VOLUME_KEY not in conn.domains.xml("it-keys-1")
+    # host A is the machine's libvirtd: nothing of the secret is on its disk
+    held = [f for f in SECRETS_DIR.glob("*") if f.name.startswith(vol.secret_uuid)]
+    assert held == []
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        # what a restarted host leaves: the domain defined and stopped, its secret gone
+        conn.domains.destroy("it-keys-1")
+        conn.storage.secret_undefine(vol.secret_uuid)
+        with pytest.raises(hv.HypervisorError, match="secret"):
+            conn.domains.start("it-keys-1")
+    result = inventory_sync(platform=platform)
+    assert result.secrets_supplied == [vol.path] and result.secret_problems == []
+    with hv.Hypervisor.connect(platform.uri) as conn:
+        conn.domains.start("it-keys-1")
+        conn.agent.wait_for_agent("it-keys-1", timeout=120)
+        assert conn.storage.secret_info(vol.secret_uuid)["usage_id"] == vol.path
+    # the next sync finds nothing to do
+    assert inventory_sync(platform=platform).secrets_supplied == []
 
 
 def test_failed_app_verification_rolls_back_and_notifies(users, testbed_platforms, cleanup):

@@ -181,4 +181,14 @@ class SyncResultSerializer(serializers.Serializer):
     added = serializers.ListField(child=serializers.CharField(), help_text="New VMs")
     gone = serializers.ListField(child=serializers.CharField(), help_text="VMs no longer there")
     samples = serializers.IntegerField(help_text="Metric samples taken")
+    held = serializers.ListField(
+        child=serializers.CharField(), help_text="Domains left to the jobs working on them"
+    )
+    secrets_supplied = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Volumes whose (ephemeral) secret was supplied again from the key store",
+    )
+    secret_problems = serializers.ListField(
+        child=serializers.CharField(), help_text="Volume secrets that could not be supplied"
+    )
     error = serializers.CharField(help_text="Why the platform could not be reached")

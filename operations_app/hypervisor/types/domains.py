@@ -102,6 +102,9 @@ class DomainMetadata(JsonMixin):
     execution_flags: list[str] = field(default_factory=list)
     job_id: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # disk serial -> key_ref: which stored key unlocks each encrypted volume, so its
+    # (ephemeral) secret can be supplied again after the host restarts. Names, not keys.
+    volume_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -309,7 +309,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{p.name}: {r.seen} domains, {len(r.added)} new, {len(r.gone)} gone, {r.samples} samples"
                 + (f", {len(r.held)} left to running jobs" if r.held else "")
+                + (
+                    f", {len(r.secrets_supplied)} volume secrets supplied again"
+                    if r.secrets_supplied
+                    else ""
+                )
             )
+            for problem in r.secret_problems:
+                self.stderr.write(f"{p.name}: {problem}")
         if failed:
             raise DomainError("At least one platform could not be reached.")
 

@@ -16,6 +16,15 @@ from .conftest import unique_name
 pytestmark = [pytest.mark.integration, pytest.mark.dbfree]
 
 MIB = 1024 * 1024
+# where host A's libvirtd (the machine's own) would keep persistent secrets
+SECRETS_DIR = "/etc/libvirt/secrets"
+
+
+def secret_files(uuid: str) -> list[str]:
+    try:
+        return [f for f in os.listdir(SECRETS_DIR) if f.startswith(uuid)]
+    except FileNotFoundError:
+        return []
 
 
 def qemu_img_info(path: str) -> dict:
@@ -52,6 +61,14 @@ def test_encrypted_luks_volume_and_its_secret(system_hv, system_pool, system_rea
 
     secret = system_hv.storage.secret_info(info.secret_uuid)
     assert secret["usage_type"] == "volume" and secret["usage_id"] == info.path
+    # ephemeral and private: nothing of it on the host's disk
+    assert (secret["ephemeral"], secret["private"]) == ("yes", "yes")
+    assert secret_files(info.secret_uuid) == []
+    # gone (as after a daemon restart), it is put back under the same UUID
+    assert not system_hv.storage.secret_ensure(info.secret_uuid, info.path, passphrase)
+    system_hv.storage.secret_undefine(info.secret_uuid)
+    assert system_hv.storage.secret_ensure(info.secret_uuid, info.path, passphrase)
+    assert system_hv.storage.secret_lookup_usage(info.path) == info.secret_uuid
     assert system_hv.storage.secret_lookup_usage(info.path) == info.secret_uuid
     # a second secret for the same volume path is refused, without echoing the value
     with pytest.raises(AlreadyExists) as exc_info:

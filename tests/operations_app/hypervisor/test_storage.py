@@ -66,13 +66,16 @@ def test_volume_xml_refuses(kwargs, message):
         volume_xml(name, **kwargs)
 
 
-def test_secret_xml_is_private_and_holds_no_value():
+def test_secret_xml_is_ephemeral_private_and_holds_no_value():
     xml = secret_xml(usage_id="/pool/pt-e.qcow2", description="key of pt-e")
     root = ET.fromstring(xml)
-    assert root.attrib == {"ephemeral": "no", "private": "yes"}
+    # ephemeral: libvirt writes neither the definition nor the value to its disk
+    assert root.attrib == {"ephemeral": "yes", "private": "yes"}
     assert root.find("usage").get("type") == "volume"
     assert parse_secret_xml(xml) == {
         "uuid": None,
+        "ephemeral": "yes",
+        "private": "yes",
         "description": "key of pt-e",
         "usage_type": "volume",
         "usage_id": "/pool/pt-e.qcow2",
