@@ -25,11 +25,13 @@ urlpatterns = [
     path("vms/<int:pk>/", vms.vm_detail, name="vm"),
     path("vms/<int:pk>/decommission/", vms.vm_decommission, name="vm_decommission"),
     path("images/", images.image_list, name="images"),
-    # Jobs: the list, a job's page and report, and cancelling one.
+    # Jobs: the list, a job's page and report, cancelling one, and its health watch.
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/report/", jobs.job_report, name="job_report"),
     path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/watch/confirm/", jobs.job_watch_confirm, name="job_watch_confirm"),
+    path("jobs/<int:pk>/watch/extend/", jobs.job_watch_extend, name="job_watch_extend"),
     path("clone/", clone.clone_form, name="clone"),
     # Migration: the form with its dry run, and the job page's Migration section.
     path("vms/<int:pk>/migrate/", migrate.vm_migrate, name="vm_migrate"),

@@ -382,6 +382,12 @@ VMPERSONA_BASE_URL = os.environ.get("VMPERSONA_BASE_URL", "http://127.0.0.1:8000
 VMPERSONA_JOB_STALE_SECONDS = int(os.environ.get("VMPERSONA_JOB_STALE_SECONDS", "600"))
 # A queued job no worker has started after this long is handed to the queue again.
 VMPERSONA_JOB_REQUEUE_SECONDS = int(os.environ.get("VMPERSONA_JOB_REQUEUE_SECONDS", "300"))
+# How long a clone, migration or snapshot rollback watches the VM's health after its
+# verification when the profile's ``health_watch.period_s`` does not say (0: no watch).
+# The test suite's jobs do not wait unless a test's profile asks.
+VMPERSONA_HEALTH_WATCH_DEFAULT_S = int(
+    os.environ.get("VMPERSONA_HEALTH_WATCH_DEFAULT_S", "0" if TESTING else "180")
+)
 # Snapshots kept per VM; taking one more deletes the oldest beyond this.
 VMPERSONA_SNAPSHOT_RETENTION = max(1, int(os.environ.get("VMPERSONA_SNAPSHOT_RETENTION", "3")))
 # libvirt's in-memory ``test:///default`` driver as a platform URI: tests, DEBUG, or on

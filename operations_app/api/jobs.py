@@ -2,8 +2,8 @@
 
 Thin: each view parses its input, calls one selector or service and presents the
 result. Who may see a job is ``selectors.jobs.job_visible_to``; a job someone may not
-see answers 404 like one that does not exist. Requests and cancels go through the same
-services as the pages and the CLI, so a refused role answers 403, a job or VM in the
+see answers 404 like one that does not exist. Requests, cancels and a health watch's
+confirm and extend go through the same services as the pages and the CLI, so a refused role answers 403, a job or VM in the
 wrong state 409, and invalid input 400 with one ``{"path", "message"}`` per problem.
 """
 
@@ -31,6 +31,7 @@ from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import snapshots as snapshot_services
+from operations_app.services import watch as watch_services
 from vmpersona.api import ApiListView, ApiView, field_error
 
 
@@ -156,6 +157,48 @@ class JobCancelView(JobView):
     )
     def post(self, request, pk: int):
         job = job_services.job_cancel(user=request.user, job=self.job(pk))
+        return self.present(job)
+
+
+class JobWatchConfirmView(JobView):
+    @extend_schema(
+        operation_id="jobs_watch_confirm",
+        tags=["jobs"],
+        summary="End a job's health watch now, as passed",
+        description="Operators, or the job's requester, while the job is `watching`: the "
+        "job succeeds after the probe round in progress (a migration then removes the "
+        "source). A job that is not watching answers 409.",
+        request=None,
+        responses={200: s.JobDetailSerializer, 403: ROLES_403, 404: JOB_404, 409: STATE_409},
+    )
+    def post(self, request, pk: int):
+        job = watch_services.job_watch_confirm(user=request.user, job=self.job(pk))
+        return self.present(job)
+
+
+class JobWatchExtendView(JobView):
+    @extend_schema(
+        operation_id="jobs_watch_extend",
+        tags=["jobs"],
+        summary="Watch a job's VM longer",
+        description="Operators, or the job's requester, while the job is `watching`: moves "
+        "`watch_until` `minutes` later (from its current end, or from now if that has "
+        "passed). Minutes out of range, or a watch that would outlast the worker's time "
+        "limit for the job, answer 400 with the path `minutes`; a job that is not watching "
+        "answers 409.",
+        request=s.WatchExtendSerializer,
+        responses={
+            200: s.JobDetailSerializer,
+            400: ERRORS_400,
+            403: ROLES_403,
+            404: JOB_404,
+            409: STATE_409,
+        },
+    )
+    def post(self, request, pk: int):
+        job = self.job(pk)
+        data = self.parse(s.WatchExtendSerializer, request.data)
+        job = watch_services.job_watch_extend(user=request.user, job=job, minutes=data["minutes"])
         return self.present(job)
 
 

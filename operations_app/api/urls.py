@@ -27,6 +27,16 @@ urlpatterns = [
     ),
     path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
+    path(
+        "jobs/<int:pk>/watch/confirm/",
+        jobs.JobWatchConfirmView.as_view(),
+        name="job-watch-confirm",
+    ),
+    path(
+        "jobs/<int:pk>/watch/extend/",
+        jobs.JobWatchExtendView.as_view(),
+        name="job-watch-extend",
+    ),
     path("jobs/<int:pk>/events/", jobs.JobEventsView.as_view(), name="job-events"),
     path("jobs/<int:pk>/steps/", jobs.JobStepsView.as_view(), name="job-steps"),
     path("jobs/<int:pk>/checks/", jobs.JobChecksView.as_view(), name="job-checks"),

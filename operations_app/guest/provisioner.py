@@ -15,6 +15,7 @@ from . import validation as v
 from .boot import Boot
 from .components import Components, file_specs
 from .errors import GuestStepError
+from .health import Health
 from .ids import IntrusionDetection
 from .monitoring import Monitoring
 from .network import Network
@@ -121,6 +122,7 @@ class GuestProvisioner:
         self.security = Security(self.session)
         self.ids = IntrusionDetection(self.session, self.boot)
         self.monitoring = Monitoring(self.session, self.boot, self.components)
+        self.health = Health(self.session)
 
     # ------------------------------------------------------------------ readiness
 
@@ -361,6 +363,12 @@ class GuestProvisioner:
         for check in checks:
             self.session.log(str(check))
         return checks
+
+    def health_round(self, document: Mapping[str, Any]) -> list[CheckResult]:
+        """One round of the health watch (see ``health``): the agent answers, the
+        applications' verify, the document's ``health_watch.checks``. Never raises for a
+        failed probe."""
+        return self.health.round(document)
 
     def _verify_base(
         self,

@@ -12,6 +12,7 @@ SECTIONS = (
     "network",
     "security",
     "monitoring",
+    "health",
 )
 
 

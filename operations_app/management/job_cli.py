@@ -1,5 +1,5 @@
 """The job subcommands of ``manage.py persona``: request, list, show and follow jobs,
-print a migration's dry run and a VM's snapshots.
+confirm or extend a job's health watch, print a migration's dry run and a VM's snapshots.
 
 Following a job reads its ``JobEvent`` rows after the last sequence number seen, so it
 works whichever process or host runs the worker, and misses nothing.
@@ -12,10 +12,13 @@ import os
 import shlex
 import time
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from operations_app.models import (
     TERMINAL_STATUSES,
@@ -24,6 +27,7 @@ from operations_app.models import (
     OperationJob,
 )
 from operations_app.presentation.formatting import duration_text, size_text
+from operations_app.presentation.jobs import health_text, remaining_text, watch_text
 from operations_app.selectors import clone as clone_selectors
 from operations_app.selectors import jobs as job_selectors
 from operations_app.selectors import platforms as platform_selectors
@@ -33,6 +37,7 @@ from operations_app.services import clones as clone_services
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import snapshots as snapshot_services
+from operations_app.services import watch as watch_services
 from vmpersona.errors import DomainError
 
 CLI_USER_ENV = "VMPERSONA_CLI_USER"
@@ -113,6 +118,16 @@ def request_destroy(*, user, vm: str, platform: str | None):
     return decommission_services.job_request_decommission(user=user, vm=target)
 
 
+def watch_extend(*, user, job: OperationJob, minutes: str | int) -> OperationJob:
+    """``minutes`` as typed: a whole number, or the service refuses it (``minutes: ...``)."""
+    value: Any = minutes
+    try:
+        value = int(minutes)
+    except ValueError:
+        pass
+    return watch_services.job_watch_extend(user=user, job=job, minutes=value)
+
+
 def job_or_error(pk: int) -> OperationJob:
     job = (
         OperationJob.objects.select_related(
@@ -141,6 +156,27 @@ def _duration(seconds: float | None) -> str:
 
 def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _when_iso(value) -> str:
+    """An ISO time from an event's payload, as ``_when`` writes the rows' (UTC) times;
+    "-" if unreadable."""
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is not None and timezone.is_aware(parsed):
+        parsed = parsed.astimezone(UTC)
+    return _when(parsed)
+
+
+def watch_until_text(job: OperationJob, *, now: datetime | None = None) -> str:
+    """``2024-05-01 12:04:05 (in 4m 05s)``: when the job's health watch ends."""
+    if job.watch_until is None:
+        return "-"
+    now = now or timezone.now()
+    left = remaining_text((job.watch_until - now).total_seconds())
+    return f"{_when(job.watch_until)} ({left})"
 
 
 def print_jobs(
@@ -186,6 +222,11 @@ def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
         ("finished", _when(job.finished_at)),
         ("duration", _duration(job_selectors.job_duration_s(job))),
     ]
+    if job.status == JobStatus.WATCHING:
+        rows.append(("watch until", watch_until_text(job)))
+        health = job_selectors.job_latest_payload(job=job, kind="health", upto=job.event_seq)
+        if health is not None:
+            rows.append(("last round", health_text(health).removeprefix("health ")))
     if job.error:
         rows.append(("error", job.error))
     if job.failing_check:
@@ -416,6 +457,11 @@ class _Printer:
                 self.out.write("  " + _check_line(p))
         elif kind == "cancel_requested":
             self.out.write("cancel requested" + (f" by {p['by']}" if p.get("by") else ""))
+        elif kind == "health":
+            self.out.write(health_text(p))
+        elif kind == "watch":
+            until = f", until {_when_iso(p['until'])}" if p.get("until") else ""
+            self.out.write(watch_text(p) + until)
         elif kind == "result" and self.verbosity >= 2:
             self.out.write("result: " + json.dumps(p, default=str, sort_keys=True))
 

@@ -29,6 +29,9 @@ class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     VERIFYING = "verifying", "Verifying"
+    # Verified; the VM is watched for its profile's health-watch period before the job
+    # ends (a migration keeps the source, stopped, until then).
+    WATCHING = "watching", "Watching health"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     ROLLING_BACK = "rolling_back", "Rolling back"
@@ -39,7 +42,12 @@ class JobStatus(models.TextChoices):
 
 # Named groups: transitions are written against these.
 # A worker is at work on the job (it may be changing domains right now).
-WORKING_STATUSES = (JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.ROLLING_BACK)
+WORKING_STATUSES = (
+    JobStatus.RUNNING,
+    JobStatus.VERIFYING,
+    JobStatus.WATCHING,
+    JobStatus.ROLLING_BACK,
+)
 ACTIVE_STATUSES = (JobStatus.QUEUED, *WORKING_STATUSES)
 TERMINAL_STATUSES = (
     JobStatus.SUCCEEDED,
@@ -114,6 +122,11 @@ class OperationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    watch_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While watching: when the health watch ends unless confirmed or extended.",
+    )
     history = HistoricalRecords(
         excluded_fields=["heartbeat_at", "enqueued_at", "progress", "current_step", "event_seq"]
     )
@@ -124,7 +137,9 @@ class OperationJob(models.Model):
             # At most one active job per VM.
             models.UniqueConstraint(
                 fields=["vm_name"],
-                condition=Q(status__in=["queued", "running", "verifying", "rolling_back"]),
+                condition=Q(
+                    status__in=["queued", "running", "verifying", "watching", "rolling_back"]
+                ),
                 name="operationjob_one_active_per_vm",
             ),
         ]

@@ -3,7 +3,8 @@
 ``Runner.run()`` moves the job to running, executes its steps in order (re-checking the
 cancel flag between steps and beating the heartbeat), and ends it:
 
-- every step passed: ``succeeded`` (what the job made is released to the VM);
+- every step passed: ``succeeded`` (what the job made is released to the VM); a job
+  whose last steps watch the VM's health (``runners.watch``) is ``watching`` meanwhile;
 - a step raised ``StepFailed`` (a domain failure, e.g. a failed verification): roll back,
   end ``rolled_back`` with the reason and the failing check;
 - the job was cancelled: roll back, end ``cancelled``;
@@ -135,7 +136,7 @@ class Runner:
             job_services.job_transition(
                 job=job,
                 to=JobStatus.SUCCEEDED,
-                allowed=[JobStatus.RUNNING, JobStatus.VERIFYING],
+                allowed=[JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.WATCHING],
                 reason="all steps passed",
                 result=job.result,
             )
@@ -199,7 +200,7 @@ class Runner:
         job_services.job_transition(
             job=job,
             to=JobStatus.ROLLING_BACK,
-            allowed=[JobStatus.RUNNING, JobStatus.VERIFYING],
+            allowed=[JobStatus.RUNNING, JobStatus.VERIFYING, JobStatus.WATCHING],
             reason=reason[:200],
             **fields,
         )

@@ -52,6 +52,7 @@ class CloneRunner(VMRunner):
             Step(
                 "verify", "Verify the VM against the profile", self.step_verify, 3, verifying=True
             ),
+            *self.watch_steps(),
         ]
 
     # ----------------------------------------------------------------- 1 retrieve

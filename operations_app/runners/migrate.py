@@ -1,4 +1,4 @@
-"""Migrate: move a managed VM from its platform to another one, in eight steps.
+"""Migrate: move a managed VM from its platform to another one, in eight steps (nine with a health watch).
 
 1. snapshot: record the source's restore point (its persistent definition and whether
    it ran). The move never writes to the source's disks: a live migration only reads
@@ -20,10 +20,13 @@
    whose disks and secrets are the target's (or the cold path below);
 6. adapt_guest: the guest commands meant for after the move, on the target;
 7. verify against the VPPD on the target (the clone's itemised checks, ``VMRunner``);
+   then, when the profile asks for one, the health watch (``runners.watch``): the VM
+   runs on the target and is probed for the watch period while the source stays
+   defined and stopped, as it was left;
 8. cutover: only now is the source's definition, its volumes, secrets and filter
    removed and the inventory moved to the target.
 
-Any failure before the cutover rolls back: a VM already running on the target is moved
+Any failure before the cutover rolls back (a failed health watch too): a VM already running on the target is moved
 back live into the source's volumes (else the source is started again from its disks,
 which the move did not change), then the target is torn down.
 
@@ -43,7 +46,7 @@ from operations_app.adaptation.move import plan_move
 from operations_app.models import BaseImageLocation, ResourceKind
 from operations_app.placement import Plan
 from operations_app.runners.base import Step, StepFailed
-from operations_app.runners.transfer import TwoHostRunner
+from operations_app.runners.transfer import AGENT_TIMEOUT, TwoHostRunner
 from operations_app.services import events as event_services
 from operations_app.services.inventory import inventory_vm_moved
 from operations_app.services.jobs import job_provisioned_plan
@@ -66,6 +69,7 @@ class MigrateRunner(TwoHostRunner):
             Step(
                 "verify", "Verify the VM against the profile", self.step_verify, 3, verifying=True
             ),
+            *self.watch_steps(),
             Step("cutover", "Remove the source and update the inventory", self.step_cutover, 1),
         ]
 
@@ -305,7 +309,52 @@ class MigrateRunner(TwoHostRunner):
             leftovers.append(f"{name} could not be restarted on {source.name}: {exc}")
         if moved_back:
             event_services.job_log(job=self.job, message=f"{name} moved back live to {source.name}")
+        if not leftovers and (self.job.result or {}).get("watch") and point["running"]:
+            leftovers += self._check_back_on_source()
         return leftovers
+
+    def _check_back_on_source(self) -> list[str]:
+        """After a failed health watch: the VM answers on the source as before (the same
+        probes, once), recorded with the job."""
+        name, source = self.job.vm_name, self.source
+        try:
+            with platform_connect(source, timeout=60) as src:
+                from operations_app.guest import GuestProvisioner
+
+                guest = GuestProvisioner(src, name)
+                guest.wait_ready(timeout=AGENT_TIMEOUT)
+                results = guest.health_round(self.version.document)
+        except hv.HypervisorError as exc:
+            return [f"{name} does not answer on {source.name} after the revert: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - a guest error is reported, not raised
+            return [f"{name} could not be checked on {source.name} after the revert: {exc}"]
+        failed = [r for r in results if not r.passed]
+        event_services.job_event(
+            job=self.job,
+            kind="health",
+            where=source.name,
+            passed=not failed,
+            failed=[r.name for r in failed],
+            checks=[
+                {
+                    "name": r.name,
+                    "pointer": r.pointer,
+                    "expected": r.expected,
+                    "actual": r.actual,
+                    "passed": r.passed,
+                }
+                for r in results
+            ],
+        )
+        event_services.job_log(
+            job=self.job,
+            level="warning" if failed else "info",
+            message=f"{name} is back on {source.name}: {len(results) - len(failed)}/{len(results)} "
+            "health checks pass"
+            + (f" (failing: {', '.join(r.name for r in failed)})" if failed else ""),
+        )
+        self.result_update(back_on_source={"checks": len(results), "failed": len(failed)})
+        return []
 
     def success_message(self) -> str:
         summary = (self.job.result or {}).get("verification", {})

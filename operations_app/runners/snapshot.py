@@ -15,6 +15,7 @@ from __future__ import annotations
 from operations_app import hypervisor as hv
 from operations_app.models import ManagedVM, SnapshotOrigin, VMSnapshot, VMState
 from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.runners.watch import HealthWatch, watch_settings
 from operations_app.services import snapshots as snapshot_services
 from operations_app.services.inventory import inventory_vm_seen
 from operations_app.services.platforms import platform_connect
@@ -121,8 +122,29 @@ class RollbackRunner(_SnapshotJob):
             Step("safety", "Keep the current state as a snapshot", self.step_safety, 2),
             Step("revert", "Return to the snapshot", self.step_revert, 2),
             Step("verify", "Check the VM as the snapshot left it", self.step_verify, 2),
+            *(
+                [Step("watch", "Watch the VM's health", self.step_watch, 2)]
+                if watch_settings(self._profile_document()).period_s
+                else []
+            ),
             Step("retention", "Delete snapshots beyond the retention", self.step_retention, 1),
         ]
+
+    def _profile_document(self) -> dict | None:
+        if self.job.vm_id is None:
+            return None
+        vm = ManagedVM.objects.filter(pk=self.job.vm_id).select_related("profile_version").first()
+        return vm.profile_version.document if vm and vm.profile_version else None
+
+    def step_watch(self) -> str:
+        """An in-place change is watched like a clone: a failing VM returns to the state
+        kept before the rollback (``rollback``)."""
+        if self._snapshot().vm_state != hv.DomainState.RUNNING.value:
+            return "the VM was returned to a stopped state: nothing to watch"
+        with self._conn() as conn:
+            return HealthWatch(
+                self, conn=lambda: conn, document=self._profile_document() or {}
+            ).run()
 
     def _snapshot(self) -> VMSnapshot:
         params = self.job.params or {}

@@ -14,7 +14,8 @@ import logging
 from operations_app import hypervisor as hv
 from operations_app.models import BaseImage, OperationJob
 from operations_app.placement import Plan
-from operations_app.runners.base import Runner, StepFailed
+from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.runners.watch import HealthWatch, watch_settings
 from operations_app.services import jobs as job_services
 from operations_app.services import verification as verification_services
 from operations_app.services.platforms import platform_connect
@@ -244,6 +245,20 @@ class VMRunner(Runner):
                 check=f"{first.pointer or first.section}: {first.name} (expected {first.expected}, got {first.actual})",
             )
         return f"{len(checks)} checks passed"
+
+    # ----------------------------------------------------------------- watch
+
+    def watch_steps(self) -> list[Step]:
+        """The health-watch step, when the job's profile version (or the installation's
+        default) asks for a watch."""
+        version = self.job.profile_version
+        if version is None or watch_settings(version.document).period_s == 0:
+            return []
+        return [Step("watch", "Watch the VM's health", self.step_watch, 2)]
+
+    def step_watch(self) -> str:
+        self.load_state()
+        return HealthWatch(self, conn=lambda: self.conn, document=self.document).run()
 
 
 __all__ = ["VMRunner"]

@@ -25,8 +25,8 @@ from vmpersona.roles import APPROVERS, OPERATORS, VIEWERS, has_role
 
 SEE_ALL_ROLES = (OPERATORS, APPROVERS, VIEWERS)
 
-# Event kinds shown as lines of a job's log.
-LOG_KINDS = ("log", "status", "cancel_requested")
+# Event kinds shown as lines of a job's log (a health watch's rounds show in its panel).
+LOG_KINDS = ("log", "status", "cancel_requested", "watch")
 
 
 def sees_all_jobs(user) -> bool:

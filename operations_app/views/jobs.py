@@ -1,4 +1,5 @@
-"""Job pages: the list, a job's page, its verification report, and cancelling.
+"""Job pages: the list, a job's page, its verification report, cancelling, and
+confirming or extending a job's health watch.
 
 The job page is rendered with everything up to the job's newest event;
 static/js/job_live.js then follows the job from there over a websocket
@@ -7,22 +8,27 @@ static/js/job_live.js then follows the job from there over a websocket
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operations_app.models import ACTIVE_STATUSES, JobKind, JobStatus, OperationJob
 from operations_app.presentation.formatting import duration_text
-from operations_app.presentation.jobs import log_line
+from operations_app.presentation.jobs import log_line, watch_view
 from operations_app.presentation.migration import MIGRATION_RESULT_KEYS, job_migration
 from operations_app.selectors import jobs as job_selectors
 from operations_app.selectors import platforms as platform_selectors
 from operations_app.services import jobs as job_services
+from operations_app.services import watch as watch_services
 from operations_app.views.common import can_clone, job_or_404
-from vmpersona.errors import DomainError
+from vmpersona.errors import DomainError, error_text
 from vmpersona.roles import OPERATORS, has_role
 
 JOBS_PER_PAGE = 50
@@ -30,6 +36,8 @@ LOG_LINES = 1000
 
 
 def _can_cancel(user, job: OperationJob) -> bool:
+    """Whether to offer Cancel; and, while the job is active, Confirm and Extend for its
+    health watch (the page shows them once it watches). The services check again."""
     return job.status in ACTIVE_STATUSES and (
         has_role(user, OPERATORS)
         or (job.requested_by_id is not None and job.requested_by_id == user.pk)
@@ -94,6 +102,14 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         transfer = job_selectors.job_latest_payload(job=job, kind="transfer", upto=last_seq)
         migration = job_migration(job, transfer=transfer)
         result = {k: v for k, v in result.items() if k not in MIGRATION_RESULT_KEYS}
+    # The watch panel is there (hidden) while the job is active, so the page's script
+    # can show it when the job starts watching.
+    watch = None
+    if job.is_active:
+        health = None
+        if job.status == JobStatus.WATCHING:
+            health = job_selectors.job_latest_payload(job=job, kind="health", upto=last_seq)
+        watch = watch_view(job, health)
     return render(
         request,
         "operations_app/job_detail.html",
@@ -109,6 +125,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "result": result,
             "migration": migration,
             "can_cancel": _can_cancel(request.user, job),
+            "watch": watch,
             "terminal_statuses": [str(s) for s in JobStatus if s not in ACTIVE_STATUSES],
         },
     )
@@ -152,4 +169,52 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(
             request, f"Cancel requested: job #{pk} stops and rolls back after its current step."
         )
+    return redirect(job)
+
+
+def _watch_until(job: OperationJob) -> str:
+    if job.watch_until is None:
+        return "-"
+    return timezone.localtime(job.watch_until).strftime("%H:%M:%S %Z")
+
+
+@login_required
+@require_POST
+def job_watch_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    try:
+        job = watch_services.job_watch_confirm(user=request.user, job=job)
+    except DomainError as exc:
+        messages.error(request, f"Could not confirm the health watch of job #{pk}: {exc}")
+        return redirect(job)
+    messages.success(
+        request,
+        f"Health watch confirmed: job #{pk} ends as passed after the probe round in progress.",
+    )
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def job_watch_extend(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    raw = request.POST.get("minutes", "").strip()
+    # Anything but a whole number goes to the service as typed: it refuses it, naming the
+    # field, as it does for the API and the CLI.
+    minutes: Any = raw
+    try:
+        minutes = int(raw)
+    except ValueError:
+        pass
+    try:
+        job = watch_services.job_watch_extend(user=request.user, job=job, minutes=minutes)
+    except (DomainError, ValidationError) as exc:
+        messages.error(
+            request, f"Could not extend the health watch of job #{pk}: {error_text(exc)}"
+        )
+        return redirect(job)
+    messages.success(
+        request,
+        f"Health watch of job #{pk} extended by {minutes} min: until {_watch_until(job)}.",
+    )
     return redirect(job)

@@ -28,6 +28,7 @@ TOP_LEVEL_ORDER = (
     "security_profile",
     "monitoring_agents",
     "fixes",
+    "health_watch",
 )
 
 

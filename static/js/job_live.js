@@ -8,6 +8,9 @@
  * A migrate job's "transfer" events (about one a second while disks and memory are
  * copied) update one progress line instead of the log; its Migration section is
  * fetched again, rendered by the server, whenever a step ends.
+ * While the job is "watching", its health-watch panel follows the "health" events (one
+ * per probe round) and "watch" events (someone confirmed or extended it), and counts down
+ * to the watch's end (its Confirm asks first through data-confirm, static/js/confirm.js).
  * No dependencies.
  */
 (function () {
@@ -18,7 +21,8 @@
 
   var TERMINAL = ["succeeded", "failed", "rolled_back", "cancelled", "errored"];
   var LABELS = {
-    queued: "Queued", running: "Running", verifying: "Verifying", succeeded: "Succeeded",
+    queued: "Queued", running: "Running", verifying: "Verifying", watching: "Watching health",
+    succeeded: "Succeeded",
     failed: "Failed", rolling_back: "Rolling back", rolled_back: "Rolled back",
     cancelled: "Cancelled", errored: "Errored", skipped: "Skipped"
   };
@@ -30,6 +34,9 @@
   var isMigrate = root.dataset.kind === "migrate";
   var startedAt = root.dataset.started ? new Date(root.dataset.started) : null;
   var finishedAt = root.dataset.finished ? new Date(root.dataset.finished) : null;
+  var watchUntilEl = document.getElementById("watch-until");
+  var watchUntil = watchUntilEl && watchUntilEl.getAttribute("datetime")
+    ? new Date(watchUntilEl.getAttribute("datetime")) : null;
   var socket = null;
   var attempts = 0;
   var everOpened = false;
@@ -133,6 +140,8 @@
     setChild($("job-status"), badge(value));
     setChild($("side-status"), badge(value));
     paintProgress();
+    var watch = $("watch");
+    if (watch) watch.hidden = value !== "watching";
     if (isTerminal(value)) {
       var form = $("job-cancel-form");
       if (form) form.hidden = true;
@@ -153,7 +162,10 @@
     var end = finishedAt || new Date();
     el.textContent = fmtDuration(Math.max(0, (end - startedAt) / 1000));
   }
-  setInterval(function () { if (startedAt && !finishedAt) tick(); }, 1000);
+  setInterval(function () {
+    if (startedAt && !finishedAt) tick();
+    if (status === "watching") watchTick();
+  }, 1000);
 
   // The status event does not carry the error text or times: read them from the API.
   function refreshJob() {
@@ -166,6 +178,7 @@
         if (job.started_at) startedAt = new Date(job.started_at);
         if (job.finished_at) finishedAt = new Date(job.finished_at);
         setTimes();
+        if (job.watch_until) setWatchUntil(job.watch_until);
         var box = $("job-error");
         if (box) {
           box.hidden = !job.error;
@@ -245,6 +258,9 @@
     } else if (ev.kind === "cancel_requested") {
       level = "warning";
       text = "cancel requested" + (p.by ? " by " + p.by : "");
+    } else if (ev.kind === "watch") {
+      level = "status";
+      text = watchText(p);
     } else {
       level = p.level || "info";
       step = p.step || "";
@@ -394,6 +410,94 @@
     $("result").hidden = dl.children.length === 0;
   }
 
+  // --- health watch ------------------------------------------------------------------------------
+  // Formats as presentation.jobs does (watch_text, health_text, remaining_text).
+  function watchText(p) {
+    var by = p.by ? " by " + p.by : "";
+    if (p.action === "extend") {
+      return "watch extended" + (p.minutes !== undefined && p.minutes !== null ? " by " + p.minutes + " min" : "") + by;
+    }
+    if (p.action === "confirm") return "watch confirmed" + by;
+    return "watch " + (p.action || "changed") + by;
+  }
+  function healthText(p) {
+    var checks = (p.checks || []).filter(function (c) { return c && typeof c === "object"; });
+    var failed = (p.failed || []).map(String);
+    var total = checks.length || failed.length;
+    var passed = checks.filter(function (c) { return c.passed; }).length;
+    var text = "health round " + (p.round === undefined ? "?" : p.round) + ": " + passed + "/" + total + " passed";
+    if (failed.length) {
+      text += "; failed: " + failed.join(", ");
+      var streak = p.consecutive_failures;
+      if (typeof streak === "number" && streak > 0) text += " (" + streak + " round" + (streak !== 1 ? "s" : "") + " in a row)";
+    }
+    return text;
+  }
+  function remainingText(seconds) {
+    var s = Math.floor(seconds);
+    if (s <= 0) return "ending now";
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    s = s % 60;
+    if (h) return "in " + h + "h " + pad(m) + "m " + pad(s) + "s";
+    if (m) return "in " + m + "m " + pad(s) + "s";
+    return "in " + s + "s";
+  }
+  function setWatchUntil(iso) {
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d.getTime())) return;
+    watchUntil = d;
+    var el = $("watch-until");
+    if (el) {
+      el.setAttribute("datetime", d.toISOString());
+      el.textContent = fmtTime(d, false);
+    }
+    watchTick();
+  }
+  function watchTick() {
+    var el = $("watch-remaining");
+    if (el && watchUntil) el.textContent = remainingText((watchUntil - new Date()) / 1000);
+  }
+  function healthRound(p) {
+    if (p.until) setWatchUntil(p.until);
+    var panel = $("watch");
+    if (!panel) return;
+    var state = $("watch-state");
+    state.className = "jb " + (p.passed ? "jb-pass" : "jb-fail");
+    state.textContent = p.passed ? "healthy" : "failing";
+    state.hidden = false;
+    var summary = healthText(p);
+    $("watch-summary-text").textContent = summary.charAt(0).toUpperCase() + summary.slice(1);
+    $("watch-summary").hidden = false;
+    var table = $("watch-table");
+    var body = table.tBodies[0];
+    body.textContent = "";
+    (p.checks || []).forEach(function (c) {
+      if (!c || typeof c !== "object") return;
+      var row = document.createElement("tr");
+      row.className = c.passed ? "pass" : "fail";
+      var name = document.createElement("td"); name.textContent = c.name || "";
+      var pointer = document.createElement("td"); pointer.className = "pointer";
+      if (c.pointer) {
+        var code = document.createElement("code"); code.textContent = c.pointer; pointer.appendChild(code);
+      } else {
+        var dash = document.createElement("span"); dash.className = "muted"; dash.textContent = "—"; pointer.appendChild(dash);
+      }
+      var expected = document.createElement("td"); expected.className = "val";
+      expected.textContent = c.expected === undefined || c.expected === null ? "" : String(c.expected);
+      var actual = document.createElement("td"); actual.className = "val";
+      actual.textContent = c.actual === undefined || c.actual === null ? "" : String(c.actual);
+      var result = document.createElement("td");
+      var mark = document.createElement("span");
+      mark.className = "jb " + (c.passed ? "jb-pass" : "jb-fail");
+      mark.textContent = c.passed ? "pass" : "FAIL";
+      result.appendChild(mark);
+      [name, pointer, expected, actual, result].forEach(function (td) { row.appendChild(td); });
+      body.appendChild(row);
+    });
+    table.hidden = false;
+    $("watch-empty").hidden = true;
+  }
+
   // --- one event ---------------------------------------------------------------------------------
   function apply(ev) {
     if (typeof ev.seq !== "number" || ev.seq <= lastSeq) return;
@@ -408,7 +512,7 @@
         setProgress(p.progress);
         logLine(ev);
         if (isTerminal(p.status)) { finishedAt = new Date(ev.at); setTimes(); }
-        if (isTerminal(p.status) || p.status === "rolling_back") refreshJob();
+        if (isTerminal(p.status) || p.status === "rolling_back" || p.status === "watching") refreshJob();
         if (isMigrate && isTerminal(p.status)) { transferEnded(); refreshMigration(); }
         break;
       case "progress":
@@ -432,6 +536,11 @@
         break;
       case "check": check(p); break;
       case "result": result(p); break;
+      case "health": healthRound(p); break;  // the watch panel only, never the log
+      case "watch":
+        if (p.until) setWatchUntil(p.until);
+        logLine(ev);
+        break;
       default: break;
     }
   }
@@ -522,6 +631,7 @@
 
   localizeTimes(document);
   setTimes();
+  watchTick();
   var log = $("job-log");
   if (log) log.scrollTop = log.scrollHeight;
   connect();

@@ -1,5 +1,5 @@
 """Jobs: how they are listed and shown, the request of a new job (one shape per kind),
-their events, steps and verification checks."""
+their events, steps and verification checks, and extending a health watch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.migrations import MigrateJobSerializer
 from operations_app.api.serializers.snapshots import RollbackJobSerializer, SnapshotJobSerializer
 from operations_app.models import JobKind, JobStatus, JobTrigger, StepStatus
+from operations_app.presentation.jobs import WATCH_EXTEND_MINUTES
 from operations_app.selectors import jobs as job_selectors
+from operations_app.services.watch import EXTEND_MINUTES_MAX
 
 MAX_EVENTS = 1000
 
@@ -22,6 +24,8 @@ class JobLinksSerializer(serializers.Serializer):
     steps = serializers.URLField()
     checks = serializers.URLField()
     cancel = serializers.URLField()
+    watch_confirm = serializers.URLField(help_text="End the health watch now (while watching)")
+    watch_extend = serializers.URLField(help_text="Watch longer (while watching)")
 
 
 class CheckCountsSerializer(serializers.Serializer):
@@ -69,6 +73,12 @@ class JobSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     started_at = serializers.DateTimeField(read_only=True, allow_null=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    watch_until = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="While `watching`: when the health watch ends (passed) unless it is "
+        "confirmed or extended first",
+    )
     duration_s = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -86,6 +96,8 @@ class JobSerializer(serializers.Serializer):
             "steps": api_url(request, "job-steps", pk=job.pk),
             "checks": api_url(request, "job-checks", pk=job.pk),
             "cancel": api_url(request, "job-cancel", pk=job.pk),
+            "watch_confirm": api_url(request, "job-watch-confirm", pk=job.pk),
+            "watch_extend": api_url(request, "job-watch-extend", pk=job.pk),
         }
 
 
@@ -156,12 +168,24 @@ JOB_REQUEST = PolymorphicProxySerializer(
 )
 
 
+class WatchExtendSerializer(serializers.Serializer):
+    # The range is the service's to check, after the role: a refused user hears 403.
+    minutes = serializers.IntegerField(
+        required=False,
+        default=WATCH_EXTEND_MINUTES,
+        help_text=f"How many minutes longer to watch, 1 to {EXTEND_MINUTES_MAX}: from the "
+        "watch's current end (or from now, if that has passed). The watch must end before "
+        "the worker's time limit for the job; the 400 answer says how far it can go",
+    )
+
+
 class JobEventSerializer(serializers.Serializer):
     job = serializers.IntegerField()
     seq = serializers.IntegerField(help_text="Increases by one per event of the job")
     kind = serializers.CharField(
         help_text="status, progress, step_started, step_finished, log, cancel_requested, "
-        "check, result"
+        "check, result, transfer, health (a health-watch probe round), watch (the watch "
+        "confirmed or extended)"
     )
     payload = serializers.DictField(child=serializers.JSONField())
     at = serializers.DateTimeField(allow_null=True)

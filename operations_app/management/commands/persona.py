@@ -1,6 +1,6 @@
 """``python manage.py persona ...``: platforms, inventory, images, the local testbed, and
-jobs (clone, migrate, snapshot, rollback, destroy, list, show, cancel, follow) and a
-VM's snapshots.
+jobs (clone, migrate, snapshot, rollback, destroy, list, show, cancel, follow, and
+confirm or extend a job's health watch) and a VM's snapshots.
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
 2 usage, 3 the operation was refused or failed (unknown object, unreachable host, a
@@ -8,8 +8,9 @@ migration dry run that would not go ahead, ...), 4 a job that was waited for end
 without succeeding (rolled back, cancelled, failed or errored), 5 ``--timeout`` passed
 while the job was still running.
 
-Requests and cancels are made as a user, who needs the roles the web UI asks for: name
-them with ``--as USER``, or set ``VMPERSONA_CLI_USER``; there is no implicit default.
+Requests, cancels and a health watch's confirm and extend are made as a user, who needs
+the roles the web UI asks for: name them with ``--as USER``, or set
+``VMPERSONA_CLI_USER``; there is no implicit default.
 """
 
 from __future__ import annotations
@@ -25,11 +26,19 @@ from operations_app.api.serializers.snapshots import VMSnapshotSerializer
 from operations_app.management import job_cli, platform_cli
 from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, Platform
+from operations_app.presentation.jobs import WATCH_EXTEND_MINUTES
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import watch as watch_services
 from vmpersona.errors import DomainError, error_list
+
+JOB_USAGE = (
+    "persona job ID [--events] [--wait] | persona job cancel ID --as USER | "
+    "persona job confirm ID --as USER | persona job extend ID [--minutes N] --as USER"
+)
+JOB_ACTIONS = ("cancel", "confirm", "extend")
 
 
 class Command(BaseCommand):
@@ -179,12 +188,22 @@ class Command(BaseCommand):
 
         job = sub.add_parser(
             "job",
-            help="show a job, or cancel one",
-            usage="persona job ID [--events] [--wait] | persona job cancel ID --as USER",
+            help="show a job, cancel one, or confirm or extend its health watch",
+            usage=JOB_USAGE,
         )
-        job.add_argument("target", metavar="ID|cancel", help="a job id, or 'cancel'")
-        job.add_argument("job_id", nargs="?", type=int, help="(after 'cancel') the job id")
+        job.add_argument(
+            "target",
+            metavar="ID|cancel|confirm|extend",
+            help="a job id; or cancel, confirm (end its health watch now, as passed) or "
+            "extend (watch longer) followed by the job id",
+        )
+        job.add_argument("job_id", nargs="?", type=int, help="(after an action) the job id")
         job.add_argument("--events", action="store_true", help="also list the job's events")
+        job.add_argument(
+            "--minutes",
+            metavar="N",
+            help=f"with extend: how many minutes longer to watch (default {WATCH_EXTEND_MINUTES})",
+        )
         self._as_option(job, requests=True)
         self._wait_options(job)
 
@@ -435,21 +454,33 @@ class Command(BaseCommand):
 
     def do_job(self, opts):
         target = opts["target"]
-        if target == "cancel":
+        if opts["minutes"] is not None and target != "extend":
+            raise CommandError("--minutes goes with extend.", returncode=2)
+        if target in JOB_ACTIONS:
             if opts["job_id"] is None:
-                raise CommandError("usage: persona job cancel ID --as USER", returncode=2)
+                extra = " [--minutes N]" if target == "extend" else ""
+                raise CommandError(f"usage: persona job {target} ID{extra} --as USER", returncode=2)
             job = job_cli.job_or_error(opts["job_id"])
-            job = job_services.job_cancel(user=job_cli.cli_user(opts["as_user"]), job=job)
-            state = "cancelled" if job.status == "cancelled" else "cancel requested"
+            user = job_cli.cli_user(opts["as_user"])
+            if target == "cancel":
+                job = job_services.job_cancel(user=user, job=job)
+                state = "cancelled" if job.status == "cancelled" else "cancel requested"
+            elif target == "confirm":
+                job = watch_services.job_watch_confirm(user=user, job=job)
+                state = "health watch confirmed; it ends after the probe round in progress"
+            else:
+                minutes = opts["minutes"] if opts["minutes"] is not None else WATCH_EXTEND_MINUTES
+                job = job_cli.watch_extend(user=user, job=job, minutes=minutes)
+                state = (
+                    f"health watch extended by {int(minutes)} min, "
+                    f"until {job_cli.watch_until_text(job)}"
+                )
             self.stdout.write(f"job {job.pk}: {state}")
             if opts["wait"]:
                 self._wait(job, opts, after=job.event_seq)
             return
         if not target.isdigit() or opts["job_id"] is not None:
-            raise CommandError(
-                "usage: persona job ID [--events] [--wait] | persona job cancel ID --as USER",
-                returncode=2,
-            )
+            raise CommandError(f"usage: {JOB_USAGE}", returncode=2)
         job = job_cli.job_or_error(int(target))
         job_cli.print_job(self.stdout, job, events=opts["events"])
         if opts["wait"]:

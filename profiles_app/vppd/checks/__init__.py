@@ -7,6 +7,7 @@ from __future__ import annotations
 from profiles_app.jsondoc.checking import Check
 from profiles_app.vppd.checks.components import check_agents, check_applications, check_runtimes
 from profiles_app.vppd.checks.flags import check_fixes, check_flags
+from profiles_app.vppd.checks.health import check_health_watch
 from profiles_app.vppd.checks.network import check_network
 from profiles_app.vppd.checks.resources import check_resources
 from profiles_app.vppd.checks.security import check_security
@@ -24,4 +25,5 @@ SEMANTIC_CHECKS: tuple[tuple[str, Check], ...] = (
     ("monitoring_agents", check_agents),
     ("execution_flags", check_flags),
     ("fixes", check_fixes),
+    ("health_watch", check_health_watch),
 )
