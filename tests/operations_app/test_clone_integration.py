@@ -34,6 +34,8 @@ def clone_document(name: str, *, app_version_expected: str | None = None) -> dic
     doc = json.loads((EXAMPLES / "web-server.json").read_text())
     doc = copy.deepcopy(doc)
     doc["name"] = name
+    # the example watches its VMs for minutes; a test that wants a watch sets its own
+    doc.pop("health_watch", None)
     doc["resource_allocation"] = {
         "vcpus": 1,
         "memory_mib": 192,
