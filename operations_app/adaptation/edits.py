@@ -18,8 +18,8 @@ from .differences import DomainState
 from .platforms import PlatformView, as_int
 
 _PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd"}
-_DEV_RE = re.compile(r"^(?:vd|sd|hd|xvd)([a-z]{1,3})$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_DEV_RE = re.compile(r"^(?:vd|sd|hd|xvd)([a-z]{1,3})\Z")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 DOMAIN_SET_KEYS = (
     "accelerator",

@@ -88,9 +88,9 @@ exit "${status:-1}"
 """
 
 _TOOL_LINE = "vmp-tool "
-_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
-_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-_FRAGMENT_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+\Z")
+_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}\Z")
+_FRAGMENT_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}\Z")
 
 # What a tool's exit status means, where it says more than "failed".
 _CURL_EXITS = {

@@ -42,7 +42,7 @@ CRONTAB = f"{CRONTABS}/root"
 BEGIN, END = "# BEGIN VM Persona intrusion detection", "# END VM Persona intrusion detection"
 CHECK_TIMEOUT = 600.0
 CONTROL = {"ossec": "/var/ossec/bin/ossec-control", "wazuh": "/var/ossec/bin/wazuh-control"}
-_AIDE_PATH_RE = re.compile(r"^/[^\s]*$")
+_AIDE_PATH_RE = re.compile(r"^/[^\s]*\Z")
 
 
 @dataclass

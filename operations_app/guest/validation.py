@@ -17,19 +17,19 @@ from typing import Any
 
 from .errors import GuestStepError
 
-COMPONENT_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,62}$")
-VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,63}$")
-PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-PACKAGE_VERSION_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._+~:*-]{0,63}$")
-SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-POSIX_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-OWNER_RE = re.compile(r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$")
-MODE_RE = re.compile(r"^[0-7]{3,4}$")
-FILE_PATH_RE = re.compile(r"^(/(?!\.{1,2}(/|$))[^/\x00-\x1f]+)+$")
-ABSOLUTE_PATH_RE = re.compile(r"^/$|^(/(?!\.{1,2}(/|$))[^/\x00-\x1f]+)+$")
-IFNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{0,14}$")
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-PROCESS_RE = re.compile(r"^[^/\x00-\x1f][^\x00-\x1f]{0,63}$")
+COMPONENT_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,62}\Z")
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,63}\Z")
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
+PACKAGE_VERSION_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._+~:*-]{0,63}\Z")
+SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+POSIX_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
+OWNER_RE = re.compile(r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})\Z")
+MODE_RE = re.compile(r"^[0-7]{3,4}\Z")
+FILE_PATH_RE = re.compile(r"^(/(?!\.{1,2}(/|$))[^/\x00-\x1f]+)+\Z")
+ABSOLUTE_PATH_RE = re.compile(r"^/$|^(/(?!\.{1,2}(/|$))[^/\x00-\x1f]+)+\Z")
+IFNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{0,14}\Z")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+PROCESS_RE = re.compile(r"^[^/\x00-\x1f][^\x00-\x1f]{0,63}\Z")
 HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -39,7 +39,7 @@ SSH_KEY_RE = re.compile(
     r"ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) "
     r"[A-Za-z0-9+/]+={0,2}( [^\x00-\x1f]*)?$"
 )
-CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*/,-]{1,64}$")
+CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*/,-]{1,64}\Z")
 FILESYSTEMS = ("ext4", "xfs", "btrfs", "vfat")
 MANAGERS = ("apt", "dnf", "apk", "zypper")
 IDS_ENGINES = ("aide", "ossec", "wazuh", "tripwire", "builtin")

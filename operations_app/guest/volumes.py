@@ -15,7 +15,7 @@ from .errors import GuestStepError
 from .results import CheckResult
 from .session import FileSpec, GuestSession
 
-DEVICE_RE = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:+-]{0,200}$")
+DEVICE_RE = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:+-]{0,200}\Z")
 GIB = 1024**3
 MIB = 1024**2
 MKFS_TIMEOUT = 900.0

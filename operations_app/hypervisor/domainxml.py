@@ -56,9 +56,9 @@ IOTUNE_FIELDS = (
     "read_bytes_sec",
     "write_bytes_sec",
 )
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_SERIAL_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
-_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+_SERIAL_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}\Z")
+_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _MIB = 1024 * 1024
 
 

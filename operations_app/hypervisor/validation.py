@@ -14,13 +14,13 @@ import uuid as uuidlib
 
 from .errors import InvalidSpec
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-FILTER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-FILTER_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:]+$")
-BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-TARGET_DEV_RE = re.compile(r"^(vd|sd|hd|xvd)[a-z]{1,3}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+FILTER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")
+FILTER_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:]+\Z")
+BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+TARGET_DEV_RE = re.compile(r"^(vd|sd|hd|xvd)[a-z]{1,3}\Z")
 # XML 1.0 "Char" production.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")

@@ -12,7 +12,7 @@ from profiles_app.models import PolicyVersion, VersionStatus
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import AUTHORS, OPERATORS, has_role
 
-VM_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+VM_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 def _check_vm_name(name: str) -> None:
