@@ -1,19 +1,24 @@
 """The admin: platforms, inventory, images, jobs, notifications and snapshots.
 
 Actions call the same services as the pages, the API and the CLI. Job and snapshot
-rows are read-only here: they change only through those services and the runners.
+rows are read-only here: they change only through those services and the runners. A
+VM's or a platform's labels are edited as JSON and saved by the labels service.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from operations_app.labels import label_errors
 from operations_app.models import (
     BaseImage,
     BaseImageLocation,
     JobResource,
     JobStep,
+    MaintenanceWindow,
     ManagedVM,
     Notification,
     OperationJob,
@@ -25,14 +30,40 @@ from operations_app.models import (
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
+from operations_app.services import labels as label_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from operations_app.services import snapshots as snapshot_services
-from vmpersona.errors import DomainError, error_list
+from operations_app.services import windows as window_services
+from operations_app.windows import describe, next_occurrence
+from vmpersona.errors import DomainError, error_list, error_text
+from vmpersona.roles import OPERATORS, has_role
+
+
+class LabelsAdminForm(forms.ModelForm):
+    """Checks ``labels`` by the same rules as every other path, each error with its path."""
+
+    def clean_labels(self):
+        labels = self.cleaned_data.get("labels")
+        if labels is None:
+            labels = {}
+        problems = label_errors(labels)
+        if problems:
+            raise ValidationError([f"{e.path}: {e.message}" for e in problems])
+        return labels
+
+
+def _save_labels(admin_site, request, change, labels) -> None:
+    """Save the labels through the service (role check, "labels changed" history)."""
+    try:
+        change(labels)
+    except (ValidationError, DomainError) as exc:
+        admin_site.message_user(request, f"Labels not saved: {error_text(exc)}", messages.ERROR)
 
 
 @admin.register(Platform)
 class PlatformAdmin(SimpleHistoryAdmin):
+    form = LabelsAdminForm
     list_display = (
         "name",
         "uri",
@@ -40,6 +71,7 @@ class PlatformAdmin(SimpleHistoryAdmin):
         "enabled",
         "site",
         "region",
+        "labels",
         "capabilities_refreshed_at",
     )
     list_filter = ("enabled", "status", "site", "region")
@@ -52,6 +84,23 @@ class PlatformAdmin(SimpleHistoryAdmin):
         "capabilities",
     )
     actions = ["refresh", "sync_inventory"]
+
+    def save_model(self, request, obj, form, change):
+        if not change or "labels" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        labels = obj.labels
+        obj.labels = Platform.objects.get(pk=obj.pk).labels
+        if set(form.changed_data) - {"labels"}:
+            super().save_model(request, obj, form, change)
+        _save_labels(
+            self,
+            request,
+            lambda new: label_services.platform_labels_set(
+                user=request.user, platform=obj, labels=new, replace=True
+            ),
+            labels,
+        )
 
     @admin.action(description="Refresh capabilities")
     def refresh(self, request, queryset):
@@ -99,14 +148,36 @@ class BaseImageAdmin(SimpleHistoryAdmin):
 
 @admin.register(ManagedVM)
 class ManagedVMAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "platform", "state", "managed", "profile_version", "last_seen")
+    """Read-only but for the labels, which the labels service saves."""
+
+    form = LabelsAdminForm
+    list_display = (
+        "name",
+        "platform",
+        "state",
+        "managed",
+        "profile_version",
+        "labels",
+        "last_seen",
+    )
     list_filter = ("platform", "state", "managed")
     search_fields = ("name", "domain_uuid")
     list_select_related = ("platform", "profile_version__policy")
-    readonly_fields = [f.name for f in ManagedVM._meta.fields]
+    readonly_fields = [f.name for f in ManagedVM._meta.fields if f.name != "labels"]
 
     def has_add_permission(self, request):
         return False
+
+    def save_model(self, request, obj, form, change):
+        if "labels" in form.changed_data:
+            _save_labels(
+                self,
+                request,
+                lambda new: label_services.vm_labels_set(
+                    user=request.user, vm=obj, labels=new, replace=True
+                ),
+                obj.labels,
+            )
 
 
 @admin.register(VMMetricSample)
@@ -327,3 +398,99 @@ class VMSnapshotAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Maintenance windows -------------------------------------------------------------------
+# Saved and deleted through the windows service (operators role, the same checks as the
+# pages, the API and the CLI, one history row per change with the scope).
+
+
+class MaintenanceWindowAdminForm(forms.ModelForm):
+    """Checks the window with the service's rules; each error beside its field."""
+
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=MaintenanceWindow._meta.get_field("webhook_url").help_text,
+    )
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = window_services.EDITABLE_FIELDS
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        data = {k: v for k, v in cleaned.items() if k in window_services.EDITABLE_FIELDS}
+        for key in window_services.SCOPE_RELATIONS:
+            if key in data:
+                data[key] = list(data[key])
+        window = self.instance if self.instance.pk else None
+        for path, message in window_services.window_problems(data, window=window):
+            field = path.split("/")[0]
+            where = f"{path}: " if "/" in path else ""
+            self.add_error(field if field in self.fields else None, f"{where}{message}")
+        return cleaned
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(SimpleHistoryAdmin):
+    form = MaintenanceWindowAdminForm
+    list_display = (
+        "name",
+        "kind",
+        "enabled",
+        "when",
+        "next_opening",
+        "cutoff_minutes",
+        "updated_at",
+    )
+    list_filter = ("kind", "enabled", "timezone", "platforms", "profiles")
+    search_fields = ("name", "description", "rrule")
+    filter_horizontal = ("platforms", "profiles")
+    readonly_fields = ("created_by", "created_at", "updated_at")
+
+    @admin.display(description="When")
+    def when(self, obj):
+        return describe(obj.rule())
+
+    @admin.display(description="Next opening (UTC)")
+    def next_opening(self, obj):
+        occurrence = next_occurrence(obj.rule(), timezone.now(), inclusive=True)
+        return occurrence.start if occurrence else "-"
+
+    def _operator(self, request) -> bool:
+        return has_role(request.user, OPERATORS)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and self._operator(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._operator(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._operator(request)
+
+    def save_model(self, request, obj, form, change):
+        data = {k: v for k, v in form.cleaned_data.items() if k in window_services.EDITABLE_FIELDS}
+        for key in window_services.SCOPE_RELATIONS:
+            if key in data:
+                data[key] = list(data[key])
+        if change:
+            saved = window_services.window_update(user=request.user, window=obj, data=data)
+        else:
+            saved = window_services.window_create(user=request.user, data=data)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        """The service has set the scope already (in the same history row)."""
+
+    def delete_model(self, request, obj):
+        window_services.window_delete(user=request.user, window=obj)
+
+    def delete_queryset(self, request, queryset):
+        for window in queryset:
+            window_services.window_delete(user=request.user, window=window)

@@ -4,6 +4,7 @@ from operations_app.views import (
     clone,
     images,
     jobs,
+    labels,
     migrate,
     notifications,
     platforms,
@@ -21,9 +22,11 @@ urlpatterns = [
     # State changes (POST only); each calls the service of the same name.
     path("platforms/<slug:name>/refresh/", platforms.platform_refresh, name="platform_refresh"),
     path("platforms/<slug:name>/sync/", platforms.platform_sync, name="platform_sync"),
+    path("platforms/<slug:name>/labels/", labels.platform_labels, name="platform_labels"),
     path("vms/", vms.vm_list, name="vms"),
     path("vms/<int:pk>/", vms.vm_detail, name="vm"),
     path("vms/<int:pk>/decommission/", vms.vm_decommission, name="vm_decommission"),
+    path("vms/<int:pk>/labels/", labels.vm_labels, name="vm_labels"),
     path("images/", images.image_list, name="images"),
     # Jobs: the list, a job's page and report, cancelling one, and its health watch.
     path("jobs/", jobs.job_list, name="jobs"),

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from operations_app.api import images, jobs, migrations, notifications, platforms, snapshots, vms
+from operations_app.api import (
+    images,
+    jobs,
+    labels,
+    migrations,
+    notifications,
+    platforms,
+    snapshots,
+    vms,
+)
 
 app_name = "operations-api"
 
@@ -13,9 +22,15 @@ urlpatterns = [
         name="platform-refresh",
     ),
     path("platforms/<slug:name>/sync/", platforms.PlatformSyncView.as_view(), name="platform-sync"),
+    path(
+        "platforms/<slug:name>/labels/",
+        labels.PlatformLabelsView.as_view(),
+        name="platform-labels",
+    ),
     path("vms/", vms.VMListView.as_view(), name="vm-list"),
     path("vms/<int:pk>/", vms.VMDetailView.as_view(), name="vm-detail"),
     path("vms/<int:pk>/metrics/", vms.VMMetricsView.as_view(), name="vm-metrics"),
+    path("vms/<int:pk>/labels/", labels.VMLabelsView.as_view(), name="vm-labels"),
     path("vms/<int:pk>/snapshots/", snapshots.VMSnapshotsView.as_view(), name="vm-snapshots"),
     path("images/", images.ImageListView.as_view(), name="image-list"),
     path("images/<slug:image_id>/", images.ImageDetailView.as_view(), name="image-detail"),

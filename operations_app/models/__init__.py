@@ -24,8 +24,11 @@ from operations_app.models.platforms import (
     PlatformStatus,
 )
 from operations_app.models.snapshots import SnapshotOrigin, VMSnapshot
+from operations_app.models.windows import MaintenanceWindow, WindowKind
 
 __all__ = [
+    "MaintenanceWindow",
+    "WindowKind",
     "SnapshotOrigin",
     "VMSnapshot",
     "ACTIVE_STATUSES",

@@ -39,6 +39,12 @@ class ManagedVM(models.Model):
     vcpus = models.PositiveIntegerField(default=0)
     memory_mib = models.PositiveIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='key=value labels, e.g. {"team": "payments"}; VM Persona\'s own, '
+        "which the inventory sync leaves alone.",
+    )
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["last_seen"])

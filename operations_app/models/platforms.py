@@ -75,6 +75,12 @@ class Platform(models.Model):
     # Declared constraints on top of what libvirt reports (see operations_app.constraints).
     constraints = models.JSONField(default=dict, blank=True)
 
+    # key=value labels that maintenance windows and scheduling policies select by
+    # (operations_app.labels).
+    labels = models.JSONField(
+        default=dict, blank=True, help_text='key=value labels, e.g. {"rack": "r12"}.'
+    )
+
     # The last capabilities read from the host.
     capabilities = models.JSONField(default=dict, blank=True, editable=False)
     capabilities_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)

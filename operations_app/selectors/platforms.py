@@ -8,11 +8,15 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from operations_app.constraints import effective_capabilities
 from operations_app.models import ManagedVM, Platform, VMState
+from operations_app.selectors.labels import labels_filter
 from vmpersona.errors import field_error
 
 
-def platform_list(*, search: str = "", enabled: bool | None = None) -> QuerySet[Platform]:
-    """Platforms by name, each with ``vm_count`` (VMs not gone) and ``running_count``."""
+def platform_list(
+    *, search: str = "", enabled: bool | None = None, label: str = ""
+) -> QuerySet[Platform]:
+    """Platforms by name, each with ``vm_count`` (VMs not gone) and ``running_count``.
+    ``label`` is a label selector (``rack=r12,gpu``; invalid input at ``label`` otherwise)."""
     qs = Platform.objects.annotate(
         vm_count=Count("vms", filter=~Q(vms__state=VMState.GONE), distinct=True),
         running_count=Count("vms", filter=Q(vms__state=VMState.RUNNING), distinct=True),
@@ -26,6 +30,8 @@ def platform_list(*, search: str = "", enabled: bool | None = None) -> QuerySet[
         )
     if enabled is not None:
         qs = qs.filter(enabled=enabled)
+    if label:
+        qs = labels_filter(qs, label)
     return qs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from operations_app.models import ManagedVM, VMMetricSample, VMState
+from operations_app.selectors.labels import labels_filter
 from vmpersona.errors import field_error
 
 
@@ -14,10 +15,12 @@ def vm_list(
     state: str = "",
     managed: bool | None = None,
     search: str = "",
+    label: str = "",
     latest_sample: bool = False,
 ) -> QuerySet[ManagedVM]:
-    """VMs by platform and name. With ``latest_sample``, each carries its newest sample's
-    ``latest_cpu_percent`` and ``latest_sample_at`` (still one query in all)."""
+    """VMs by platform and name. ``label`` is a label selector (``team=payments,rack``;
+    invalid input at ``label`` otherwise). With ``latest_sample``, each carries its newest
+    sample's ``latest_cpu_percent`` and ``latest_sample_at`` (still one query in all)."""
     qs = ManagedVM.objects.select_related("platform", "profile_version__policy").order_by(
         "platform__name", "name"
     )
@@ -29,6 +32,8 @@ def vm_list(
         qs = qs.filter(managed=managed)
     if search:
         qs = qs.filter(name__icontains=search)
+    if label:
+        qs = labels_filter(qs, label)
     if latest_sample:
         latest = VMMetricSample.objects.filter(vm=OuterRef("pk")).order_by("-at")
         qs = qs.annotate(

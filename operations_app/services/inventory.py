@@ -94,7 +94,8 @@ def _metric(prev: VMMetricSample | None, stats: hv.DomainStats, vcpus: int) -> V
 
 
 def _observed(info: hv.DomainInfo, now) -> dict:
-    """What the inventory records of a domain as libvirt reports it."""
+    """What the inventory records of a domain as libvirt reports it. Not ``labels``:
+    they are VM Persona's, not libvirt's, and no sync or move may change them."""
     meta = info.metadata
     fields = {
         "name": info.name,
@@ -166,7 +167,12 @@ def inventory_sync(
                 result.held.append(info.name)
                 continue
             defaults = _observed(info, now)
-            vm = ManagedVM.objects.filter(platform=platform, domain_uuid=domain_uuid).first()
+            # Locked: the row is saved whole, so a label change meanwhile must wait.
+            vm = (
+                ManagedVM.objects.select_for_update(of=("self",))
+                .filter(platform=platform, domain_uuid=domain_uuid)
+                .first()
+            )
             if vm is None:
                 vm = ManagedVM(platform=platform, domain_uuid=domain_uuid, **defaults)
                 attribute_change(vm, reason="found on platform")
@@ -190,7 +196,8 @@ def inventory_sync(
                 sample.save()
                 result.samples += 1
         for vm in (
-            ManagedVM.objects.filter(platform=platform)
+            ManagedVM.objects.select_for_update(of=("self",))
+            .filter(platform=platform)
             .exclude(domain_uuid__in=seen_uuids)
             .exclude(state=VMState.GONE)
         ):

@@ -1,5 +1,5 @@
-"""Platform pages: the list, a platform's page, the add and edit forms, and the refresh
-and inventory sync buttons.
+"""Platform pages: the list, a platform's page (with its labels), the add and edit forms,
+and the refresh and inventory sync buttons.
 
 Everyone logged in may read; changing a platform, refreshing its capabilities or
 syncing its inventory needs the operators role, which the services check. A refusal
@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from operations_app.forms.labels import LabelsForm
 from operations_app.forms.platforms import PlatformForm
 from operations_app.hypervisor import redact_uri
 from operations_app.models import Platform
@@ -32,7 +33,7 @@ from operations_app.selectors import vms as vm_selectors
 from operations_app.services import inventory as inventory_services
 from operations_app.services import platforms as platform_services
 from operations_app.views.common import can_operate, platform_or_404
-from vmpersona.errors import DomainError, NotPermitted
+from vmpersona.errors import DomainError, NotPermitted, error_text
 
 
 @login_required
@@ -40,7 +41,15 @@ def platform_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     enabled_filter = request.GET.get("enabled", "")
     enabled = {"yes": True, "no": False}.get(enabled_filter)
-    platforms = list(platform_selectors.platform_list(search=search, enabled=enabled))
+    label = request.GET.get("label", "").strip()
+    label_error = ""
+    try:
+        platforms = list(
+            platform_selectors.platform_list(search=search, enabled=enabled, label=label)
+        )
+    except ValidationError as exc:
+        label_error = error_text(exc)
+        platforms = []
     utilisations = platform_selectors.platform_utilisations(platforms)
     rows = [
         {"platform": p, "uri": redact_uri(p.uri), "util": utilisation(utilisations[p.pk])}
@@ -53,15 +62,30 @@ def platform_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "search": search,
             "enabled_filter": enabled_filter if enabled is not None else "",
-            "filtered": bool(search or enabled is not None),
+            "label": label,
+            "label_error": label_error,
+            "filtered": bool(search or enabled is not None or label),
             "can_operate": can_operate(request.user),
         },
+        status=400 if label_error else 200,
     )
 
 
 @login_required
 def platform_detail(request: HttpRequest, name: str) -> HttpResponse:
-    platform = platform_or_404(name)
+    return platform_page(request, platform_or_404(name))
+
+
+def platform_page(
+    request: HttpRequest,
+    platform: Platform,
+    *,
+    labels_form: LabelsForm | None = None,
+    labels_errors: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The platform page. The labels view renders it again with the refused form or the
+    refusal (and its status), so an error shows beside the labels."""
     caps = platform.capabilities or {}
     effective = platform_selectors.platform_effective_capabilities(platform)
     vms = vm_selectors.vm_list(platform=platform.name, latest_sample=True)
@@ -84,7 +108,10 @@ def platform_detail(request: HttpRequest, name: str) -> HttpResponse:
             "vms": list(vms),
             "util": utilisation(platform_selectors.platform_utilisation(platform=platform)),
             "can_operate": can_operate(request.user),
+            "labels_form": labels_form or LabelsForm.for_labels(platform.labels),
+            "labels_errors": labels_errors or [],
         },
+        status=status,
     )
 
 

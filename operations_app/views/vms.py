@@ -1,4 +1,4 @@
-"""VM pages: the inventory list, a VM's page (metrics, snapshots, the migrate and
+"""VM pages: the inventory list, a VM's page (metrics, snapshots, labels, the migrate and
 decommission buttons), and decommissioning.
 
 A decommission is a POST that calls ``job_request_decommission`` and goes to the new
@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from operations_app.forms.labels import LabelsForm
 from operations_app.forms.snapshots import SnapshotForm
 from operations_app.models import ManagedVM, VMState
 from operations_app.presentation.charts import sample_rows, vm_charts
@@ -46,9 +47,20 @@ def vm_list(request: HttpRequest) -> HttpResponse:
     managed_filter = request.GET.get("managed", "")
     managed = MANAGED_FILTERS.get(managed_filter)
     search = request.GET.get("q", "").strip()
-    vms = vm_selectors.vm_list(
-        platform=platform, state=state, managed=managed, search=search, latest_sample=True
-    )
+    label = request.GET.get("label", "").strip()
+    label_error = ""
+    try:
+        vms = vm_selectors.vm_list(
+            platform=platform,
+            state=state,
+            managed=managed,
+            search=search,
+            label=label,
+            latest_sample=True,
+        )
+    except ValidationError as exc:
+        label_error = error_text(exc)
+        vms = vm_selectors.vm_list().none()
     page = Paginator(vms, VMS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -62,11 +74,14 @@ def vm_list(request: HttpRequest) -> HttpResponse:
             "state": state,
             "managed": managed_filter if managed is not None else "",
             "search": search,
+            "label": label,
+            "label_error": label_error,
             "query": query.urlencode(),
             "platform_choices": platform_selectors.platform_names(),
             "state_choices": VMState.choices,
-            "filtered": bool(platform or state or managed is not None or search),
+            "filtered": bool(platform or state or managed is not None or search or label),
         },
+        status=400 if label_error else 200,
     )
 
 
@@ -81,10 +96,12 @@ def vm_page(
     *,
     snapshot_form: SnapshotForm | None = None,
     snapshot_errors: list[str] | None = None,
+    labels_form: LabelsForm | None = None,
+    labels_errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The VM page. The snapshot views render it again, with the refused form or the
-    refusal (and its status), so an error shows where the button was."""
+    """The VM page. The snapshot and labels views render it again, with the refused form
+    or the refusal (and its status), so an error shows where the button was."""
     try:
         limit = max(2, min(int(request.GET.get("limit", CHART_SAMPLES)), MAX_CHART_SAMPLES))
     except ValueError:
@@ -115,6 +132,9 @@ def vm_page(
             ),
             "snapshot_form": snapshot_form or SnapshotForm(),
             "snapshot_errors": snapshot_errors or [],
+            "can_label": can_operate(request.user),
+            "labels_form": labels_form or LabelsForm.for_labels(vm.labels),
+            "labels_errors": labels_errors or [],
         },
         status=status,
     )

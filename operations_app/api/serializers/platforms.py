@@ -13,6 +13,7 @@ from operations_app.api.serializers.capabilities import (
     UtilisationSerializer,
 )
 from operations_app.api.serializers.common import NamedChoiceField, api_url
+from operations_app.api.serializers.labels import SELECTOR_HELP, LabelsField
 from operations_app.hypervisor import redact_uri
 from operations_app.models import KvmPolicy, Platform, PlatformStatus
 
@@ -28,6 +29,7 @@ class PlatformLinksSerializer(serializers.Serializer):
     vms = serializers.URLField()
     refresh = serializers.URLField()
     sync = serializers.URLField()
+    labels = serializers.URLField()
 
 
 class PlatformSerializer(serializers.Serializer):
@@ -40,6 +42,7 @@ class PlatformSerializer(serializers.Serializer):
     site = serializers.CharField(read_only=True)
     region = serializers.CharField(read_only=True)
     enabled = serializers.BooleanField(read_only=True)
+    labels = LabelsField(read_only=True)
     status = NamedChoiceField(PlatformStatus, read_only=True)
     last_error = serializers.CharField(read_only=True)
     vm_count = serializers.IntegerField(read_only=True, help_text="VMs not gone")
@@ -63,6 +66,7 @@ class PlatformSerializer(serializers.Serializer):
             "vms": f"{vms}?platform={platform.name}",
             "refresh": api_url(request, "platform-refresh", name=platform.name),
             "sync": api_url(request, "platform-sync", name=platform.name),
+            "labels": api_url(request, "platform-labels", name=platform.name),
         }
 
 
@@ -172,6 +176,7 @@ class PlatformListQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, help_text="Part of the name, URI, site or region"
     )
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+    label = serializers.CharField(required=False, allow_blank=True, help_text=SELECTOR_HELP)
 
 
 class SyncResultSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from operations_app.api.serializers.common import NamedChoiceField, api_url
+from operations_app.api.serializers.labels import SELECTOR_HELP, LabelsField
 from operations_app.models import VMState
 
 
@@ -30,6 +31,7 @@ class VMLinksSerializer(serializers.Serializer):
     platform = serializers.URLField()
     metrics = serializers.URLField()
     snapshots = serializers.URLField()
+    labels = serializers.URLField()
 
 
 class VMSerializer(serializers.Serializer):
@@ -49,6 +51,7 @@ class VMSerializer(serializers.Serializer):
     )
     content_hash = serializers.CharField(read_only=True)
     execution_flags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    labels = LabelsField(read_only=True)
     vcpus = serializers.IntegerField(read_only=True)
     memory_mib = serializers.IntegerField(read_only=True)
     first_seen = serializers.DateTimeField(read_only=True)
@@ -63,6 +66,7 @@ class VMSerializer(serializers.Serializer):
             "platform": api_url(request, "platform-detail", name=vm.platform.name),
             "metrics": api_url(request, "vm-metrics", pk=vm.pk),
             "snapshots": api_url(request, "vm-snapshots", pk=vm.pk),
+            "labels": api_url(request, "vm-labels", pk=vm.pk),
         }
 
 
@@ -83,6 +87,7 @@ class VMListQuerySerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="false: only unmanaged VMs"
     )
     search = serializers.CharField(required=False, allow_blank=True, help_text="Part of the name")
+    label = serializers.CharField(required=False, allow_blank=True, help_text=SELECTOR_HELP)
 
 
 class MetricsQuerySerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
-"""``python manage.py persona ...``: platforms, inventory, images, the local testbed, and
-jobs (clone, migrate, snapshot, rollback, destroy, list, show, cancel, follow, and
-confirm or extend a job's health watch) and a VM's snapshots.
+"""``python manage.py persona ...``: platforms, inventory, images, labels of VMs and
+platforms, the local testbed, and jobs (clone, migrate, snapshot, rollback, destroy,
+list, show, cancel, follow, and confirm or extend a job's health watch) and a VM's
+snapshots.
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
 2 usage, 3 the operation was refused or failed (unknown object, unreachable host, a
@@ -10,7 +11,8 @@ while the job was still running.
 
 Requests, cancels and a health watch's confirm and extend are made as a user, who needs
 the roles the web UI asks for: name them with ``--as USER``, or set
-``VMPERSONA_CLI_USER``; there is no implicit default.
+``VMPERSONA_CLI_USER``; there is no implicit default. Changes to platforms and labels
+are made as ``--as USER`` (an operator), or else as the system.
 """
 
 from __future__ import annotations
@@ -63,9 +65,17 @@ class Command(BaseCommand):
         upd.add_argument("name")
         upd.add_argument("--uri")
         self._platform_options(upd)
-        pf_sub.add_parser("list", help="list platforms")
+        pf_list = pf_sub.add_parser("list", help="list platforms")
+        self._label_filter(pf_list)
         show = pf_sub.add_parser("show", help="a platform's settings and capabilities")
         show.add_argument("name")
+        pf_label = pf_sub.add_parser(
+            "label",
+            help="show a platform's labels, or set and remove some",
+            description="With no KEY=VALUE, --remove or --replace, shows the labels.",
+        )
+        pf_label.add_argument("name")
+        self._label_options(pf_label)
         ref = pf_sub.add_parser("refresh", help="read capabilities from libvirt")
         ref.add_argument("names", nargs="*", help="platforms (all enabled ones when omitted)")
         self._as_option(ref)
@@ -75,7 +85,19 @@ class Command(BaseCommand):
         sync = inv_sub.add_parser("sync", help="read the domains of every enabled platform")
         sync.add_argument("--platform", action="append", default=[])
         self._as_option(sync)
-        inv_sub.add_parser("list", help="list VMs")
+        inv_list = inv_sub.add_parser("list", help="list VMs")
+        self._label_filter(inv_list)
+
+        vm = sub.add_parser("vm", help="a VM of the inventory")
+        vm_sub = vm.add_subparsers(dest="action", required=True, metavar="ACTION")
+        vm_label = vm_sub.add_parser(
+            "label",
+            help="show a VM's labels, or set and remove some",
+            description="With no KEY=VALUE, --remove or --replace, shows the labels.",
+        )
+        vm_label.add_argument("vm", help="VM name (or inventory id)")
+        vm_label.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        self._label_options(vm_label)
 
         img = sub.add_parser("image", help="base images")
         img_sub = img.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -99,6 +121,29 @@ class Command(BaseCommand):
             if requests
             else "who makes the change, checked for the operators role and recorded in the "
             "history (default: the system)",
+        )
+
+    def _label_options(self, p):
+        p.add_argument(
+            "pairs", nargs="*", metavar="KEY=VALUE", help="labels to set (KEY= for empty)"
+        )
+        p.add_argument(
+            "--remove", action="append", default=[], metavar="KEY", help="repeat for several"
+        )
+        p.add_argument(
+            "--replace",
+            action="store_true",
+            help="the labels become exactly the KEY=VALUE given (none: remove them all)",
+        )
+        self._as_option(p)
+
+    def _label_filter(self, p):
+        p.add_argument(
+            "--label",
+            default="",
+            metavar="SELECTOR",
+            help="only those with these labels: key=value or key, comma-separated, all "
+            "must match (e.g. team=payments,rack)",
         )
 
     def _acting_user(self, opts):
@@ -298,9 +343,12 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"platform {p.name} updated")
         elif action == "list":
-            platform_cli.print_platforms(self.stdout)
+            platform_cli.print_platforms(self.stdout, label=opts["label"])
         elif action == "show":
             platform_cli.print_platform(self.stdout, platform_cli.platform_named(opts["name"]))
+        elif action == "label":
+            p = platform_cli.platform_label(opts, user=self._acting_user(opts))
+            self.stdout.write(platform_cli.labels_line(f"platform {p.name}", p.labels))
         elif action == "refresh":
             platforms = platform_cli.platforms_named(opts["names"])
             failed = False
@@ -314,7 +362,7 @@ class Command(BaseCommand):
 
     def do_inventory(self, opts):
         if opts["action"] == "list":
-            platform_cli.print_vms(self.stdout)
+            platform_cli.print_vms(self.stdout, label=opts["label"])
             return
         platforms = platform_cli.platforms_named(opts["platform"])
         failed = False
@@ -338,6 +386,12 @@ class Command(BaseCommand):
                 self.stderr.write(f"{p.name}: {problem}")
         if failed:
             raise DomainError("At least one platform could not be reached.")
+
+    def do_vm(self, opts):
+        vm = platform_cli.vm_label(opts, user=self._acting_user(opts))
+        self.stdout.write(
+            platform_cli.labels_line(f"vm {vm.name} on {vm.platform.name}", vm.labels)
+        )
 
     def do_image(self, opts):
         if opts["action"] == "list":

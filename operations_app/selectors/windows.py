@@ -1,0 +1,130 @@
+"""Reads of maintenance windows: lists, occurrences, which windows cover a platform or
+a VM, whether work may start now, the calendar and conflicts.
+
+The decisions are pure (``operations_app.windows``); these give them the rows. Each
+read is a constant number of queries (the windows, their platforms, their profiles).
+Datetimes in and out are aware (any zone in; UTC out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from operations_app.models import MaintenanceWindow, ManagedVM, Platform
+from operations_app.windows import (
+    CalendarRow,
+    Conflict,
+    Occurrence,
+    ScopeTarget,
+    calendar_rows,
+    conflicts,
+    covers,
+    decide,
+    occurrence_at,
+    occurrences,
+)
+
+
+def window_list(*, enabled: bool | None = None, kind: str = "") -> QuerySet[MaintenanceWindow]:
+    """Windows by name, their platforms and profiles prefetched."""
+    qs = MaintenanceWindow.objects.prefetch_related("platforms", "profiles").order_by("name")
+    if enabled is not None:
+        qs = qs.filter(enabled=enabled)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs
+
+
+def window_occurrences(
+    window: MaintenanceWindow, start: datetime, end: datetime, *, limit: int | None = None
+) -> list[Occurrence]:
+    """The window's occurrences overlapping ``[start, end)`` (UTC), in order."""
+    return occurrences(window.rule(), start, end, limit=limit)
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def scope_target(*, platform: Platform | None = None, vm: ManagedVM | None = None) -> ScopeTarget:
+    """What a window's scope is matched against: a VM (its platform, profile, execution
+    flags and labels) or a platform (its name and labels). Exactly one of the two."""
+    if (platform is None) == (vm is None):
+        raise TypeError("give a platform or a VM")
+    if vm is not None:
+        version = vm.profile_version
+        return ScopeTarget.for_vm(
+            platform=vm.platform.name,
+            profile=version.policy.name if version is not None else None,
+            flags=[f for f in vm.execution_flags or () if isinstance(f, str)],
+            labels=getattr(vm, "labels", None) or {},
+        )
+    assert platform is not None
+    return ScopeTarget.for_platform(platform.name, getattr(platform, "labels", None) or {})
+
+
+def _covering(
+    target: ScopeTarget, windows: Iterable[MaintenanceWindow] | None = None
+) -> list[MaintenanceWindow]:
+    rows = window_list(enabled=True) if windows is None else windows
+    return [w for w in rows if w.enabled and covers(w.scope(), target)]
+
+
+def windows_for(
+    *,
+    platform: Platform | None = None,
+    vm: ManagedVM | None = None,
+    at: datetime | None = None,
+) -> list[MaintenanceWindow]:
+    """The enabled windows whose scope covers the platform or the VM, by name; with
+    ``at``, only those open at that instant."""
+    found = _covering(scope_target(platform=platform, vm=vm))
+    if at is not None:
+        found = [w for w in found if occurrence_at(w.rule(), at) is not None]
+    return found
+
+
+def window_state(
+    *, platform: Platform | None = None, vm: ManagedVM | None = None, at: datetime
+) -> dict[str, Any]:
+    """Whether new work on the platform or the VM may start at ``at``::
+
+        {"may_start": bool, "window": name | None, "kind": "maintenance" | "blackout" | None,
+         "occurrence": Occurrence | None, "reason": str, "next_start": datetime | None,
+         "until": datetime | None}
+
+    A covering blackout that is open wins; otherwise work may start only inside a
+    covering maintenance occurrence before its cutoff (and before the cutoff ahead of a
+    blackout). ``next_start`` is the first instant from ``at`` on when it may (``at``
+    itself when it may now); ``until`` the last instant it still may, when it may.
+    """
+    entries = [w.entry() for w in _covering(scope_target(platform=platform, vm=vm))]
+    return decide(entries, at).as_dict()
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def _entries(windows: Iterable[MaintenanceWindow] | None) -> list:
+    rows = window_list(enabled=True) if windows is None else windows
+    return [w.entry() for w in rows]
+
+
+def calendar(
+    start: datetime, end: datetime, *, windows: Iterable[MaintenanceWindow] | None = None
+) -> list[CalendarRow]:
+    """Every occurrence overlapping ``[start, end)`` of ``windows`` (default: the
+    enabled ones), by start: each row has ``name``, ``kind``, ``timezone``,
+    ``occurrence`` and ``text`` (its local time in the window's zone)."""
+    return calendar_rows(_entries(windows), start, end)
+
+
+def window_conflicts(
+    start: datetime, end: datetime, *, windows: Iterable[MaintenanceWindow] | None = None
+) -> list[Conflict]:
+    """Maintenance occurrences in ``[start, end)`` that a blackout with an overlapping
+    scope cuts into (default: among the enabled windows)."""
+    return conflicts(_entries(windows), start, end)
