@@ -1,5 +1,6 @@
 """django-q2 tasks: thin wrappers. Jobs are handed to their runner (``run_job``), the
-periodic work (inventory sync, capability refresh, metric pruning, the reaper) to services."""
+periodic work (inventory sync, capability refresh, metric pruning, the reaper,
+scheduled jobs) to services."""
 
 from __future__ import annotations
 
@@ -59,3 +60,11 @@ def reap_jobs() -> list[int]:
     from operations_app.services.reaper import jobs_reap
 
     return jobs_reap()
+
+
+def start_scheduled_jobs() -> dict:
+    """Periodic (every minute): queue scheduled jobs whose window or time has come,
+    move or end those that missed it."""
+    from operations_app.services.scheduling import scheduled_jobs_tick
+
+    return scheduled_jobs_tick()

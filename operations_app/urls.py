@@ -10,6 +10,7 @@ from operations_app.views import (
     platforms,
     snapshots,
     vms,
+    windows,
 )
 
 app_name = "operations"
@@ -33,6 +34,10 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/report/", jobs.job_report, name="job_report"),
     path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
+    # A scheduled job: move it, approve or reject it (POST only).
+    path("jobs/<int:pk>/schedule/", jobs.job_schedule, name="job_schedule"),
+    path("jobs/<int:pk>/approve/", jobs.job_approve, name="job_approve"),
+    path("jobs/<int:pk>/reject/", jobs.job_reject, name="job_reject"),
     path("jobs/<int:pk>/watch/confirm/", jobs.job_watch_confirm, name="job_watch_confirm"),
     path("jobs/<int:pk>/watch/extend/", jobs.job_watch_extend, name="job_watch_extend"),
     path("clone/", clone.clone_form, name="clone"),
@@ -48,4 +53,15 @@ urlpatterns = [
     ),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("notifications/read/", notifications.notifications_mark_read, name="notifications_read"),
+    # Maintenance windows: the list, the calendar, iCalendar import and export, a
+    # window's page, its form (with a preview) and delete (POST only).
+    path("windows/", windows.window_list, name="windows"),
+    path("windows/new/", windows.window_create, name="window_create"),
+    path("windows/calendar/", windows.window_calendar, name="window_calendar"),
+    path("windows/import/", windows.window_import, name="window_import"),
+    path("windows/export.ics", windows.windows_export, name="windows_export"),
+    path("windows/<slug:name>/", windows.window_detail, name="window"),
+    path("windows/<slug:name>/edit/", windows.window_edit, name="window_edit"),
+    path("windows/<slug:name>/delete/", windows.window_delete, name="window_delete"),
+    path("windows/<slug:name>/export.ics", windows.window_export, name="window_export"),
 ]

@@ -390,6 +390,18 @@ VMPERSONA_HEALTH_WATCH_DEFAULT_S = int(
 )
 # Snapshots kept per VM; taking one more deletes the oldest beyond this.
 VMPERSONA_SNAPSHOT_RETENTION = max(1, int(os.environ.get("VMPERSONA_SNAPSHOT_RETENTION", "3")))
+# Scheduled jobs: one requested "at" a time may still start this many minutes later
+# (a busy VM, a blackout) before it expires.
+VMPERSONA_SCHEDULE_AT_GRACE_MINUTES = max(
+    1, int(os.environ.get("VMPERSONA_SCHEDULE_AT_GRACE_MINUTES", "30"))
+)
+# A scheduled job on a VM with any of these execution flags waits for an approver other
+# than its requester (comma separated; empty: none does).
+VMPERSONA_SCHEDULE_APPROVAL_FLAGS = [
+    flag.strip()
+    for flag in os.environ.get("VMPERSONA_SCHEDULE_APPROVAL_FLAGS", "Production").split(",")
+    if flag.strip()
+]
 # libvirt's in-memory ``test:///default`` driver as a platform URI: tests, DEBUG, or on
 # purpose with VMPERSONA_ALLOW_TEST_DRIVER=1 (demos without a hypervisor).
 VMPERSONA_ALLOW_TEST_DRIVER = TESTING or DEBUG or env_bool("VMPERSONA_ALLOW_TEST_DRIVER", False)

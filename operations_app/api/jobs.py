@@ -18,6 +18,11 @@ from operations_app.api.base import ERRORS_400, JOB_404, ROLES_403, STATE_409
 from operations_app.api.migrations import migration_objects
 from operations_app.api.serializers import jobs as s
 from operations_app.api.serializers.migrations import MigrateJobSerializer
+from operations_app.api.serializers.scheduling import (
+    ScheduleDecisionSerializer,
+    ScheduleUpdateSerializer,
+    schedule_arguments,
+)
 from operations_app.api.serializers.snapshots import RollbackJobSerializer, SnapshotJobSerializer
 from operations_app.models import JobKind, OperationJob
 from operations_app.selectors import clone as clone_selectors
@@ -30,6 +35,7 @@ from operations_app.services import decommissions as decommission_services
 from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
+from operations_app.services import scheduling as scheduling_services
 from operations_app.services import snapshots as snapshot_services
 from operations_app.services import watch as watch_services
 from vmpersona.api import ApiListView, ApiView, field_error
@@ -74,7 +80,17 @@ class JobListView(JobView, ApiListView):
         "`before_rollback` snapshot; both need the operators role, and a removed snapshot or "
         "one taken on another platform answers 409. `decommission` removes a VM of "
         "the inventory and needs the operators role. The job is queued for a worker; follow "
-        "it through its `events` link or the websocket `ws/jobs/<id>/?after=<seq>`.",
+        "it through its `events` link or the websocket `ws/jobs/<id>/?after=<seq>`.\n\n"
+        "**Scheduling** (clone, migrate, snapshot, decommission): with `window` (a "
+        "maintenance window's name, or `auto` for the next one covering the VM) or `at` (an "
+        "ISO 8601 time with its UTC offset) the job is recorded as `scheduled` and queued "
+        "only inside that interval (`not_before` to `not_after`), outside any blackout, "
+        "after the request's checks pass again; `on_miss` says what happens when it "
+        "cannot start in time (`next` or `expire`). A scheduled job on a VM flagged "
+        "Production (VMPERSONA_SCHEDULE_APPROVAL_FLAGS) waits for an approver other than "
+        "its requester (`approval_required`). An unknown window, one that does not cover "
+        "the VM or has no occurrence to come, a time in the past, without an offset or in a "
+        "blackout answer 400 with the path `window` or `at`.",
         request=s.JOB_REQUEST,
         responses={
             201: s.JobDetailSerializer,
@@ -107,19 +123,30 @@ class JobListView(JobView, ApiListView):
         version = clone_selectors.clone_source(profile=data["profile"], number=data.get("version"))
         platform = platform_selectors.platform_named(data["platform"])
         return clone_services.job_request_clone(
-            user=self.request.user, version=version, platform=platform, vm_name=data["vm_name"]
+            user=self.request.user,
+            version=version,
+            platform=platform,
+            vm_name=data["vm_name"],
+            **schedule_arguments(data),
         )
 
     def _migrate(self, data: dict) -> OperationJob:
         vm, target = migration_objects(data)
         return migration_services.job_request_migrate(
-            user=self.request.user, vm=vm, target=target, mode=data["mode"]
+            user=self.request.user,
+            vm=vm,
+            target=target,
+            mode=data["mode"],
+            **schedule_arguments(data),
         )
 
     def _snapshot(self, data: dict) -> OperationJob:
         vm = vm_selectors.vm_named(data["vm"], platform=data["platform"])
         return snapshot_services.job_request_snapshot(
-            user=self.request.user, vm=vm, description=data["description"]
+            user=self.request.user,
+            vm=vm,
+            description=data["description"],
+            **schedule_arguments(data),
         )
 
     def _rollback(self, data: dict) -> OperationJob:
@@ -131,7 +158,9 @@ class JobListView(JobView, ApiListView):
 
     def _decommission(self, data: dict) -> OperationJob:
         vm = vm_selectors.vm_named(data["vm"])
-        return decommission_services.job_request_decommission(user=self.request.user, vm=vm)
+        return decommission_services.job_request_decommission(
+            user=self.request.user, vm=vm, **schedule_arguments(data)
+        )
 
 
 class JobDetailView(JobView):
@@ -150,13 +179,98 @@ class JobCancelView(JobView):
         operation_id="jobs_cancel",
         tags=["jobs"],
         summary="Cancel a job",
-        description="Operators, or the job's requester. A queued job ends `cancelled` at "
-        "once; a running one stops after its current step and rolls back what it made.",
+        description="Operators, or the job's requester. A scheduled or queued job ends "
+        "`cancelled` at once; a running one stops after its current step and rolls back "
+        "what it made.",
         request=None,
         responses={200: s.JobDetailSerializer, 403: ROLES_403, 404: JOB_404, 409: STATE_409},
     )
     def post(self, request, pk: int):
         job = job_services.job_cancel(user=request.user, job=self.job(pk))
+        return self.present(job)
+
+
+class JobScheduleView(JobView):
+    @extend_schema(
+        operation_id="jobs_schedule",
+        tags=["jobs"],
+        summary="Move a scheduled job, or change what happens if it misses its interval",
+        description="Operators, or the job's requester, until the job starts: `window` (a "
+        "name, or `auto`) or `at` (ISO 8601 with its UTC offset) gives it a new interval, "
+        "checked as a request is (400 on `window` or `at`); `on_miss` changes alone too. A "
+        "job that needed an approval and had it needs one again. A job that is no longer "
+        "`scheduled` answers 409.",
+        request=ScheduleUpdateSerializer,
+        responses={
+            200: s.JobDetailSerializer,
+            400: ERRORS_400,
+            403: ROLES_403,
+            404: JOB_404,
+            409: STATE_409,
+        },
+    )
+    def post(self, request, pk: int):
+        job = self.job(pk)
+        data = self.parse(ScheduleUpdateSerializer, request.data)
+        job = scheduling_services.job_schedule_update(
+            user=request.user,
+            job=job,
+            window=data.get("window") or None,
+            at=data.get("at") or None,
+            on_miss=data.get("on_miss") or None,
+        )
+        return self.present(job)
+
+
+class JobApproveView(JobView):
+    @extend_schema(
+        operation_id="jobs_approve",
+        tags=["jobs"],
+        summary="Approve a scheduled job that waits for an approver",
+        description="Needs the approvers role, and someone other than the job's requester "
+        "(superusers included). The job then starts in its interval. A job that needs no "
+        "approval, was approved already or is no longer `scheduled` answers 409.",
+        request=ScheduleDecisionSerializer,
+        responses={
+            200: s.JobDetailSerializer,
+            400: ERRORS_400,
+            403: ROLES_403,
+            404: JOB_404,
+            409: STATE_409,
+        },
+    )
+    def post(self, request, pk: int):
+        job = self.job(pk)
+        data = self.parse(ScheduleDecisionSerializer, request.data)
+        job = scheduling_services.job_schedule_approve(
+            user=request.user, job=job, comment=data["comment"]
+        )
+        return self.present(job)
+
+
+class JobRejectView(JobView):
+    @extend_schema(
+        operation_id="jobs_reject",
+        tags=["jobs"],
+        summary="Reject a scheduled job that waits for an approver",
+        description="Needs the approvers role, and someone other than the job's requester "
+        "(superusers included); `comment` says why (400 with the path `comment` when "
+        "missing). The job ends `rejected` and its requester is told.",
+        request=ScheduleDecisionSerializer,
+        responses={
+            200: s.JobDetailSerializer,
+            400: ERRORS_400,
+            403: ROLES_403,
+            404: JOB_404,
+            409: STATE_409,
+        },
+    )
+    def post(self, request, pk: int):
+        job = self.job(pk)
+        data = self.parse(ScheduleDecisionSerializer, request.data)
+        job = scheduling_services.job_schedule_reject(
+            user=request.user, job=job, comment=data["comment"]
+        )
         return self.present(job)
 
 

@@ -9,6 +9,7 @@ from operations_app.api import (
     platforms,
     snapshots,
     vms,
+    windows,
 )
 
 app_name = "operations-api"
@@ -42,6 +43,9 @@ urlpatterns = [
     ),
     path("jobs/<int:pk>/", jobs.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
+    path("jobs/<int:pk>/schedule/", jobs.JobScheduleView.as_view(), name="job-schedule"),
+    path("jobs/<int:pk>/approve/", jobs.JobApproveView.as_view(), name="job-approve"),
+    path("jobs/<int:pk>/reject/", jobs.JobRejectView.as_view(), name="job-reject"),
     path(
         "jobs/<int:pk>/watch/confirm/",
         jobs.JobWatchConfirmView.as_view(),
@@ -64,5 +68,16 @@ urlpatterns = [
         "notifications/read/",
         notifications.NotificationReadView.as_view(),
         name="notification-read",
+    ),
+    # Maintenance windows (the fixed paths before a window's name).
+    path("windows/", windows.WindowListView.as_view(), name="window-list"),
+    path("windows/calendar/", windows.WindowCalendarView.as_view(), name="window-calendar"),
+    path("windows/export.ics", windows.WindowExportView.as_view(), name="window-export"),
+    path("windows/import/", windows.WindowImportView.as_view(), name="window-import"),
+    path("windows/<slug:name>/", windows.WindowDetailView.as_view(), name="window-detail"),
+    path(
+        "windows/<slug:name>/occurrences/",
+        windows.WindowOccurrencesView.as_view(),
+        name="window-occurrences",
     ),
 ]

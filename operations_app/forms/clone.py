@@ -10,13 +10,20 @@ from typing import cast
 from django import forms
 
 from operations_app.forms.base import ServiceErrorsMixin
+from operations_app.forms.scheduling import SCHEDULE_ERROR_FIELDS, ScheduleFieldsMixin
 from operations_app.models import Platform
 from operations_app.selectors.clone import approved_versions
 from profiles_app.models import PolicyVersion
 
 
-class CloneForm(ServiceErrorsMixin, forms.Form):
-    service_error_fields = {"vm_name": "vm_name", "platform": "platform", "version": "version"}
+class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
+    service_error_fields = {
+        "vm_name": "vm_name",
+        "platform": "platform",
+        "version": "version",
+        **SCHEDULE_ERROR_FIELDS,
+    }
+    field_order = ["version", "platform", "vm_name"]
 
     version = forms.TypedChoiceField(
         label="Profile version",
@@ -37,8 +44,9 @@ class CloneForm(ServiceErrorsMixin, forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, windows=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.set_windows(windows)
         versions = list(approved_versions())
         self.versions = {v.pk: v for v in versions}
         groups: dict[str, list[tuple[int, str]]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 
 from operations_app.forms.base import ServiceErrorsMixin
+from operations_app.forms.scheduling import SCHEDULE_ERROR_FIELDS, ScheduleFieldsMixin
 from operations_app.models import Platform
 from operations_app.selectors.platforms import platform_migration_targets
 
@@ -28,12 +29,18 @@ MIGRATION_MODE_OPTIONS = (
 )
 
 
-class MigrateForm(ServiceErrorsMixin, forms.Form):
-    """Where to move a VM and how. The target list offers enabled platforms other than
-    the VM's own, but any platform name is accepted here: the service says why it
-    cannot be the target, on the ``target`` field."""
+class MigrateForm(ServiceErrorsMixin, ScheduleFieldsMixin):
+    """Where to move a VM, how, and when. The target list offers enabled platforms other
+    than the VM's own, but any platform name is accepted here: the service says why it
+    cannot be the target, on the ``target`` field. "When" offers the maintenance windows
+    that cover the VM (``windows``)."""
 
-    service_error_fields = {"target": "target", "mode": "mode", "platform": "target"}
+    service_error_fields = {
+        "target": "target",
+        "mode": "mode",
+        "platform": "target",
+        **SCHEDULE_ERROR_FIELDS,
+    }
 
     target = forms.ModelChoiceField(
         label="Target platform",
@@ -48,17 +55,11 @@ class MigrateForm(ServiceErrorsMixin, forms.Form):
         initial="auto",
         widget=forms.RadioSelect(choices=[(v, label) for v, label, _ in MIGRATION_MODE_OPTIONS]),
     )
-    maintenance_window = forms.BooleanField(
-        label="Only inside the next maintenance window",
-        required=False,
-        disabled=True,
-        help_text="Not available yet: maintenance-window scheduling is still to come, so a "
-        "migration starts as soon as a worker picks it up.",
-    )
 
-    def __init__(self, *args, vm, **kwargs):
+    def __init__(self, *args, vm, windows=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.vm = vm
+        self.set_windows(windows)
         self.targets = list(platform_migration_targets(vm=vm))
         target = self.fields["target"]
         target.widget.choices = [("", "Choose a platform")] + [

@@ -20,6 +20,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from operations_app.management.schedule_cli import schedule_rows
 from operations_app.models import (
     TERMINAL_STATUSES,
     JobEvent,
@@ -73,11 +74,23 @@ def cli_user(username: str | None):
     return user
 
 
-def request_clone(*, user, profile: str, number: int | None, platform: str, vm_name: str):
+def schedule_arguments(opts: dict) -> dict:
+    """``--window``, ``--at`` and ``--on-miss`` for a request service (the service parses
+    and checks them, naming ``window``, ``at`` or ``on_miss``)."""
+    return {
+        "window": opts.get("window") or None,
+        "at": opts.get("at") or None,
+        "on_miss": opts.get("on_miss") or "next",
+    }
+
+
+def request_clone(
+    *, user, profile: str, number: int | None, platform: str, vm_name: str, **when: Any
+):
     version = clone_selectors.clone_source(profile=profile, number=number)
     target = platform_selectors.platform_named(platform)
     return clone_services.job_request_clone(
-        user=user, version=version, platform=target, vm_name=vm_name
+        user=user, version=version, platform=target, vm_name=vm_name, **when
     )
 
 
@@ -86,9 +99,11 @@ def _migration_objects(*, vm: str, source: str | None, target: str):
     return found, platform_selectors.platform_ref(target, path="target")
 
 
-def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str):
+def request_migrate(*, user, vm: str, source: str | None, target: str, mode: str, **when: Any):
     found, platform = _migration_objects(vm=vm, source=source, target=target)
-    return migration_services.job_request_migrate(user=user, vm=found, target=platform, mode=mode)
+    return migration_services.job_request_migrate(
+        user=user, vm=found, target=platform, mode=mode, **when
+    )
 
 
 def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str) -> dict:
@@ -96,9 +111,11 @@ def migration_plan(*, user, vm: str, source: str | None, target: str, mode: str)
     return migration_services.migration_preview(user=user, vm=found, target=platform, mode=mode)
 
 
-def request_snapshot(*, user, vm: str, platform: str | None, description: str):
+def request_snapshot(*, user, vm: str, platform: str | None, description: str, **when: Any):
     found = vm_selectors.vm_named(vm, platform=platform or "")
-    return snapshot_services.job_request_snapshot(user=user, vm=found, description=description)
+    return snapshot_services.job_request_snapshot(
+        user=user, vm=found, description=description, **when
+    )
 
 
 def request_rollback(*, user, vm: str, platform: str | None, snapshot: str):
@@ -113,9 +130,9 @@ def vm_snapshot_list(*, vm: str, platform: str | None, include_removed: bool):
     return found, list(snapshot_services.vm_snapshots(vm=found, include_removed=include_removed))
 
 
-def request_destroy(*, user, vm: str, platform: str | None):
+def request_destroy(*, user, vm: str, platform: str | None, **when: Any):
     target = vm_selectors.vm_named(vm, platform=platform or "")
-    return decommission_services.job_request_decommission(user=user, vm=target)
+    return decommission_services.job_request_decommission(user=user, vm=target, **when)
 
 
 def watch_extend(*, user, job: OperationJob, minutes: str | int) -> OperationJob:
@@ -131,7 +148,12 @@ def watch_extend(*, user, job: OperationJob, minutes: str | int) -> OperationJob
 def job_or_error(pk: int) -> OperationJob:
     job = (
         OperationJob.objects.select_related(
-            "platform", "profile_version__policy", "requested_by", "source_platform"
+            "platform",
+            "profile_version__policy",
+            "requested_by",
+            "source_platform",
+            "window",
+            "approved_by",
         )
         .filter(pk=pk)
         .first()
@@ -222,6 +244,7 @@ def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
         ("finished", _when(job.finished_at)),
         ("duration", _duration(job_selectors.job_duration_s(job))),
     ]
+    rows += schedule_rows(job)
     if job.status == JobStatus.WATCHING:
         rows.append(("watch until", watch_until_text(job)))
         health = job_selectors.job_latest_payload(job=job, kind="health", upto=job.event_seq)

@@ -26,6 +26,9 @@ class JobKind(models.TextChoices):
 
 
 class JobStatus(models.TextChoices):
+    # Requested for a window or a time: recorded, not queued until it may start (see
+    # services.scheduling). Not active: it holds no VM until it is queued.
+    SCHEDULED = "scheduled", "Scheduled"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     VERIFYING = "verifying", "Verifying"
@@ -38,6 +41,12 @@ class JobStatus(models.TextChoices):
     ROLLED_BACK = "rolled_back", "Rolled back"
     CANCELLED = "cancelled", "Cancelled"
     ERRORED = "errored", "Errored"
+    # A scheduled job that never started: its window or time passed (expired), the
+    # checks before it would have started refused it (skipped), or an approver did not
+    # let it run (rejected).
+    EXPIRED = "expired", "Expired"
+    SKIPPED = "skipped", "Skipped"
+    REJECTED = "rejected", "Rejected"
 
 
 # Named groups: transitions are written against these.
@@ -55,12 +64,32 @@ TERMINAL_STATUSES = (
     JobStatus.ROLLED_BACK,
     JobStatus.CANCELLED,
     JobStatus.ERRORED,
+    JobStatus.EXPIRED,
+    JobStatus.SKIPPED,
+    JobStatus.REJECTED,
 )
+# Waiting for its window or time (services.scheduling); may still be edited or moved.
+WAITING_STATUSES = (JobStatus.SCHEDULED,)
 
 
 class JobTrigger(models.TextChoices):
     MANUAL = "manual", "Manual"
     POLICY = "policy", "Policy"
+
+
+class ScheduleMode(models.TextChoices):
+    """How a scheduled job's start was asked for."""
+
+    WINDOW = "window", "In a named maintenance window"
+    AUTO = "auto", "In the next maintenance window covering it"
+    AT = "at", "At a time"
+
+
+class OnMiss(models.TextChoices):
+    """What a scheduled job does when its start interval passes without it starting."""
+
+    NEXT = "next", "Move to the window's next occurrence"
+    EXPIRE = "expire", "End as expired"
 
 
 class OperationJob(models.Model):
@@ -127,6 +156,50 @@ class OperationJob(models.Model):
         blank=True,
         help_text="While watching: when the health watch ends unless confirmed or extended.",
     )
+
+    # Scheduling (services.scheduling): a job requested for a window or a time waits as
+    # ``scheduled`` and is queued between ``not_before`` and ``not_after``.
+    schedule = models.CharField(
+        max_length=10,
+        choices=ScheduleMode.choices,
+        blank=True,
+        help_text="How its start was asked for; empty for a job queued at once.",
+    )
+    not_before = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Scheduled: the earliest start."
+    )
+    not_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Scheduled: the latest start (the window's cutoff, or the time plus a grace).",
+    )
+    window = models.ForeignKey(
+        "operations_app.MaintenanceWindow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scheduled_jobs",
+        help_text="Scheduled: the window whose occurrence it waits for.",
+    )
+    on_miss = models.CharField(
+        max_length=10,
+        choices=OnMiss.choices,
+        default=OnMiss.NEXT,
+        help_text="Scheduled: what happens when its interval passes without it starting.",
+    )
+    approval_required = models.BooleanField(
+        default=False,
+        help_text="Scheduled: it waits for an approver other than its requester.",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
     history = HistoricalRecords(
         excluded_fields=["heartbeat_at", "enqueued_at", "progress", "current_step", "event_seq"]
     )
@@ -157,6 +230,14 @@ class OperationJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == JobStatus.SCHEDULED
+
+    @property
+    def awaits_approval(self) -> bool:
+        return self.is_scheduled and self.approval_required and self.approved_by_id is None
 
 
 class StepStatus(models.TextChoices):

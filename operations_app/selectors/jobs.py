@@ -86,7 +86,13 @@ def job_list_all(
 
 def _filtered(qs, *, kind, status, platform, vm_name) -> QuerySet[OperationJob]:
     qs = qs.select_related(
-        "platform", "source_platform", "profile_version__policy", "requested_by", "trigger_policy"
+        "platform",
+        "source_platform",
+        "profile_version__policy",
+        "requested_by",
+        "trigger_policy",
+        "window",
+        "approved_by",
     )
     if kind:
         qs = qs.filter(kind=kind)
@@ -114,6 +120,8 @@ def job_get(*, user, pk: int) -> OperationJob:
             "requested_by",
             "trigger_policy",
             "vm",
+            "window",
+            "approved_by",
         )
         .filter(pk=pk)
         .first()

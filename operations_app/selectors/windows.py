@@ -27,6 +27,7 @@ from operations_app.windows import (
     occurrence_at,
     occurrences,
 )
+from profiles_app.models import Policy
 
 
 def window_list(*, enabled: bool | None = None, kind: str = "") -> QuerySet[MaintenanceWindow]:
@@ -37,6 +38,11 @@ def window_list(*, enabled: bool | None = None, kind: str = "") -> QuerySet[Main
     if kind:
         qs = qs.filter(kind=kind)
     return qs
+
+
+def window_get(name: str) -> MaintenanceWindow | None:
+    """The window named ``name`` (platforms and profiles prefetched), or None."""
+    return window_list().filter(name=name).first()
 
 
 def window_occurrences(
@@ -128,3 +134,57 @@ def window_conflicts(
     """Maintenance occurrences in ``[start, end)`` that a blackout with an overlapping
     scope cuts into (default: among the enabled windows)."""
     return conflicts(_entries(windows), start, end)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def window_history(window: MaintenanceWindow) -> list[dict[str, Any]]:
+    """The window's recorded changes, oldest first: ``{"when", "user", "type" ("+", "~"
+    or "-"), "reason", "values"}``, ``values`` the window's settings after the change
+    (``platforms`` and ``profiles`` as names, as its scope was then). Four queries."""
+
+    records = list(
+        MaintenanceWindow.history.filter(id=window.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    # simple-history keeps each record's scope in a model of its own per relation.
+    scope_rows: dict[str, dict[int, list[int]]] = {"platforms": {}, "profiles": {}}
+    for relation, column in (("platforms", "platform_id"), ("profiles", "policy_id")):
+        if records:
+            through = getattr(records[0], relation).model
+            for history_id, pk in through.objects.filter(history__in=records).values_list(
+                "history_id", column
+            ):
+                scope_rows[relation].setdefault(history_id, []).append(pk)
+    platform_ids = {pk for pks in scope_rows["platforms"].values() for pk in pks}
+    profile_ids = {pk for pks in scope_rows["profiles"].values() for pk in pks}
+    platform_names = dict(Platform.objects.filter(pk__in=platform_ids).values_list("pk", "name"))
+    profile_names = dict(Policy.objects.filter(pk__in=profile_ids).values_list("pk", "name"))
+    fields = [
+        f.name
+        for f in MaintenanceWindow._meta.concrete_fields
+        if f.name not in ("id", "created_by", "created_at", "updated_at")
+    ]
+    history = []
+    for record in records:
+        values = {name: getattr(record, name) for name in fields}
+        values["platforms"] = sorted(
+            platform_names.get(pk, f"#{pk}")
+            for pk in scope_rows["platforms"].get(record.history_id, [])
+        )
+        values["profiles"] = sorted(
+            profile_names.get(pk, f"#{pk}")
+            for pk in scope_rows["profiles"].get(record.history_id, [])
+        )
+        history.append(
+            {
+                "when": record.history_date,
+                "user": record.history_user,
+                "type": record.history_type,
+                "reason": record.history_change_reason or "",
+                "values": values,
+            }
+        )
+    return history

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from django.db import transaction
 
-from operations_app.models import JobKind, JobTrigger, ManagedVM, OperationJob, Platform, VMState
+from operations_app.models import (
+    JobKind,
+    JobTrigger,
+    ManagedVM,
+    OnMiss,
+    OperationJob,
+    Platform,
+    VMState,
+)
 from operations_app.services.jobs import job_create
+from operations_app.services.schedule_when import schedule_request
 from profiles_app.models import PolicyVersion, VersionStatus
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import AUTHORS, OPERATORS, has_role
@@ -52,8 +62,13 @@ def job_request_clone(
     trigger_policy=None,
     trigger_detail: str = "",
     params: dict | None = None,
+    window: str | None = None,
+    at: datetime | str | None = None,
+    on_miss: str = OnMiss.NEXT,
 ) -> OperationJob:
-    """Queue a clone of an approved profile version onto a platform as ``vm_name``."""
+    """Queue a clone of an approved profile version onto a platform as ``vm_name``; with
+    ``window`` (a maintenance window's name, or "auto") or ``at`` (an aware time) it is
+    scheduled instead (``services.schedule_when``)."""
     _check_vm_name(vm_name)
     version = PolicyVersion.objects.select_related("policy").get(pk=version.pk)
     if version.status != VersionStatus.APPROVED:
@@ -77,4 +92,5 @@ def job_request_clone(
         vm_name=vm_name,
         params=params or {},
     )
+    schedule_request(job, window=window, at=at, on_miss=on_miss)
     return job_create(job=job, user=user)

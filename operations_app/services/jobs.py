@@ -15,30 +15,42 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from operations_app.models import ACTIVE_STATUSES, JobKind, JobStatus, JobStep, OperationJob
+from operations_app.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    JobKind,
+    JobStatus,
+    JobStep,
+    OperationJob,
+)
 from operations_app.services.events import job_event
 from operations_app.services.queue import queue_after_commit
+from operations_app.services.schedule_when import schedule_recorded
 from vmpersona.errors import NotPermitted, StateConflict
 from vmpersona.history import attribute_change
 from vmpersona.roles import OPERATORS, has_role
 
+# ``job_transition``'s default ``user``: the request's user (simple-history's middleware).
+_REQUEST_USER: Any = object()
+
 
 def job_transition(
-    *, job: OperationJob, to: str, allowed: Iterable[str], reason: str = "", **fields: Any
+    *,
+    job: OperationJob,
+    to: str,
+    allowed: Iterable[str],
+    reason: str = "",
+    user: Any = _REQUEST_USER,
+    **fields: Any,
 ) -> OperationJob:
-    """Move ``job`` to ``to`` if its status is one of ``allowed``; else ``StateConflict``."""
+    """Move ``job`` to ``to`` if its status is one of ``allowed``; else ``StateConflict``.
+    ``user``: who the history row names (default: the request's user, if any)."""
     allowed = tuple(allowed)
     now = timezone.now()
     updates: dict[str, Any] = {"status": to, **fields}
     if to == JobStatus.RUNNING and "started_at" not in fields:
         updates["started_at"] = now
-    if to in (
-        JobStatus.SUCCEEDED,
-        JobStatus.FAILED,
-        JobStatus.ROLLED_BACK,
-        JobStatus.CANCELLED,
-        JobStatus.ERRORED,
-    ):
+    if to in TERMINAL_STATUSES:
         updates["finished_at"] = now
     with transaction.atomic():
         changed = OperationJob.objects.filter(pk=job.pk, status__in=allowed).update(**updates)
@@ -49,7 +61,10 @@ def job_transition(
             raise StateConflict(f"Job #{job.pk} is {current}; it cannot become {to}.")
         job.refresh_from_db()
         # One history row per transition, with the reason.
-        attribute_change(job, reason=reason or f"status {to}")
+        if user is _REQUEST_USER:
+            attribute_change(job, reason=reason or f"status {to}")
+        else:
+            attribute_change(job, reason=reason or f"status {to}", user=user)
         job.save(update_fields=["status"])
         job_event(job=job, kind="status", status=to, reason=reason, progress=job.progress)
     return job
@@ -126,6 +141,8 @@ def step_finish(*, step: JobStep, status: str, output: str = "") -> JobStep:
 
 
 def job_create(*, job: OperationJob, user) -> OperationJob:
+    """Record ``job`` and hand it to the queue after commit; a ``scheduled`` job waits
+    for ``services.scheduling`` to queue it."""
     try:
         with transaction.atomic():
             attribute_change(job, user=user, reason=f"{job.kind} requested")
@@ -138,17 +155,33 @@ def job_create(*, job: OperationJob, user) -> OperationJob:
             f"VM '{job.vm_name}' already has an active job (#{active.pk if active else '?'}); wait for it or cancel it."
         ) from exc
     job_event(job=job, kind="status", status=job.status, reason="requested")
-    queue_after_commit(job)
+    if job.status == JobStatus.SCHEDULED:
+        schedule_recorded(job)
+    else:
+        queue_after_commit(job)
     return job
 
 
 def job_cancel(*, user, job: OperationJob) -> OperationJob:
-    """Ask a job to stop: a queued job ends at once; a running one rolls back at its next step."""
+    """Ask a job to stop: a scheduled or queued job ends at once; a running one rolls
+    back at its next step."""
     if not (
         has_role(user, OPERATORS)
         or (job.requested_by_id and job.requested_by_id == getattr(user, "pk", None))
     ):
         raise NotPermitted("Only operators or the job's requester may cancel it.")
+    by = getattr(user, "username", "") or "the system"
+    try:
+        return job_transition(
+            job=job,
+            to=JobStatus.CANCELLED,
+            allowed=[JobStatus.SCHEDULED],
+            reason=f"scheduled job cancelled by {by}",
+            user=user,
+            error=f"Cancelled by {by} before it started.",
+        )
+    except StateConflict:
+        pass  # not (or no longer) scheduled: cancel it as any other job
     with transaction.atomic():
         changed = OperationJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
             cancel_requested=True

@@ -8,15 +8,25 @@ they are now.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
 from operations_app import hypervisor as hv
 from operations_app.adaptation.move import plan_move
-from operations_app.models import JobKind, JobTrigger, ManagedVM, OperationJob, Platform, VMState
+from operations_app.models import (
+    JobKind,
+    JobTrigger,
+    ManagedVM,
+    OnMiss,
+    OperationJob,
+    Platform,
+    VMState,
+)
 from operations_app.services.jobs import job_create
 from operations_app.services.platforms import platform_connect
+from operations_app.services.schedule_when import schedule_request
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import OPERATORS, has_role
 
@@ -59,8 +69,13 @@ def job_request_migrate(
     trigger_policy=None,
     trigger_detail: str = "",
     params: dict | None = None,
+    window: str | None = None,
+    at: datetime | str | None = None,
+    on_miss: str = OnMiss.NEXT,
 ) -> OperationJob:
-    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold)."""
+    """Queue the move of a managed VM to another platform (``mode``: auto, live or cold);
+    with ``window`` (a maintenance window's name, or "auto") or ``at`` (an aware time)
+    it is scheduled instead (``services.schedule_when``)."""
     vm = migration_check(user=user, vm=vm, target=target, mode=mode)
     version = vm.profile_version
     assert version is not None  # migration_check refuses a VM without one
@@ -78,6 +93,7 @@ def job_request_migrate(
         vm_name=vm.name,
         params={**(params or {}), "mode": mode},
     )
+    schedule_request(job, window=window, at=at, on_miss=on_miss)
     return job_create(job=job, user=user)
 
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from operations_app.models import Notification, OperationJob, Severity
 from operations_app.services.events import push, user_group
-from vmpersona.roles import OPERATORS
+from vmpersona.roles import APPROVERS, OPERATORS
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,17 @@ def administrators():
     return (
         User.objects.filter(is_active=True)
         .filter(Q(is_superuser=True) | Q(groups__name=OPERATORS))
+        .distinct()
+    )
+
+
+def approvers():
+    """Superusers and approvers: the people who may approve a scheduled job (its
+    requester aside; ``services.scheduling`` checks that)."""
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=APPROVERS))
         .distinct()
     )
 

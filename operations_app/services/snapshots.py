@@ -9,6 +9,7 @@ the newest ``VMPERSONA_SNAPSHOT_RETENTION`` per VM and deletes the rest in libvi
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -18,12 +19,14 @@ from operations_app.models import (
     JobKind,
     JobTrigger,
     ManagedVM,
+    OnMiss,
     OperationJob,
     SnapshotOrigin,
     VMSnapshot,
     VMState,
 )
 from operations_app.services.jobs import job_create
+from operations_app.services.schedule_when import schedule_request
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import OPERATORS, has_role
 
@@ -49,8 +52,17 @@ def _operable(user, vm: ManagedVM, what: str) -> ManagedVM:
     return vm
 
 
-def _queue(kind: str, *, user, vm: ManagedVM, trigger: str, params: dict) -> OperationJob:
-    """Queue a job of ``kind`` on ``vm`` where it runs now."""
+def _queue(
+    kind: str,
+    *,
+    user,
+    vm: ManagedVM,
+    trigger: str,
+    params: dict,
+    when: dict | None = None,
+) -> OperationJob:
+    """Queue a job of ``kind`` on ``vm`` where it runs now (``when``: ``window``, ``at``
+    and ``on_miss`` to schedule it instead)."""
     job = OperationJob(
         kind=kind,
         trigger=trigger,
@@ -62,20 +74,35 @@ def _queue(kind: str, *, user, vm: ManagedVM, trigger: str, params: dict) -> Ope
         vm_name=vm.name,
         params=params,
     )
+    if when:
+        schedule_request(job, **when)
     return job_create(job=job, user=user)
 
 
 @transaction.atomic
 def job_request_snapshot(
-    *, user, vm: ManagedVM, description: str = "", trigger: str = JobTrigger.MANUAL
+    *,
+    user,
+    vm: ManagedVM,
+    description: str = "",
+    trigger: str = JobTrigger.MANUAL,
+    window: str | None = None,
+    at: datetime | str | None = None,
+    on_miss: str = OnMiss.NEXT,
 ) -> OperationJob:
-    """Queue a snapshot of ``vm`` (with its memory when it runs and the disks allow)."""
+    """Queue a snapshot of ``vm`` (with its memory when it runs and the disks allow);
+    with ``window`` or ``at`` it is scheduled instead (``services.schedule_when``)."""
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX or _CONTROL.search(description):
         raise field_error("description", f"at most {DESCRIPTION_MAX} characters, on one line")
     vm = _operable(user, vm, "take snapshots")
     return _queue(
-        JobKind.SNAPSHOT, user=user, vm=vm, trigger=trigger, params={"description": description}
+        JobKind.SNAPSHOT,
+        user=user,
+        vm=vm,
+        trigger=trigger,
+        params={"description": description},
+        when={"window": window, "at": at, "on_miss": on_miss},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,8 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from operations_app.forms.clone import CloneForm
+from operations_app.models import JobStatus, WindowKind
 from operations_app.selectors import clone as clone_selectors
+from operations_app.selectors import windows as window_selectors
 from operations_app.services import clones as clone_services
+from operations_app.services.schedule_when import schedule_text
 from operations_app.views.common import can_clone
 from profiles_app.models import VersionStatus
 from vmpersona.errors import DomainError, http_status
@@ -45,6 +49,13 @@ def _initial_version(request: HttpRequest) -> tuple[int | None, str]:
     return version.pk, ""
 
 
+def _form(data=None, **kwargs) -> CloneForm:
+    """The form, offering every enabled maintenance window (the service checks that the
+    one chosen covers the new VM)."""
+    windows = window_selectors.window_list(enabled=True, kind=WindowKind.MAINTENANCE)
+    return CloneForm(data, windows=windows, **kwargs)
+
+
 def _render_clone(request, form: CloneForm, *, status: int = 200) -> HttpResponse:
     return render(
         request,
@@ -53,6 +64,12 @@ def _render_clone(request, form: CloneForm, *, status: int = 200) -> HttpRespons
             "form": form,
             "can_clone": can_clone(request.user),
             "is_operator": has_role(request.user, OPERATORS),
+            "schedule_help": {
+                "windows_help": "The enabled maintenance windows; the one chosen must "
+                "cover the new VM (its platform, profile and flags)",
+                "no_windows": "No maintenance window is enabled",
+                "approval_flags": settings.VMPERSONA_SCHEDULE_APPROVAL_FLAGS,
+            },
         },
         status=status,
     )
@@ -61,7 +78,7 @@ def _render_clone(request, form: CloneForm, *, status: int = 200) -> HttpRespons
 @login_required
 def clone_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = CloneForm(request.POST)
+        form = _form(request.POST)
         if not form.is_valid():
             return _render_clone(request, form, status=400)
         version = form.selected_version()
@@ -71,6 +88,7 @@ def clone_form(request: HttpRequest) -> HttpResponse:
                 version=version,
                 platform=form.cleaned_data["platform"],
                 vm_name=form.cleaned_data["vm_name"],
+                **form.schedule_arguments(),
             )
         except ValidationError as exc:
             form.add_service_error(exc)
@@ -78,10 +96,11 @@ def clone_form(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
             return _render_clone(request, form, status=http_status(exc))
-        messages.success(
-            request,
-            f"Clone of {version.label} to {job.platform.name} as {job.vm_name} queued (job #{job.pk}).",
-        )
+        what = f"Clone of {version.label} to {job.platform.name} as {job.vm_name}"
+        if job.status == JobStatus.SCHEDULED:
+            messages.success(request, f"{what} scheduled (job #{job.pk}): {schedule_text(job)}.")
+        else:
+            messages.success(request, f"{what} queued (job #{job.pk}).")
         return redirect(job)
     initial: dict[str, Any] = {}
     version_pk, problem = _initial_version(request)
@@ -92,4 +111,4 @@ def clone_form(request: HttpRequest) -> HttpResponse:
     platform = request.GET.get("platform", "").strip()
     if platform:
         initial["platform"] = platform
-    return _render_clone(request, CloneForm(initial=initial))
+    return _render_clone(request, _form(initial=initial))

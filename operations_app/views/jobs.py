@@ -1,5 +1,5 @@
-"""Job pages: the list, a job's page, its verification report, cancelling, and
-confirming or extending a job's health watch.
+"""Job pages: the list, a job's page, its verification report, cancelling, confirming
+or extending a job's health watch, and moving, approving or rejecting a scheduled job.
 
 The job page is rendered with everything up to the job's newest event;
 static/js/job_live.js then follows the job from there over a websocket
@@ -19,14 +19,26 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from operations_app.models import ACTIVE_STATUSES, JobKind, JobStatus, OperationJob
+from operations_app.forms.scheduling import ScheduleMoveForm
+from operations_app.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    JobKind,
+    JobStatus,
+    OperationJob,
+    WindowKind,
+)
 from operations_app.presentation.formatting import duration_text
 from operations_app.presentation.jobs import log_line, watch_view
 from operations_app.presentation.migration import MIGRATION_RESULT_KEYS, job_migration
+from operations_app.presentation.scheduling import schedule_view
 from operations_app.selectors import jobs as job_selectors
 from operations_app.selectors import platforms as platform_selectors
+from operations_app.selectors import windows as window_selectors
 from operations_app.services import jobs as job_services
+from operations_app.services import scheduling as scheduling_services
 from operations_app.services import watch as watch_services
+from operations_app.services.schedule_when import schedule_text, scope_vm
 from operations_app.views.common import can_clone, job_or_404
 from vmpersona.errors import DomainError, error_text
 from vmpersona.roles import OPERATORS, has_role
@@ -36,9 +48,10 @@ LOG_LINES = 1000
 
 
 def _can_cancel(user, job: OperationJob) -> bool:
-    """Whether to offer Cancel; and, while the job is active, Confirm and Extend for its
-    health watch (the page shows them once it watches). The services check again."""
-    return job.status in ACTIVE_STATUSES and (
+    """Whether to offer Cancel (while scheduled or active); and, while the job is
+    active, Confirm and Extend for its health watch (the page shows them once it
+    watches). The services check again."""
+    return job.status in (JobStatus.SCHEDULED, *ACTIVE_STATUSES) and (
         has_role(user, OPERATORS)
         or (job.requested_by_id is not None and job.requested_by_id == user.pk)
     )
@@ -110,11 +123,23 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if job.status == JobStatus.WATCHING:
             health = job_selectors.job_latest_payload(job=job, kind="health", upto=last_seq)
         watch = watch_view(job, health)
+    move_form = None
+    if job.status == JobStatus.SCHEDULED and scheduling_services.may_edit_schedule(
+        request.user, job
+    ):
+        move_form = _move_form(job)
     return render(
         request,
         "operations_app/job_detail.html",
         {
             "job": job,
+            "schedule": schedule_view(job),
+            "can_approve": scheduling_services.may_approve(request.user, job),
+            "move_form": move_form,
+            "schedule_help": {
+                "windows_help": "The maintenance windows that cover its VM",
+                "no_windows": "No maintenance window covers its VM",
+            },
             "last_seq": last_seq,
             "duration": duration_text(job_selectors.job_duration_s(job)),
             "steps": [{"step": s, "duration": duration_text(s.duration_s)} for s in steps],
@@ -126,7 +151,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "migration": migration,
             "can_cancel": _can_cancel(request.user, job),
             "watch": watch,
-            "terminal_statuses": [str(s) for s in JobStatus if s not in ACTIVE_STATUSES],
+            "terminal_statuses": [str(s) for s in TERMINAL_STATUSES],
         },
     )
 
@@ -217,4 +242,77 @@ def job_watch_extend(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         f"Health watch of job #{pk} extended by {minutes} min: until {_watch_until(job)}.",
     )
+    return redirect(job)
+
+
+# --------------------------------------------------------------------------- scheduled jobs
+
+
+def _move_form(job: OperationJob, data=None) -> ScheduleMoveForm:
+    """Move a scheduled job: the maintenance windows that cover its VM are offered."""
+    windows = [
+        w
+        for w in window_selectors.windows_for(vm=scope_vm(job))
+        if w.kind == WindowKind.MAINTENANCE
+    ]
+    initial = {"on_miss": job.on_miss}
+    if job.window is not None:
+        initial["window"] = job.window.name
+    return ScheduleMoveForm(data, windows=windows, initial=initial)
+
+
+@login_required
+@require_POST
+def job_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    form = _move_form(job, request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Could not move job #{pk}: {_form_errors(form)}")
+        return redirect(job)
+    try:
+        job = scheduling_services.job_schedule_update(
+            user=request.user, job=job, **form.move_arguments()
+        )
+    except (DomainError, ValidationError) as exc:
+        messages.error(request, f"Could not move job #{pk}: {error_text(exc)}")
+        return redirect(job)
+    messages.success(request, f"Job #{pk} moved: it starts {schedule_text(job)}.")
+    return redirect(job)
+
+
+def _form_errors(form) -> str:
+    return "; ".join(
+        f"{name}: {message}" if name != "__all__" else message
+        for name, errors in form.errors.items()
+        for message in errors
+    )
+
+
+@login_required
+@require_POST
+def job_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    try:
+        job = scheduling_services.job_schedule_approve(
+            user=request.user, job=job, comment=request.POST.get("comment", "")
+        )
+    except (DomainError, ValidationError) as exc:
+        messages.error(request, f"Could not approve job #{pk}: {error_text(exc)}")
+        return redirect(job)
+    messages.success(request, f"Job #{pk} approved: it starts {schedule_text(job)}.")
+    return redirect(job)
+
+
+@login_required
+@require_POST
+def job_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    job = job_or_404(request.user, pk)
+    try:
+        job = scheduling_services.job_schedule_reject(
+            user=request.user, job=job, comment=request.POST.get("comment", "")
+        )
+    except (DomainError, ValidationError) as exc:
+        messages.error(request, f"Could not reject job #{pk}: {error_text(exc)}")
+        return redirect(job)
+    messages.success(request, f"Job #{pk} rejected; its requester is told why.")
     return redirect(job)

@@ -2,8 +2,8 @@
 
 The migrate form posts to itself with one of two buttons: "preview" calls
 ``migration_preview`` (a dry run that reads both hosts and changes nothing) and shows its
-plan under the form; "migrate" calls ``job_request_migrate`` and goes to the new job's
-page. The services check roles and states; a refusal comes back on the form, on the
+plan under the form; "migrate" calls ``job_request_migrate`` (now, or scheduled for a
+maintenance window or a time, as "When" says) and goes to the new job's page. The services check roles and states; a refusal comes back on the form, on the
 field its path names, never as an error page. ``job_migration_section`` renders the
 Migration section of a migrate job's page on its own, for job_live.js to refresh it as
 the job reaches the steps that fill it in.
@@ -11,6 +11,7 @@ the job reaches the steps that fill it in.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,14 +19,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from operations_app.forms.migrate import MigrateForm
-from operations_app.models import JobKind, ManagedVM
+from operations_app.models import JobKind, JobStatus, ManagedVM, WindowKind
 from operations_app.presentation.migration import job_migration, preview_view, vm_migratable
 from operations_app.selectors import jobs as job_selectors
+from operations_app.selectors import windows as window_selectors
 from operations_app.services import migrations as migration_services
 from operations_app.services.migrations import migration_preview
+from operations_app.services.schedule_when import schedule_text
 from operations_app.views.common import job_or_404, vm_or_404
 from vmpersona.errors import DomainError, http_status
 from vmpersona.roles import OPERATORS, has_role
+
+
+def _form(vm: ManagedVM, data=None, **kwargs) -> MigrateForm:
+    """The form, offering the maintenance windows that cover the VM."""
+    windows = [w for w in window_selectors.windows_for(vm=vm) if w.kind == WindowKind.MAINTENANCE]
+    return MigrateForm(data, vm=vm, windows=windows, **kwargs)
 
 
 def _render(
@@ -46,6 +55,11 @@ def _render(
             "preview": preview_view(preview) if preview is not None else None,
             "is_operator": has_role(request.user, OPERATORS),
             "migratable": vm_migratable(vm),
+            "schedule_help": {
+                "windows_help": "The maintenance windows that cover this VM",
+                "no_windows": "No maintenance window covers this VM",
+                "approval_flags": settings.VMPERSONA_SCHEDULE_APPROVAL_FLAGS,
+            },
         },
         status=status,
     )
@@ -55,11 +69,11 @@ def _render(
 def vm_migrate(request: HttpRequest, pk: int) -> HttpResponse:
     vm = vm_or_404(pk)
     if request.method != "POST":
-        form = MigrateForm(vm=vm, initial={"target": request.GET.get("target", "").strip()})
+        form = _form(vm, initial={"target": request.GET.get("target", "").strip()})
         if not has_role(request.user, OPERATORS):
             return _render(request, vm, form, status=403)
         return _render(request, vm, form, status=200 if vm_migratable(vm) else 409)
-    form = MigrateForm(request.POST, vm=vm)
+    form = _form(vm, request.POST)
     if not form.is_valid():
         return _render(request, vm, form, status=400)
     target, mode = form.cleaned_data["target"], form.cleaned_data["mode"]
@@ -67,7 +81,7 @@ def vm_migrate(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if migrate:
             job = migration_services.job_request_migrate(
-                user=request.user, vm=vm, target=target, mode=mode
+                user=request.user, vm=vm, target=target, mode=mode, **form.schedule_arguments()
             )
         else:
             preview = migration_preview(user=request.user, vm=vm, target=target, mode=mode)
@@ -78,11 +92,11 @@ def vm_migrate(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, str(exc))
         return _render(request, vm, form, status=http_status(exc))
     if migrate:
-        messages.success(
-            request,
-            f"Migration of {vm.name} from {vm.platform.name} to {target.name} ({mode}) "
-            f"queued (job #{job.pk}).",
-        )
+        what = f"Migration of {vm.name} from {vm.platform.name} to {target.name} ({mode})"
+        if job.status == JobStatus.SCHEDULED:
+            messages.success(request, f"{what} scheduled (job #{job.pk}): {schedule_text(job)}.")
+        else:
+            messages.success(request, f"{what} queued (job #{job.pk}).")
         return redirect(job)
     return _render(request, vm, form, preview=preview)
 

@@ -19,12 +19,14 @@
   var root = document.getElementById("job-live");
   if (!root) return;
 
-  var TERMINAL = ["succeeded", "failed", "rolled_back", "cancelled", "errored"];
+  var TERMINAL = ["succeeded", "failed", "rolled_back", "cancelled", "errored", "expired",
+    "skipped", "rejected"];
   var LABELS = {
-    queued: "Queued", running: "Running", verifying: "Verifying", watching: "Watching health",
+    scheduled: "Scheduled", queued: "Queued", running: "Running", verifying: "Verifying", watching: "Watching health",
     succeeded: "Succeeded",
     failed: "Failed", rolling_back: "Rolling back", rolled_back: "Rolled back",
-    cancelled: "Cancelled", errored: "Errored", skipped: "Skipped"
+    cancelled: "Cancelled", errored: "Errored", skipped: "Skipped", expired: "Expired",
+    rejected: "Rejected"
   };
   var NO_RETRY_CODES = [4401, 4403, 4404];
   var POLL_MS = 2000;

@@ -275,7 +275,8 @@ def test_the_form_offers_the_enabled_platforms_the_vm_is_not_on(client, users, s
     response = client.get(migrate_url(vm), {"target": "host-c"})
     assert response.status_code == 200
     page = text_of(response)
-    options = re.findall(r'<option value="([^"]*)"', page)
+    target_select = re.search(r'<select name="target".*?</select>', page, re.S).group(0)
+    options = re.findall(r'<option value="([^"]*)"', target_select)
     assert options == ["", "host-b", "host-c"]
     assert '<option value="host-c" selected>' in page
     # Three modes, auto checked, each with its one-line explanation.
@@ -286,9 +287,12 @@ def test_the_form_offers_the_enabled_platforms_the_vm_is_not_on(client, users, s
     assert "Keeps the guest running and copies its memory and disks" in text
     assert "Shuts the guest down, copies its disks and starts it, adapted" in text
     assert "Live when nothing but the disk locations change" in text
-    # The maintenance window is a placeholder: shown, disabled, and says so.
-    assert re.search(r'<input type="checkbox" name="maintenance_window"[^>]*disabled', page)
-    assert "not available yet" in text
+    # When: now (checked), in a window, in the next covering window, or at a time.
+    for when in ("now", "window", "auto", "at"):
+        assert f'name="when" value="{when}"' in page
+    assert re.search(r'value="now" id="id_when_now"\s+checked', page)
+    assert 'type="datetime-local" name="at"' in page
+    assert "not available yet" not in text
     assert 'value="preview"' in page and "Preview (dry run)" in text
     assert 'value="migrate"' in page
     assert 'id="dry-run"' not in page  # nothing previewed yet
@@ -503,15 +507,12 @@ def test_a_disabled_target_and_a_second_request_are_refused_at_the_top(client, u
     assert OperationJob.objects.count() == 1
 
 
-def test_the_maintenance_window_box_cannot_be_switched_on(client, users, setup):
+def test_a_migration_without_when_is_queued_now(client, users, setup):
     client.force_login(users["operator"])
-    response = client.post(
-        migrate_url(setup["vm"]),
-        {"target": "host-b", "action": "migrate", "maintenance_window": "on"},
-    )
+    response = client.post(migrate_url(setup["vm"]), {"target": "host-b", "action": "migrate"})
     assert response.status_code == 302
     job = OperationJob.objects.get()
-    assert "maintenance_window" not in job.params
+    assert job.status == JobStatus.QUEUED and job.not_before is None
 
 
 # --- the job page --------------------------------------------------------------------------------

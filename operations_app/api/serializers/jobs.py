@@ -8,8 +8,9 @@ from rest_framework import serializers
 
 from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.migrations import MigrateJobSerializer
+from operations_app.api.serializers.scheduling import ScheduleFieldsSerializer
 from operations_app.api.serializers.snapshots import RollbackJobSerializer, SnapshotJobSerializer
-from operations_app.models import JobKind, JobStatus, JobTrigger, StepStatus
+from operations_app.models import JobKind, JobStatus, JobTrigger, OnMiss, ScheduleMode, StepStatus
 from operations_app.presentation.jobs import WATCH_EXTEND_MINUTES
 from operations_app.selectors import jobs as job_selectors
 from operations_app.services.watch import EXTEND_MINUTES_MAX
@@ -26,6 +27,9 @@ class JobLinksSerializer(serializers.Serializer):
     cancel = serializers.URLField()
     watch_confirm = serializers.URLField(help_text="End the health watch now (while watching)")
     watch_extend = serializers.URLField(help_text="Watch longer (while watching)")
+    schedule = serializers.URLField(help_text="Move a scheduled job, or change its on_miss")
+    approve = serializers.URLField(help_text="Approve a scheduled job that waits for it")
+    reject = serializers.URLField(help_text="Reject a scheduled job that waits for approval")
 
 
 class CheckCountsSerializer(serializers.Serializer):
@@ -79,6 +83,37 @@ class JobSerializer(serializers.Serializer):
         help_text="While `watching`: when the health watch ends (passed) unless it is "
         "confirmed or extended first",
     )
+    schedule = NamedChoiceField(
+        ScheduleMode,
+        read_only=True,
+        allow_blank=True,
+        help_text="How a scheduled job's start was asked for; empty for a job queued at once",
+    )
+    not_before = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Scheduled: the earliest start"
+    )
+    not_after = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Scheduled: the latest start (the occurrence's cutoff, or the time plus "
+        "the grace); past it the job moves on or expires (`on_miss`)",
+    )
+    window = serializers.CharField(
+        source="window.name",
+        allow_null=True,
+        read_only=True,
+        default=None,
+        help_text="Scheduled: the maintenance window it waits for",
+    )
+    on_miss = NamedChoiceField(OnMiss, read_only=True)
+    approval_required = serializers.BooleanField(
+        read_only=True,
+        help_text="Scheduled: it starts only once an approver other than its requester approves",
+    )
+    approved_by = serializers.CharField(
+        source="approved_by.username", allow_null=True, read_only=True, default=None
+    )
+    approved_at = serializers.DateTimeField(read_only=True, allow_null=True)
     duration_s = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -98,6 +133,9 @@ class JobSerializer(serializers.Serializer):
             "cancel": api_url(request, "job-cancel", pk=job.pk),
             "watch_confirm": api_url(request, "job-watch-confirm", pk=job.pk),
             "watch_extend": api_url(request, "job-watch-extend", pk=job.pk),
+            "schedule": api_url(request, "job-schedule", pk=job.pk),
+            "approve": api_url(request, "job-approve", pk=job.pk),
+            "reject": api_url(request, "job-reject", pk=job.pk),
         }
 
 
@@ -119,7 +157,8 @@ class JobListQuerySerializer(serializers.Serializer):
     status = serializers.CharField(
         required=False,
         allow_blank=True,
-        help_text="A status, several separated by commas, or `active` for every unfinished one",
+        help_text="A status, several separated by commas, or `active` for every queued or "
+        "running one (`scheduled` jobs are not active until they are queued)",
     )
     platform = serializers.CharField(required=False, allow_blank=True, help_text="Platform name")
     vm_name = serializers.CharField(required=False, allow_blank=True)
@@ -137,7 +176,7 @@ class JobListQuerySerializer(serializers.Serializer):
         return wanted
 
 
-class CloneJobSerializer(serializers.Serializer):
+class CloneJobSerializer(ScheduleFieldsSerializer):
     kind = serializers.ChoiceField(choices=[("clone", "Clone")])
     profile = serializers.CharField(help_text="Profile name")
     version = serializers.IntegerField(
@@ -150,7 +189,7 @@ class CloneJobSerializer(serializers.Serializer):
     vm_name = serializers.CharField(max_length=63, help_text="Lowercase letters, digits and dashes")
 
 
-class DecommissionJobSerializer(serializers.Serializer):
+class DecommissionJobSerializer(ScheduleFieldsSerializer):
     kind = serializers.ChoiceField(choices=[("decommission", "Decommission")])
     vm = serializers.IntegerField(min_value=1, help_text="Inventory id of the VM (see /vms/)")
 

@@ -6,6 +6,7 @@ from django.db import models
 from rest_framework import serializers
 
 from operations_app.api.serializers.common import IdOrNameField, NamedChoiceField
+from operations_app.api.serializers.scheduling import ScheduleFieldsSerializer
 
 
 class MigrationMode(models.TextChoices):
@@ -28,7 +29,7 @@ class MigrationSerializer(serializers.Serializer):
     mode = NamedChoiceField(MigrationMode, required=False, default=MigrationMode.AUTO)
 
 
-class MigrateJobSerializer(MigrationSerializer):
+class MigrateJobSerializer(MigrationSerializer, ScheduleFieldsSerializer):
     kind = serializers.ChoiceField(choices=[("migrate", "Migrate")])
 
 

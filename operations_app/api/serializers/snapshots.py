@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from operations_app.api.serializers.common import IdOrNameField, NamedChoiceField
+from operations_app.api.serializers.scheduling import ScheduleFieldsSerializer
 from operations_app.models import SnapshotOrigin
 
 
@@ -49,7 +50,7 @@ class VmOnPlatformSerializer(serializers.Serializer):
     )
 
 
-class SnapshotJobSerializer(VmOnPlatformSerializer):
+class SnapshotJobSerializer(VmOnPlatformSerializer, ScheduleFieldsSerializer):
     kind = serializers.ChoiceField(choices=[("snapshot", "Snapshot")])
     description = serializers.CharField(
         required=False,

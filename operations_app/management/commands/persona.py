@@ -1,7 +1,9 @@
 """``python manage.py persona ...``: platforms, inventory, images, labels of VMs and
 platforms, the local testbed, and jobs (clone, migrate, snapshot, rollback, destroy,
 list, show, cancel, follow, and confirm or extend a job's health watch) and a VM's
-snapshots.
+snapshots. Clone, migrate, snapshot and destroy take ``--window NAME|auto`` or ``--at
+ISO-TIME`` (and ``--on-miss next|expire``) to schedule the job; ``persona schedule
+list|move`` and ``persona job approve|reject ID`` handle scheduled jobs.
 
 Exit codes: 0 success, 1 invalid input (each error printed as ``<path>: <message>``),
 2 usage, 3 the operation was refused or failed (unknown object, unreachable host, a
@@ -11,8 +13,10 @@ while the job was still running.
 
 Requests, cancels and a health watch's confirm and extend are made as a user, who needs
 the roles the web UI asks for: name them with ``--as USER``, or set
-``VMPERSONA_CLI_USER``; there is no implicit default. Changes to platforms and labels
-are made as ``--as USER`` (an operator), or else as the system.
+``VMPERSONA_CLI_USER``; there is no implicit default. Changes to platforms, labels
+and maintenance windows (``persona window add|list|show|export|import|delete``,
+operations_app/management/window_cli.py) are made as ``--as USER`` (an operator), or
+else as the system.
 """
 
 from __future__ import annotations
@@ -25,22 +29,25 @@ from django.core.management.base import BaseCommand, CommandError
 
 from operations_app import testbed
 from operations_app.api.serializers.snapshots import VMSnapshotSerializer
-from operations_app.management import job_cli, platform_cli
+from operations_app.management import job_cli, platform_cli, schedule_cli, window_cli
 from operations_app.management.job_cli import JobOutcome
-from operations_app.models import BaseImage, JobKind, Platform
+from operations_app.models import BaseImage, JobKind, OnMiss, Platform
 from operations_app.presentation.jobs import WATCH_EXTEND_MINUTES
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
+from operations_app.services import scheduling as scheduling_services
 from operations_app.services import watch as watch_services
 from vmpersona.errors import DomainError, error_list
 
 JOB_USAGE = (
     "persona job ID [--events] [--wait] | persona job cancel ID --as USER | "
-    "persona job confirm ID --as USER | persona job extend ID [--minutes N] --as USER"
+    "persona job confirm ID --as USER | persona job extend ID [--minutes N] --as USER | "
+    "persona job approve ID [--comment TEXT] --as USER | "
+    "persona job reject ID --comment TEXT --as USER"
 )
-JOB_ACTIONS = ("cancel", "confirm", "extend")
+JOB_ACTIONS = ("cancel", "confirm", "extend", "approve", "reject")
 
 
 class Command(BaseCommand):
@@ -107,6 +114,8 @@ class Command(BaseCommand):
         self._as_option(reg)
         img_sub.add_parser("list", help="list base images")
 
+        window_cli.add_parser(sub, self._as_option)
+
         self._job_arguments(sub)
 
     def _as_option(self, p, *, requests: bool = False):
@@ -157,6 +166,7 @@ class Command(BaseCommand):
         )
         clone.add_argument("--platform", required=True, help="target platform")
         clone.add_argument("--name", required=True, dest="vm_name", help="name of the new VM")
+        self._schedule_options(clone)
         self._as_option(clone, requests=True)
         self._wait_options(clone)
 
@@ -187,6 +197,7 @@ class Command(BaseCommand):
             "exit 0 only if it would go ahead",
         )
         migrate.add_argument("--json", action="store_true", help="with --plan: print it as JSON")
+        self._schedule_options(migrate)
         self._as_option(migrate, requests=True)
         self._wait_options(migrate)
 
@@ -196,6 +207,7 @@ class Command(BaseCommand):
         snapshot.add_argument(
             "--description", default="", help="what it is for (at most 300 characters)"
         )
+        self._schedule_options(snapshot)
         self._as_option(snapshot, requests=True)
         self._wait_options(snapshot)
 
@@ -219,6 +231,7 @@ class Command(BaseCommand):
         destroy = sub.add_parser("destroy", help="decommission a VM")
         destroy.add_argument("vm", help="VM name (or inventory id)")
         destroy.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        self._schedule_options(destroy)
         self._as_option(destroy, requests=True)
         self._wait_options(destroy)
 
@@ -238,9 +251,10 @@ class Command(BaseCommand):
         )
         job.add_argument(
             "target",
-            metavar="ID|cancel|confirm|extend",
-            help="a job id; or cancel, confirm (end its health watch now, as passed) or "
-            "extend (watch longer) followed by the job id",
+            metavar="ID|cancel|confirm|extend|approve|reject",
+            help="a job id; or cancel, confirm (end its health watch now, as passed), "
+            "extend (watch longer), approve or reject (a scheduled job waiting for an "
+            "approver) followed by the job id",
         )
         job.add_argument("job_id", nargs="?", type=int, help="(after an action) the job id")
         job.add_argument("--events", action="store_true", help="also list the job's events")
@@ -249,8 +263,50 @@ class Command(BaseCommand):
             metavar="N",
             help=f"with extend: how many minutes longer to watch (default {WATCH_EXTEND_MINUTES})",
         )
+        job.add_argument("--comment", help="with approve or reject: why (required to reject)")
         self._as_option(job, requests=True)
         self._wait_options(job)
+
+        schedule = sub.add_parser(
+            "schedule", help="scheduled jobs: list them, or move one before it starts"
+        )
+        schedule_sub = schedule.add_subparsers(dest="action", required=True, metavar="ACTION")
+        schedule_list = schedule_sub.add_parser(
+            "list", help="jobs waiting for their window or time, by earliest start"
+        )
+        schedule_list.add_argument(
+            "--all", action="store_true", help="also jobs that were scheduled and started or ended"
+        )
+        move = schedule_sub.add_parser(
+            "move", help="give a scheduled job another window or time, or change --on-miss"
+        )
+        move.add_argument("job_id", type=int, metavar="ID")
+        self._schedule_options(move, on_miss_default=None)
+        self._as_option(move, requests=True)
+
+    def _schedule_options(self, p, *, on_miss_default: str | None = OnMiss.NEXT):
+        when = p.add_mutually_exclusive_group()
+        when.add_argument(
+            "--window",
+            metavar="NAME|auto",
+            help="schedule it: the next occurrence of this maintenance window, or auto (the "
+            "next window covering the VM); it starts inside it, before its cutoff, outside "
+            "blackouts",
+        )
+        when.add_argument(
+            "--at",
+            metavar="ISO-TIME",
+            help="schedule it for this time, with its UTC offset (2026-05-01T02:00+02:00)",
+        )
+        p.add_argument(
+            "--on-miss",
+            dest="on_miss",
+            choices=OnMiss.values,
+            default=on_miss_default,
+            help="if it cannot start in time: next (the next occurrence"
+            + ("; the default" if on_miss_default else "")
+            + ") or expire (a job for a time always expires)",
+        )
 
     def _wait_options(self, p):
         p.add_argument(
@@ -405,6 +461,9 @@ class Command(BaseCommand):
             f"base image {image.image_id} registered on {', '.join(p.name for p in platforms)}"
         )
 
+    def do_window(self, opts):
+        window_cli.run(opts, self.stdout, user=self._acting_user(opts))
+
     # ------------------------------------------------------------------ jobs
 
     def do_clone(self, opts):
@@ -414,6 +473,7 @@ class Command(BaseCommand):
             number=opts["version"],
             platform=opts["platform"],
             vm_name=opts["vm_name"],
+            **job_cli.schedule_arguments(opts),
         )
         self._queued(job, opts)
 
@@ -424,10 +484,14 @@ class Command(BaseCommand):
             )
         if opts["json"] and not opts["plan"]:
             raise CommandError("--json goes with --plan.", returncode=2)
+        if opts["plan"] and (opts["window"] or opts["at"]):
+            raise CommandError("--plan queues no job: there is nothing to schedule.", returncode=2)
         user = job_cli.cli_user(opts["as_user"])
         where = {"vm": opts["vm"], "source": opts["source"], "target": opts["target"]}
         if not opts["plan"]:
-            job = job_cli.request_migrate(user=user, mode=opts["mode"], **where)
+            job = job_cli.request_migrate(
+                user=user, mode=opts["mode"], **where, **job_cli.schedule_arguments(opts)
+            )
             self._queued(
                 job,
                 opts,
@@ -451,6 +515,7 @@ class Command(BaseCommand):
             vm=opts["vm"],
             platform=opts["platform"],
             description=opts["description"],
+            **job_cli.schedule_arguments(opts),
         )
         self._queued(job, opts, detail=f" on {job.platform.name}")
 
@@ -475,14 +540,20 @@ class Command(BaseCommand):
 
     def do_destroy(self, opts):
         job = job_cli.request_destroy(
-            user=job_cli.cli_user(opts["as_user"]), vm=opts["vm"], platform=opts["platform"]
+            user=job_cli.cli_user(opts["as_user"]),
+            vm=opts["vm"],
+            platform=opts["platform"],
+            **job_cli.schedule_arguments(opts),
         )
         self._queued(job, opts)
 
     def _queued(self, job, opts, detail: str = ""):
-        self.stdout.write(
-            f"job {job.pk} queued: {job.get_kind_display().lower()} {job.vm_name}{detail}"
-        )
+        if job.status == "scheduled":
+            self.stdout.write(schedule_cli.scheduled_line(job))
+        else:
+            self.stdout.write(
+                f"job {job.pk} queued: {job.get_kind_display().lower()} {job.vm_name}{detail}"
+            )
         if opts["wait"]:
             self._wait(job, opts, after=0)
 
@@ -495,6 +566,14 @@ class Command(BaseCommand):
             interval=opts["interval"],
             timeout=opts["timeout"],
         )
+
+    def do_schedule(self, opts):
+        if opts["action"] == "list":
+            schedule_cli.print_scheduled(self.stdout, include_ended=opts["all"])
+            return
+        job = job_cli.job_or_error(opts["job_id"])
+        job = schedule_cli.schedule_move(user=job_cli.cli_user(opts["as_user"]), job=job, opts=opts)
+        self.stdout.write(schedule_cli.scheduled_line(job))
 
     def do_jobs(self, opts):
         job_cli.print_jobs(
@@ -510,15 +589,31 @@ class Command(BaseCommand):
         target = opts["target"]
         if opts["minutes"] is not None and target != "extend":
             raise CommandError("--minutes goes with extend.", returncode=2)
+        if opts["comment"] is not None and target not in ("approve", "reject"):
+            raise CommandError("--comment goes with approve or reject.", returncode=2)
         if target in JOB_ACTIONS:
             if opts["job_id"] is None:
-                extra = " [--minutes N]" if target == "extend" else ""
+                extra = {
+                    "extend": " [--minutes N]",
+                    "approve": " [--comment TEXT]",
+                    "reject": " --comment TEXT",
+                }.get(target, "")
                 raise CommandError(f"usage: persona job {target} ID{extra} --as USER", returncode=2)
             job = job_cli.job_or_error(opts["job_id"])
             user = job_cli.cli_user(opts["as_user"])
             if target == "cancel":
                 job = job_services.job_cancel(user=user, job=job)
                 state = "cancelled" if job.status == "cancelled" else "cancel requested"
+            elif target == "approve":
+                job = scheduling_services.job_schedule_approve(
+                    user=user, job=job, comment=opts["comment"] or ""
+                )
+                state = f"approved by {user.username}"
+            elif target == "reject":
+                job = scheduling_services.job_schedule_reject(
+                    user=user, job=job, comment=opts["comment"] or ""
+                )
+                state = f"rejected by {user.username}"
             elif target == "confirm":
                 job = watch_services.job_watch_confirm(user=user, job=job)
                 state = "health watch confirmed; it ends after the probe round in progress"
