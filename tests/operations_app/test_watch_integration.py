@@ -28,7 +28,11 @@ from .test_migrate_integration import (  # noqa: F401 - fixtures
     pc_hosts,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.one_engine,
+    pytest.mark.django_db(transaction=True),
+]
 
 STATUS_PAGE = {
     "name": "status-page",
