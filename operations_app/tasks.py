@@ -1,6 +1,6 @@
 """django-q2 tasks: thin wrappers. Jobs are handed to their runner (``run_job``), the
 periodic work (inventory sync, capability refresh, metric pruning, the reaper,
-scheduled jobs) to services."""
+scheduled jobs and window reminders) to services."""
 
 from __future__ import annotations
 
@@ -64,7 +64,18 @@ def reap_jobs() -> list[int]:
 
 def start_scheduled_jobs() -> dict:
     """Periodic (every minute): queue scheduled jobs whose window or time has come,
-    move or end those that missed it."""
+    move or end those that missed it; then remind of the windows about to open, sum up
+    those whose work ended, and post to their webhooks (``services.window_notices``;
+    its trouble is logged, never allowed to fail the scheduling)."""
     from operations_app.services.scheduling import scheduled_jobs_tick
+    from operations_app.services.window_notices import window_reminders_tick
 
-    return scheduled_jobs_tick()
+    done = scheduled_jobs_tick()
+    try:
+        notices = window_reminders_tick()
+    except Exception:  # noqa: BLE001 - reminders must not break the scheduling tick
+        logger.exception("window reminders and summaries failed")
+    else:
+        if any(notices.values()):
+            logger.info("window notices: %s", notices)
+    return done

@@ -402,6 +402,14 @@ VMPERSONA_SCHEDULE_APPROVAL_FLAGS = [
     for flag in os.environ.get("VMPERSONA_SCHEDULE_APPROVAL_FLAGS", "Production").split(",")
     if flag.strip()
 ]
+# Maintenance windows: the requesters of an occurrence's scheduled jobs and the
+# administrators are reminded this many minutes before it opens (0: no reminders).
+VMPERSONA_WINDOW_REMINDER_MINUTES = max(
+    0, int(os.environ.get("VMPERSONA_WINDOW_REMINDER_MINUTES", "60"))
+)
+# The key window webhooks are signed with (X-VMPersona-Signature, HMAC-SHA256 of the
+# body); empty: derived from SECRET_KEY (services.window_notices.webhook_secret).
+VMPERSONA_WEBHOOK_SECRET = os.environ.get("VMPERSONA_WEBHOOK_SECRET", "")
 # libvirt's in-memory ``test:///default`` driver as a platform URI: tests, DEBUG, or on
 # purpose with VMPERSONA_ALLOW_TEST_DRIVER=1 (demos without a hypervisor).
 VMPERSONA_ALLOW_TEST_DRIVER = TESTING or DEBUG or env_bool("VMPERSONA_ALLOW_TEST_DRIVER", False)

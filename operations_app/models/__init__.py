@@ -27,11 +27,12 @@ from operations_app.models.platforms import (
     PlatformStatus,
 )
 from operations_app.models.snapshots import SnapshotOrigin, VMSnapshot
-from operations_app.models.windows import MaintenanceWindow, WindowKind
+from operations_app.models.windows import MaintenanceWindow, WindowKind, WindowOccurrenceRecord
 
 __all__ = [
     "MaintenanceWindow",
     "WindowKind",
+    "WindowOccurrenceRecord",
     "SnapshotOrigin",
     "VMSnapshot",
     "ACTIVE_STATUSES",

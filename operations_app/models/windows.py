@@ -173,3 +173,40 @@ class MaintenanceWindow(models.Model):
         finally:
             del self.skip_history_when_saving
         _history.create_historical_record(self, "+" if created else "~")
+
+
+class WindowOccurrenceRecord(models.Model):
+    """What was sent about one occurrence of a window (``services.window_notices``): the
+    reminder before it opens and the summary when its work ended, each once, and the
+    webhook deliveries of both (the payload kept, so a retry posts the same body)."""
+
+    window = models.ForeignKey(
+        MaintenanceWindow, on_delete=models.CASCADE, related_name="occurrence_records"
+    )
+    occurrence_start = models.DateTimeField()
+    occurrence_end = models.DateTimeField()
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    summarized_at = models.DateTimeField(null=True, blank=True)
+    reminder_payload = models.JSONField(default=dict, blank=True)
+    summary_payload = models.JSONField(default=dict, blank=True)
+    reminder_webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    summary_webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    reminder_webhook_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the webhook took the reminder."
+    )
+    summary_webhook_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the webhook took the summary."
+    )
+    webhook_error = models.TextField(blank=True, help_text="The last failed delivery.")
+    webhook_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurrence_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["window", "occurrence_start"], name="windowoccurrence_unique_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window_id}@{self.occurrence_start.isoformat()}"

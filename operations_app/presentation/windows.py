@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from operations_app.services.window_notices import WEBHOOK_ATTEMPTS
 from operations_app.windows import (
     BLACKOUT,
     CalendarRow,
@@ -102,6 +103,65 @@ def window_row(window: Any, now: datetime) -> dict[str, Any]:
         "open_now": occurrence_at(rule, now) is not None,
         "scope": scope_text(window.scope()),
     }
+
+
+def _delivery(sent_at: Any, delivered_at: Any, attempts: int, has_webhook: bool) -> str:
+    """How a reminder's or summary's webhook delivery went, in a word or three."""
+    if sent_at is None:
+        return ""
+    if delivered_at is not None:
+        return "delivered"
+    if attempts >= WEBHOOK_ATTEMPTS:
+        return f"failed ({attempts} attempts)"
+    if attempts:
+        return f"failed, retrying ({attempts} of {WEBHOOK_ATTEMPTS})"
+    return "pending" if has_webhook else "no webhook"
+
+
+def notice_rows(records: Iterable[Any], window: Any) -> list[dict[str, Any]]:
+    """The window's recent occurrences as its page lists them: when, the jobs, whether
+    the reminder and the summary went out and how their webhook deliveries went.
+    ``records`` are ``WindowOccurrenceRecord`` rows of ``window``."""
+    rows = []
+    for record in records:
+        span_ = Occurrence(
+            start=record.occurrence_start,
+            end=record.occurrence_end,
+            last_start=record.occurrence_end,
+        )
+        payload = record.summary_payload or record.reminder_payload or {}
+        jobs = [
+            {
+                "id": j.get("id"),
+                "label": f"{j.get('kind', '')} {j.get('vm', '')}".strip(),
+                "status": j.get("status", ""),
+            }
+            for j in payload.get("jobs", [])
+            if isinstance(j, Mapping) and isinstance(j.get("id"), int)
+        ]
+        rows.append(
+            {
+                "text": format_occurrence(span_, window.timezone),
+                "jobs": jobs,
+                "reminded_at": record.reminded_at,
+                "summarized_at": record.summarized_at,
+                "reminder_webhook": _delivery(
+                    record.reminded_at,
+                    record.reminder_webhook_at,
+                    record.reminder_webhook_attempts,
+                    bool(window.webhook_url),
+                ),
+                "summary_webhook": _delivery(
+                    record.summarized_at,
+                    record.summary_webhook_at,
+                    record.summary_webhook_attempts,
+                    bool(window.webhook_url),
+                ),
+                "webhook_error": record.webhook_error,
+                "webhook_error_at": record.webhook_error_at,
+            }
+        )
+    return rows
 
 
 def rule_preview(rule: WindowRule, now: datetime, count: int = 6) -> dict[str, Any]:

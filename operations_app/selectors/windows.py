@@ -14,7 +14,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from operations_app.models import MaintenanceWindow, ManagedVM, Platform
+from operations_app.models import (
+    MaintenanceWindow,
+    ManagedVM,
+    Platform,
+    WindowOccurrenceRecord,
+)
 from operations_app.windows import (
     CalendarRow,
     Conflict,
@@ -137,6 +142,16 @@ def window_conflicts(
 
 
 # --------------------------------------------------------------------------- history
+
+
+def window_occurrence_records(
+    window: MaintenanceWindow, *, limit: int = 10
+) -> list[WindowOccurrenceRecord]:
+    """What was sent about the window's latest occurrences (reminders, summaries,
+    webhook deliveries; ``services.window_notices``), newest first. One query."""
+    return list(
+        WindowOccurrenceRecord.objects.filter(window=window).order_by("-occurrence_start")[:limit]
+    )
 
 
 def window_history(window: MaintenanceWindow) -> list[dict[str, Any]]:

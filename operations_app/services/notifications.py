@@ -46,7 +46,11 @@ def notify(
     message: str,
     link: str = "",
     job: OperationJob | None = None,
+    details: str = "",
 ) -> list[Notification]:
+    """One bell notification per recipient (pushed live), and one email to those with
+    an address after commit: ``message``, then ``details`` (email only: longer text,
+    e.g. a list with links), then the link."""
     made = []
     emails = []
     for user in {u.pk: u for u in recipients}.values():
@@ -68,7 +72,8 @@ def notify(
             emails.append(user.email)
     if emails:
         subject = f"[VM Persona] {Severity(severity).label}: {message[:80]}"
-        body = message + (f"\n\n{settings.VMPERSONA_BASE_URL.rstrip('/')}{link}" if link else "")
+        body = message + (f"\n\n{details}" if details else "")
+        body += f"\n\n{settings.VMPERSONA_BASE_URL.rstrip('/')}{link}" if link else ""
 
         def send() -> None:
             try:

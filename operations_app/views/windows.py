@@ -1,6 +1,6 @@
 """Maintenance window pages: the list, a window's page (next occurrences, scope,
-history), the form with its preview, the calendar with conflicts, and iCalendar import
-and export.
+history, what was sent about recent occurrences), the form with its preview, the
+calendar with conflicts, and iCalendar import and export.
 
 Everyone logged in may read and export; creating, changing, deleting and importing
 windows needs the operators role, which the windows service checks (others are shown
@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -31,6 +32,7 @@ from operations_app.presentation.windows import (
     calendar_view,
     history_entries,
     next_occurrences,
+    notice_rows,
     rule_preview,
     scope_parts,
     window_row,
@@ -121,6 +123,8 @@ def window_detail(request: HttpRequest, name: str) -> HttpResponse:
             "conflicts": [c.describe() for c in involved],
             "conflict_weeks": CONFLICT_WEEKS,
             "history": history_entries(window_selectors.window_history(window)),
+            "notices": notice_rows(window_selectors.window_occurrence_records(window), window),
+            "reminder_minutes": settings.VMPERSONA_WINDOW_REMINDER_MINUTES,
             "can_operate": can_operate(request.user),
         },
     )
