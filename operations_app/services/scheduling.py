@@ -84,7 +84,7 @@ def _name(user) -> str:
 def _lock_scheduled(job: OperationJob) -> OperationJob:
     """The job's row, locked, if it is still scheduled; else ``StateConflict``."""
     locked = (
-        OperationJob.objects.select_for_update()
+        OperationJob.objects.select_for_update(of=("self",))
         .select_related("window", "platform", "vm", "profile_version", "requested_by")
         .filter(pk=job.pk)
         .first()
