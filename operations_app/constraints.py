@@ -17,6 +17,9 @@ Format (every key optional)::
       "firmware": ["bios"],              # bios, efi
       "max_vcpus": 8,
       "max_memory_mib": 16384,
+      "cpu_overcommit": 4,               # vCPUs placed per host CPU (default 4)
+      "memory_overcommit": 1,            # memory placed per MiB of host memory (default 1)
+      "storage_overcommit": 1,           # disks' virtual size per byte of pool (default 1)
       "notes": "why these rules exist"
     }
 """
@@ -49,6 +52,9 @@ CONSTRAINTS_SCHEMA: dict[str, Any] = {
         "firmware": {**_LIST, "items": {"enum": ["bios", "efi"]}},
         "max_vcpus": {"type": "integer", "minimum": 1},
         "max_memory_mib": {"type": "integer", "minimum": 16},
+        "cpu_overcommit": {"type": "number", "exclusiveMinimum": 0, "maximum": 64},
+        "memory_overcommit": {"type": "number", "exclusiveMinimum": 0, "maximum": 4},
+        "storage_overcommit": {"type": "number", "exclusiveMinimum": 0, "maximum": 20},
         "notes": {"type": "string"},
     },
 }

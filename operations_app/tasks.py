@@ -64,13 +64,22 @@ def reap_jobs() -> list[int]:
 
 def start_scheduled_jobs() -> dict:
     """Periodic (every minute): queue scheduled jobs whose window or time has come,
-    move or end those that missed it; then remind of the windows about to open, sum up
+    move or end those that missed it; start the moves of the platforms entering
+    maintenance whose window is open (``services.maintenance``); then remind of the windows about to open, sum up
     those whose work ended, and post to their webhooks (``services.window_notices``;
     its trouble is logged, never allowed to fail the scheduling)."""
+    from operations_app.services.maintenance import maintenance_tick
     from operations_app.services.scheduling import scheduled_jobs_tick
     from operations_app.services.window_notices import window_reminders_tick
 
     done = scheduled_jobs_tick()
+    try:
+        moving = maintenance_tick()
+    except Exception:  # noqa: BLE001 - maintenance trouble must not break the scheduling tick
+        logger.exception("host maintenance could not move on")
+    else:
+        if any(moving.values()):
+            logger.info("host maintenance: %s", moving)
     try:
         notices = window_reminders_tick()
     except Exception:  # noqa: BLE001 - reminders must not break the scheduling tick

@@ -407,6 +407,9 @@ VMPERSONA_SCHEDULE_APPROVAL_FLAGS = [
 VMPERSONA_WINDOW_REMINDER_MINUTES = max(
     0, int(os.environ.get("VMPERSONA_WINDOW_REMINDER_MINUTES", "60"))
 )
+# Host maintenance: how many migrations may leave or arrive at one platform at once
+# while platforms are evacuated (services.maintenance).
+VMPERSONA_EVACUATION_PARALLEL = max(1, int(os.environ.get("VMPERSONA_EVACUATION_PARALLEL", "2")))
 # The key window webhooks are signed with (X-VMPersona-Signature, HMAC-SHA256 of the
 # body); empty: derived from SECRET_KEY (services.window_notices.webhook_secret).
 VMPERSONA_WEBHOOK_SECRET = os.environ.get("VMPERSONA_WEBHOOK_SECRET", "")

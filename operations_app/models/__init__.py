@@ -19,6 +19,11 @@ from operations_app.models.jobs import (
     StepStatus,
     VerificationCheck,
 )
+from operations_app.models.maintenance import (
+    ACTIVE_MAINTENANCE,
+    HostMaintenance,
+    MaintenanceState,
+)
 from operations_app.models.platforms import (
     BaseImage,
     BaseImageLocation,
@@ -30,6 +35,9 @@ from operations_app.models.snapshots import SnapshotOrigin, VMSnapshot
 from operations_app.models.windows import MaintenanceWindow, WindowKind, WindowOccurrenceRecord
 
 __all__ = [
+    "ACTIVE_MAINTENANCE",
+    "HostMaintenance",
+    "MaintenanceState",
     "MaintenanceWindow",
     "WindowKind",
     "WindowOccurrenceRecord",

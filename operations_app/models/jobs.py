@@ -75,6 +75,7 @@ WAITING_STATUSES = (JobStatus.SCHEDULED,)
 class JobTrigger(models.TextChoices):
     MANUAL = "manual", "Manual"
     POLICY = "policy", "Policy"
+    MAINTENANCE = "maintenance", "Host maintenance"
 
 
 class ScheduleMode(models.TextChoices):
@@ -98,7 +99,7 @@ class OperationJob(models.Model):
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
-    trigger = models.CharField(max_length=10, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
+    trigger = models.CharField(max_length=20, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
     trigger_policy = models.ForeignKey(
         "profiles_app.Policy",
         on_delete=models.PROTECT,

@@ -15,9 +15,29 @@ and a scoring pass over the candidates that pass.
 """
 
 from .clone import CLONE_FILTERS, IMAGE_FILTERS, Candidate, check_image, place_clone, stable_mac
+from .evacuation import (
+    HOST_FILTERS,
+    SCORES,
+    DryRunVerdict,
+    EvacuationPlan,
+    HostFacts,
+    HostVerdict,
+    VMFacts,
+    VMPlacement,
+    plan_evacuation,
+)
 from .types import CloneRequest, ImageFacts, Placement, PlacementRefused, Plan, PlatformFacts
 
 __all__ = [
+    "HOST_FILTERS",
+    "SCORES",
+    "DryRunVerdict",
+    "EvacuationPlan",
+    "HostFacts",
+    "HostVerdict",
+    "VMFacts",
+    "VMPlacement",
+    "plan_evacuation",
     "CLONE_FILTERS",
     "IMAGE_FILTERS",
     "Candidate",

@@ -16,6 +16,7 @@ from operations_app.models import (
     Platform,
     VMState,
 )
+from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.services.jobs import job_create
 from operations_app.services.schedule_when import schedule_request
 from profiles_app.models import PolicyVersion, VersionStatus
@@ -78,6 +79,9 @@ def job_request_clone(
     _may_request(user, version)
     if not platform.enabled:
         raise StateConflict(f"Platform {platform.name} is disabled.")
+    refusal = maintenance_refusal(platform)
+    if refusal:
+        raise field_error("platform", refusal, code="maintenance")
     if ManagedVM.objects.filter(name=vm_name).exclude(state=VMState.GONE).exists():
         raise field_error("vm_name", f"a VM named '{vm_name}' already exists", code="duplicate")
     job = OperationJob(

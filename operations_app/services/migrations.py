@@ -24,6 +24,7 @@ from operations_app.models import (
     Platform,
     VMState,
 )
+from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.services.jobs import job_create
 from operations_app.services.platforms import platform_connect
 from operations_app.services.schedule_when import schedule_request
@@ -35,8 +36,9 @@ MIGRATION_MODES = ("auto", "live", "cold")
 
 def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> ManagedVM:
     """Why ``user`` may not move ``vm`` to ``target`` in ``mode`` (raised), else the VM
-    freshly read. Shared by the request and the dry run."""
-    if not has_role(user, OPERATORS):
+    freshly read. Shared by the request and the dry run. ``user`` None is the system
+    itself (host maintenance moving VMs for an operator who has since left)."""
+    if user is not None and not has_role(user, OPERATORS):
         raise NotPermitted(
             f"{getattr(user, 'username', 'anonymous')} may not migrate VMs: this needs the 'operators' role."
         )
@@ -55,6 +57,9 @@ def migration_check(*, user, vm: ManagedVM, target: Platform, mode: str) -> Mana
         raise field_error("target", f"VM '{vm.name}' already runs on {target.name}.", code="same")
     if not target.enabled:
         raise StateConflict(f"Platform {target.name} is disabled.")
+    refusal = maintenance_refusal(target)
+    if refusal:
+        raise field_error("target", refusal, code="maintenance")
     return vm
 
 

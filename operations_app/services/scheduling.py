@@ -47,6 +47,7 @@ from operations_app.models import (
     Severity,
     VMState,
 )
+from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.selectors.windows import window_state
 from operations_app.services import migrations as migration_services
 from operations_app.services.events import job_log
@@ -330,6 +331,9 @@ def _recheck(job: OperationJob) -> tuple[str, str]:
         job.platform.refresh_from_db(fields=["enabled"])
         if not job.platform.enabled:
             return SKIPPED, f"platform {job.platform.name} is disabled"
+        refusal = maintenance_refusal(job.platform)
+        if refusal:
+            return SKIPPED, refusal.rstrip(".")
         if ManagedVM.objects.filter(name=job.vm_name).exclude(state=VMState.GONE).exists():
             return SKIPPED, f"a VM named '{job.vm_name}' exists already"
     else:
