@@ -94,9 +94,9 @@ class HostMaintenance(models.Model):
     def __str__(self) -> str:
         return f"{self.platform.name}: {self.get_state_display().lower()}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("operations:platform", kwargs={"name": self.platform.name})
+
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_MAINTENANCE
-
-    def get_absolute_url(self) -> str:
-        return reverse("operations:platform", kwargs={"name": self.platform.name})

@@ -136,9 +136,7 @@ def host_facts(platform: Platform, *, moving_in: Iterable[ManagedVM] = ()) -> Ho
         storage_free_bytes=int(pool.get("available_bytes") or 0),
         cpu_overcommit=float(limits.get("cpu_overcommit") or DEFAULT_OVERCOMMIT["cpu"]),
         memory_overcommit=float(limits.get("memory_overcommit") or DEFAULT_OVERCOMMIT["memory"]),
-        storage_overcommit=float(
-            limits.get("storage_overcommit") or DEFAULT_OVERCOMMIT["storage"]
-        ),
+        storage_overcommit=float(limits.get("storage_overcommit") or DEFAULT_OVERCOMMIT["storage"]),
         used_vcpus=used_vcpus,
         used_memory_mib=used_memory,
         used_storage_bytes=int(pool.get("allocation_bytes") or 0),
@@ -198,7 +196,9 @@ class _Planner:
         if name not in self.targets:
             try:
                 conn = self.stack.enter_context(platform_connect(self.rows[name], timeout=30))
-                self.pool_paths[name] = conn.storage.pool_info(self.rows[name].storage_pool).path or ""
+                self.pool_paths[name] = (
+                    conn.storage.pool_info(self.rows[name].storage_pool).path or ""
+                )
                 self.targets[name] = conn
             except hv.HypervisorError as exc:
                 self.targets[name] = str(exc)
@@ -648,8 +648,7 @@ def _finish_evacuation(maintenance: HostMaintenance, now: datetime) -> None:
         severity=Severity.SUCCESS if not unmanaged else Severity.WARNING,
         message=(
             f"{platform.name} is in maintenance: {moved} VM{'s' if moved != 1 else ''} "
-            f"moved away" + (f", {len(unmanaged)} unmanaged left alone" if unmanaged else "")
-            + "."
+            f"moved away" + (f", {len(unmanaged)} unmanaged left alone" if unmanaged else "") + "."
         ),
         link=platform.get_absolute_url(),
         details="\n".join(f"- {line}" for line in lines),

@@ -38,9 +38,7 @@ def fleet(users, *, hosts=("lab-a", "lab-b"), vms=2, memory_mib=512):
     first = rows[hosts[0]]
     out = {"platforms": rows, "version": version, "vms": []}
     for i in range(1, vms + 1):
-        out["vms"].append(
-            managed_vm(version, first, f"web-{i}", vcpus=1, memory_mib=memory_mib)
-        )
+        out["vms"].append(managed_vm(version, first, f"web-{i}", vcpus=1, memory_mib=memory_mib))
     return out
 
 
