@@ -23,7 +23,7 @@ from typing import Any
 from profiles_app.jsondoc import Check, DocumentError, document_errors, schema_validator
 
 # Modules that register the built-in kinds when imported, in registration order.
-BUILTIN_KINDS = ("profiles_app.vppd.kind",)
+BUILTIN_KINDS = ("profiles_app.vppd.kind", "profiles_app.scheduling.kind")
 
 
 class UnknownKind(LookupError):

@@ -19,7 +19,7 @@ from operations_app.models import (
 from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.services.jobs import job_create
 from operations_app.services.schedule_when import schedule_request
-from profiles_app.models import PolicyVersion, VersionStatus
+from profiles_app.models import PolicyKind, PolicyVersion, VersionStatus
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.roles import AUTHORS, OPERATORS, has_role
 
@@ -72,6 +72,12 @@ def job_request_clone(
     scheduled instead (``services.schedule_when``)."""
     _check_vm_name(vm_name)
     version = PolicyVersion.objects.select_related("policy").get(pk=version.pk)
+    if version.policy.kind != PolicyKind.VPPD:
+        raise field_error(
+            "version",
+            f"{version.label} is a {version.policy.get_kind_display().lower()}, not a VM profile",
+            code="kind",
+        )
     if version.status != VersionStatus.APPROVED:
         raise StateConflict(
             f"{version.label} is {version.get_status_display().lower()}; only approved versions can be cloned."

@@ -9,6 +9,7 @@ version = "profiles/<slug:name>/versions/<int:number>/"
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("schemas/vppd/", views.VppdSchemaView.as_view(), name="vppd-schema"),
+    path("schemas/scheduling/", views.SchedulingSchemaView.as_view(), name="scheduling-schema"),
     path("validate/", views.ValidateView.as_view(), name="validate"),
     path("profiles/", views.ProfileListView.as_view(), name="profile-list"),
     path("profiles/<slug:name>/", views.ProfileDetailView.as_view(), name="profile-detail"),

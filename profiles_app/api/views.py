@@ -371,6 +371,24 @@ class VppdSchemaView(BaseView):
         return Response(get_kind(s.KIND).schema())
 
 
+class SchedulingSchemaView(BaseView):
+    """The scheduling policy's JSON Schema: a public contract, like the VPPD's."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [SchemaJSONRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="schemas_scheduling_retrieve",
+        tags=["documents"],
+        summary="The scheduling policy JSON Schema (draft 2020-12)",
+        description="Readable without logging in.",
+        auth=[],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema")},
+    )
+    def get(self, request):
+        return Response(get_kind("scheduling").schema())
+
+
 class ValidateView(BaseView):
     @extend_schema(
         operation_id="validate_create",

@@ -28,7 +28,6 @@ from profiles_app.kinds import (
     get_kind,
     register,
     registered_kinds,
-    unregister,
 )
 from profiles_app.models import PolicyKind
 from profiles_app.services import versions as version_services
@@ -76,7 +75,8 @@ def _token(document) -> Iterator[InlineSecret]:
 
 @pytest.fixture
 def scheduling():
-    """The scheduling kind, registered for this test only."""
+    """A toy in place of the scheduling kind, for this test only (the real one back after)."""
+    real = get_kind(PolicyKind.SCHEDULING)
     spec = register(
         DocumentKind(
             kind=PolicyKind.SCHEDULING,
@@ -87,10 +87,11 @@ def scheduling():
             top_level_order=("name", "windows"),
             starter_document={"name": "new-policy", "windows": []},
             inline_secrets=_token,
-        )
+        ),
+        replace=True,
     )
     yield spec
-    unregister(spec.kind)
+    register(real, replace=True)
 
 
 def toy(**overrides) -> dict:
