@@ -4,6 +4,7 @@ from operations_app.api import (
     images,
     jobs,
     labels,
+    maintenance,
     migrations,
     notifications,
     platforms,
@@ -27,6 +28,33 @@ urlpatterns = [
         "platforms/<slug:name>/labels/",
         labels.PlatformLabelsView.as_view(),
         name="platform-labels",
+    ),
+    # Host maintenance of a platform, and the record of every maintenance.
+    path(
+        "platforms/<slug:name>/maintenance/",
+        maintenance.PlatformMaintenanceView.as_view(),
+        name="platform-maintenance",
+    ),
+    path(
+        "platforms/<slug:name>/maintenance/plan/",
+        maintenance.PlatformMaintenancePlanView.as_view(),
+        name="platform-maintenance-plan",
+    ),
+    path(
+        "platforms/<slug:name>/maintenance/end/",
+        maintenance.PlatformMaintenanceEndView.as_view(),
+        name="platform-maintenance-end",
+    ),
+    path(
+        "platforms/<slug:name>/maintenance/retry/",
+        maintenance.PlatformMaintenanceRetryView.as_view(),
+        name="platform-maintenance-retry",
+    ),
+    path("maintenances/", maintenance.MaintenanceListView.as_view(), name="maintenance-list"),
+    path(
+        "maintenances/<int:pk>/",
+        maintenance.MaintenanceDetailView.as_view(),
+        name="maintenance-detail",
     ),
     path("vms/", vms.VMListView.as_view(), name="vm-list"),
     path("vms/<int:pk>/", vms.VMDetailView.as_view(), name="vm-detail"),

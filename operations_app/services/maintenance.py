@@ -493,6 +493,8 @@ def _tick_one(maintenance: HostMaintenance, now: datetime) -> str:
             HostMaintenance.objects.filter(pk=maintenance.pk).update(vms=maintenance.vms)
             return "waiting"
         started = _start_moves(maintenance, managed, unmanaged, now, occurrence_start)
+        if maintenance.window is None and not started:
+            _summarize_stuck(maintenance)
         HostMaintenance.objects.filter(pk=maintenance.pk).update(vms=maintenance.vms)
     return "moving" if started or _moving(maintenance) else "waiting"
 
@@ -653,6 +655,56 @@ def _finish_evacuation(maintenance: HostMaintenance, now: datetime) -> None:
         link=platform.get_absolute_url(),
         details="\n".join(f"- {line}" for line in lines),
     )
+
+
+def _summarize_stuck(maintenance: HostMaintenance) -> None:
+    """Without a window: once every VM left has been tried and none is moving, say which
+    are still there and why (once, until an operator asks to try them again)."""
+    if maintenance.summarized_occurrence is not None or _moving(maintenance):
+        return
+    left = sorted(n for n, i in maintenance.vms.items() if i["status"] in (FAILED, UNMOVABLE))
+    if not left:
+        return
+    lines = _summary_lines(maintenance)
+    maintenance.summary = "\n".join(lines)
+    maintenance.summarized_occurrence = maintenance.started_at
+    HostMaintenance.objects.filter(pk=maintenance.pk).update(
+        summary=maintenance.summary, summarized_occurrence=maintenance.summarized_occurrence
+    )
+    notify(
+        recipients=_recipients(maintenance),
+        severity=Severity.WARNING,
+        message=(
+            f"{maintenance.platform.name} is still entering maintenance: "
+            f"{len(left)} VM{'s' if len(left) != 1 else ''} could not move "
+            f"({', '.join(left)}); try them again or end the maintenance."
+        ),
+        link=maintenance.platform.get_absolute_url(),
+        details="\n".join(f"- {line}" for line in lines),
+    )
+
+
+@transaction.atomic
+def maintenance_retry(*, user, platform: Platform) -> HostMaintenance:
+    """Try the VMs whose move failed or that nothing could take again, at the next tick
+    (inside the window, when the maintenance has one)."""
+    require_role(user, OPERATORS, "retry platform maintenance")
+    current = maintenance_of(platform)
+    if current is None or current.state != MaintenanceState.ENTERING:
+        raise StateConflict(f"Platform {platform.name} is not entering maintenance.")
+    maintenance = HostMaintenance.objects.select_for_update().get(pk=current.pk)
+    again = [n for n, i in maintenance.vms.items() if i["status"] in (FAILED, UNMOVABLE)]
+    if not again:
+        raise StateConflict(f"No VM of {platform.name} is waiting to be tried again.")
+    for name in again:
+        info = maintenance.vms[name]
+        info.update(status=WAITING, occurrence=None, reason="to be tried again")
+    maintenance.summarized_occurrence = None
+    attribute_change(
+        maintenance, user=user, reason=f"moves tried again: {', '.join(sorted(again))}"
+    )
+    maintenance.save()
+    return maintenance
 
 
 def _summarize_missed(maintenance: HostMaintenance, now: datetime, why: str) -> None:

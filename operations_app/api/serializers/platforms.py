@@ -14,8 +14,13 @@ from operations_app.api.serializers.capabilities import (
 )
 from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.labels import SELECTOR_HELP, LabelsField
+from operations_app.api.serializers.maintenance import (
+    PlatformMaintenanceSerializer,
+    platform_maintenance,
+)
 from operations_app.hypervisor import redact_uri
-from operations_app.models import KvmPolicy, Platform, PlatformStatus
+from operations_app.models import HostMaintenance, KvmPolicy, Platform, PlatformStatus
+from operations_app.selectors.maintenance import maintenance_list
 
 
 def _platform_field(name: str) -> models.Field:
@@ -30,6 +35,7 @@ class PlatformLinksSerializer(serializers.Serializer):
     refresh = serializers.URLField()
     sync = serializers.URLField()
     labels = serializers.URLField()
+    maintenance = serializers.URLField()
 
 
 class PlatformSerializer(serializers.Serializer):
@@ -49,6 +55,9 @@ class PlatformSerializer(serializers.Serializer):
     running_count = serializers.IntegerField(read_only=True)
     capabilities_refreshed_at = serializers.DateTimeField(allow_null=True, read_only=True)
     last_synced_at = serializers.DateTimeField(allow_null=True, read_only=True)
+    maintenance = serializers.SerializerMethodField(
+        help_text="Its current maintenance (entering or in); null: in service"
+    )
     links = serializers.SerializerMethodField()
 
     def get_uri(self, platform) -> str:
@@ -56,6 +65,16 @@ class PlatformSerializer(serializers.Serializer):
 
     def get_migration_uri(self, platform) -> str:
         return redact_uri(platform.migration_uri) if platform.migration_uri else ""
+
+    def _maintenances(self) -> dict[int, HostMaintenance]:
+        """Platform id -> its current maintenance, read once per answer."""
+        if "maintenances" not in self.context:
+            self.context["maintenances"] = {m.platform_id: m for m in maintenance_list(active=True)}
+        return self.context["maintenances"]
+
+    @extend_schema_field(PlatformMaintenanceSerializer(allow_null=True))
+    def get_maintenance(self, platform) -> dict | None:
+        return platform_maintenance(self._maintenances().get(platform.pk))
 
     @extend_schema_field(PlatformLinksSerializer)
     def get_links(self, platform) -> dict:
@@ -67,6 +86,7 @@ class PlatformSerializer(serializers.Serializer):
             "refresh": api_url(request, "platform-refresh", name=platform.name),
             "sync": api_url(request, "platform-sync", name=platform.name),
             "labels": api_url(request, "platform-labels", name=platform.name),
+            "maintenance": api_url(request, "platform-maintenance", name=platform.name),
         }
 
 

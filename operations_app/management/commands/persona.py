@@ -16,7 +16,8 @@ the roles the web UI asks for: name them with ``--as USER``, or set
 ``VMPERSONA_CLI_USER``; there is no implicit default. Changes to platforms, labels
 and maintenance windows (``persona window add|list|show|export|import|delete``,
 operations_app/management/window_cli.py) are made as ``--as USER`` (an operator), or
-else as the system.
+else as the system. Host maintenance (``persona maintenance plan|start|end|show|list``,
+operations_app/management/maintenance_cli.py) is requested like a job, ``--as USER``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from operations_app import testbed
 from operations_app.api.serializers.snapshots import VMSnapshotSerializer
-from operations_app.management import job_cli, platform_cli, schedule_cli, window_cli
+from operations_app.management import (
+    job_cli,
+    maintenance_cli,
+    platform_cli,
+    schedule_cli,
+    window_cli,
+)
 from operations_app.management.job_cli import JobOutcome
 from operations_app.models import BaseImage, JobKind, OnMiss, Platform
 from operations_app.presentation.jobs import WATCH_EXTEND_MINUTES
@@ -115,6 +122,7 @@ class Command(BaseCommand):
         img_sub.add_parser("list", help="list base images")
 
         window_cli.add_parser(sub, self._as_option)
+        maintenance_cli.add_parser(sub, self._as_option)
 
         self._job_arguments(sub)
 
@@ -463,6 +471,9 @@ class Command(BaseCommand):
 
     def do_window(self, opts):
         window_cli.run(opts, self.stdout, user=self._acting_user(opts))
+
+    def do_maintenance(self, opts):
+        maintenance_cli.run(opts, self.stdout)
 
     # ------------------------------------------------------------------ jobs
 

@@ -320,3 +320,29 @@ def test_host_facts_read_capacity_overcommit_and_commitments(users, lab):
     assert facts.storage_capacity_bytes == 50 * 1024**3
     a = maintenance_services.host_facts(lab["a"])
     assert a.used_vcpus == 2 and a.used_memory_mib == 1024
+
+
+def test_without_a_window_a_failed_move_is_told_once_and_tried_again_on_request(users, lab):
+    maintenance_services.maintenance_start(user=users["operator"], platform=lab["a"])
+    maintenance_services.maintenance_tick()
+    (first,) = moves()
+    finish(first, ok=False, error="Verification failed on lab-b: nginx is not running")
+    maintenance_services.maintenance_tick()
+    finish(moves()[1])
+    maintenance_services.maintenance_tick()
+    maintenance_services.maintenance_tick()
+    told = Notification.objects.filter(
+        recipient=users["operator"], message__contains="could not move"
+    )
+    assert told.count() == 1 and first.vm_name in told.get().message
+    assert len(moves()) == 2  # not retried by itself
+    with pytest.raises(NotPermitted):
+        maintenance_services.maintenance_retry(user=users["viewer"], platform=lab["a"])
+    maintenance_services.maintenance_retry(user=users["operator"], platform=lab["a"])
+    maintenance_services.maintenance_tick()
+    assert len(moves()) == 3 and moves()[2].vm_name == first.vm_name
+    finish(moves()[2])
+    maintenance_services.maintenance_tick()
+    assert HostMaintenance.objects.get().state == MaintenanceState.IN_MAINTENANCE
+    with pytest.raises(StateConflict):
+        maintenance_services.maintenance_retry(user=users["operator"], platform=lab["a"])
