@@ -327,9 +327,12 @@ def place_vm(
     *,
     source: str,
     dry_run: DryRun,
+    filters: Sequence[tuple[str, HostFilter]] = HOST_FILTERS,
+    scores: Sequence[tuple[str, Score]] = SCORES,
 ) -> tuple[VMPlacement, int]:
     """Where ``vm`` goes among ``hosts`` (the source excluded), and how many dry runs
-    that took."""
+    that took. ``filters`` and ``scores`` default to the capacity ones; scheduling
+    policies add theirs (rules, caps, what their trigger measures) to these."""
     placement = VMPlacement(
         vm=vm.name, vcpus=vm.vcpus, memory_mib=vm.memory_mib, disk_bytes=vm.disk_bytes
     )
@@ -340,7 +343,7 @@ def place_vm(
         host = hosts[name]
         verdict = HostVerdict(host=name)
         placement.verdicts.append(verdict)
-        for label, check in HOST_FILTERS:
+        for label, check in filters:
             try:
                 check(vm, host)
             except Refused as exc:
@@ -351,7 +354,7 @@ def place_vm(
             passing.append((verdict, host))
     peers = [h for _, h in passing]
     for verdict, host in passing:
-        verdict.scores = {label: round(score(vm, host, peers), 2) for label, score in SCORES}
+        verdict.scores = {label: round(score(vm, host, peers), 2) for label, score in scores}
         verdict.score = round(sum(verdict.scores.values()), 2)
     ranked = sorted(passing, key=lambda vh: (-(vh[0].score or 0.0), vh[0].host))
     dry_runs = 0

@@ -1,0 +1,543 @@
+"""One evaluation of one scheduling policy: a fleet snapshot in, a plan out.
+
+Every trigger uses the product's one placement (``placement.evacuation.place_vm``),
+with the policy's rules (affinity, platform rules), its caps and what the trigger
+measures added as filters and scores, so each action carries the verdict of every
+candidate platform. Pure and deterministic: the same snapshot, streaks and dry-run
+answers give the same plan.
+
+- utilisation: a platform whose CPU (or memory) use stayed above ``trigger_percent``
+  for ``consecutive_evaluations`` evaluations in a row is relieved, one VM at a time
+  (the largest users first), until it is at or below ``target_percent``. A move must
+  improve the pair's peak by ``min_improvement_percent`` points, must not leave the
+  target above the trigger nor above where the source was: no ping-pong.
+- cost: a VM moves to the platform where it costs least when the saving over
+  ``horizon_days`` pays back the move (disk and memory moved ×
+  ``move_cost_per_gib``) and the monthly saving reaches ``min_saving_per_month``.
+- evacuation: every VM in scope on the platforms named is placed elsewhere.
+
+A VM the policies moved lately stays put for its cooldown (``cooldown_for``, backing
+off with each further move), and at most ``moves_per_run`` actions are planned, at most
+``moves_per_platform`` touching one platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from operations_app.placement.evacuation import (
+    HOST_FILTERS,
+    SCORES,
+    DryRun,
+    HostFacts,
+    Refused,
+    VMFacts,
+    place_vm,
+)
+
+from .fleet import LOADS, FleetSnapshot, FleetVM
+from .rules import Rules, host_matches, in_scope
+
+GIB = 1024**3
+EVALUATED_TRIGGERS = ("utilisation", "cost", "evacuation")
+
+
+class NotEvaluated(ValueError):
+    """The policy's trigger cannot be evaluated (the message says why)."""
+
+
+@dataclass
+class Action:
+    """One thing the plan would do, with why and what it is predicted to change."""
+
+    kind: str  # "migrate"
+    vm: str
+    source: str
+    target: str
+    path: str = ""
+    reasons: list[str] = field(default_factory=list)
+    effect: dict[str, Any] = field(default_factory=dict)
+    placement: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "vm": self.vm,
+            "source": self.source,
+            "target": self.target,
+            "path": self.path,
+            "reasons": list(self.reasons),
+            "effect": dict(self.effect),
+            "placement": self.placement,
+        }
+
+
+@dataclass
+class PolicyPlan:
+    policy: str
+    trigger: str
+    taken_at: datetime
+    actions: list[Action] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    efficacy: dict[str, Any] = field(default_factory=dict)
+    streaks: dict[str, int] = field(default_factory=dict)
+    dry_runs: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "trigger": self.trigger,
+            "taken_at": self.taken_at.isoformat(),
+            "actions": [a.to_dict() for a in self.actions],
+            "findings": list(self.findings),
+            "efficacy": dict(self.efficacy),
+            "streaks": dict(self.streaks),
+            "dry_runs": self.dry_runs,
+        }
+
+
+def in_cooldown(vm: FleetVM, settings: Any, now: datetime) -> timedelta | None:
+    """How long ``vm`` still stays put after the policies' last moves, or None."""
+    if not vm.policy_moves:
+        return None
+    horizon = now - timedelta(minutes=max(settings.cooldown_max_minutes, settings.cooldown_minutes))
+    recent = sum(1 for at in vm.policy_moves if at >= horizon) or 1
+    until = vm.policy_moves[0] + timedelta(minutes=settings.cooldown_for(recent))
+    return until - now if until > now else None
+
+
+class _Planner:
+    """What one evaluation has decided so far: where each VM is, each host's facts
+    with the planned moves, how many actions touch each platform."""
+
+    def __init__(self, settings: Any, document: Mapping[str, Any], snapshot: FleetSnapshot):
+        self.settings = settings
+        self.document = document
+        self.snapshot = snapshot
+        self.placed = {v.name: v.platform for v in snapshot.vms.values()}
+        self.facts = {n: h.facts for n, h in snapshot.hosts.items()}
+        self.touches: dict[str, int] = {}
+        self.rules = Rules(
+            affinity=document.get("affinity") or (),
+            platform_rules=document.get("platform_rules") or (),
+            snapshot=snapshot,
+            placed=self.placed,
+        )
+        self.moved: set[str] = set()
+
+    # -- extra filters and scores every trigger uses
+
+    def cap_filter(self, vm: VMFacts, host: HostFacts) -> None:
+        cap = self.settings.moves_per_platform
+        if self.touches.get(host.name, 0) >= cap:
+            raise Refused(f"{host.name} already takes {cap} move(s) in this plan")
+
+    def filters(self, *extra: tuple[str, Callable]) -> tuple:
+        return (
+            *HOST_FILTERS[:3],
+            ("moves at once", self.cap_filter),
+            *self.rules.filters(),
+            *HOST_FILTERS[3:],
+            *extra,
+        )
+
+    def scores(self, *extra: tuple[str, Callable]) -> tuple:
+        return (*SCORES, ("platform preference", self.rules.preference), *extra)
+
+    def movable(self, vm: FleetVM) -> str:
+        """Why the policy leaves ``vm`` where it is, or ""."""
+        if not vm.managed:
+            return "not managed by VM Persona"
+        if vm.name in self.moved:
+            return "already moved in this plan"
+        if not in_scope(self.document.get("scope"), vm):
+            return "outside the policy's scope"
+        left = in_cooldown(vm, self.settings, self.snapshot.taken_at)
+        if left is not None:
+            return f"in its cooldown for {int(left.total_seconds() // 60)} more minutes"
+        return ""
+
+    def source_may_move(self, source: str) -> str:
+        cap = self.settings.moves_per_platform
+        if self.touches.get(source, 0) >= cap:
+            return f"{source} already has {cap} move(s) in this plan"
+        return ""
+
+    def record(self, vm: FleetVM, target: str) -> None:
+        source = self.placed[vm.name]
+        self.placed[vm.name] = target
+        self.facts[target] = self.facts[target].with_vm(vm.facts)
+        self.touches[source] = self.touches.get(source, 0) + 1
+        self.touches[target] = self.touches.get(target, 0) + 1
+        self.moved.add(vm.name)
+
+    def hosts_for(self, source: str) -> dict[str, HostFacts]:
+        return {n: f for n, f in self.facts.items() if n != source}
+
+
+def evaluate(
+    settings: Any,
+    document: Mapping[str, Any],
+    snapshot: FleetSnapshot,
+    *,
+    streaks: Mapping[str, int] | None = None,
+    dry_run: DryRun,
+) -> PolicyPlan:
+    """The plan of one evaluation of the policy (``settings`` from
+    ``profiles_app.scheduling.settings.policy_settings(document)``)."""
+    if settings.trigger not in EVALUATED_TRIGGERS:
+        raise NotEvaluated(
+            f"{settings.trigger} policies are not evaluated: VM Persona reads no advisories yet"
+        )
+    plan = PolicyPlan(policy=settings.name, trigger=settings.trigger, taken_at=snapshot.taken_at)
+    planner = _Planner(settings, document, snapshot)
+    strategy = {"utilisation": _utilisation, "cost": _cost, "evacuation": _evacuation}
+    strategy[settings.trigger](planner, plan, dict(streaks or {}), dry_run)
+    if not plan.actions and not plan.findings:
+        plan.findings.append("nothing to do")
+    return plan
+
+
+# --------------------------------------------------------------------------- utilisation
+
+
+def _utilisation(
+    planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun
+) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    load = LOADS[settings.metric]
+    platforms = (planner.document.get("scope") or {}).get("platforms")
+    watched = [n for n in snapshot.hosts if not platforms or n in platforms]
+    before = {n: round(load(snapshot, n, planner.placed), 2) for n in snapshot.hosts}
+    for name in watched:
+        streaks[name] = streaks.get(name, 0) + 1 if before[name] > settings.trigger_percent else 0
+    plan.streaks = {n: streaks.get(n, 0) for n in watched}
+    hot = sorted(
+        (n for n in watched if before[n] > settings.trigger_percent),
+        key=lambda n: (-before[n], n),
+    )
+    for name in hot:
+        if streaks[name] < settings.consecutive_evaluations:
+            plan.findings.append(
+                f"{name} is at {before[name]:.1f} % {settings.metric}, above "
+                f"{settings.trigger_percent:g} % for {streaks[name]} of the "
+                f"{settings.consecutive_evaluations} evaluations in a row it must be"
+            )
+            continue
+        _relieve(planner, plan, name, load, dry_run)
+    after = {n: round(load(snapshot, n, planner.placed), 2) for n in snapshot.hosts}
+    plan.efficacy = {
+        "metric": settings.metric,
+        "load_before": before,
+        "load_after": after,
+        "spread_before": _spread(before, watched),
+        "spread_after": _spread(after, watched),
+        "peak_before": max((before[n] for n in watched), default=0.0),
+        "peak_after": max((after[n] for n in watched), default=0.0),
+    }
+
+
+def _spread(loads: Mapping[str, float], names: Sequence[str]) -> float:
+    values = [loads[n] for n in names]
+    return round(max(values) - min(values), 2) if values else 0.0
+
+
+def _relieve(
+    planner: _Planner, plan: PolicyPlan, source: str, load: Callable, dry_run: DryRun
+) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    key = (
+        (lambda v: v.cpu_cores)
+        if settings.metric == "cpu"
+        else (lambda v: v.memory_used_mib or v.facts.memory_mib)
+    )
+    while load(snapshot, source, planner.placed) > settings.target_percent:
+        if len(plan.actions) >= settings.moves_per_run:
+            plan.findings.append(
+                f"{source} is still above target: the plan holds {settings.moves_per_run} moves at most"
+            )
+            return
+        busy = planner.source_may_move(source)
+        if busy:
+            plan.findings.append(f"{source} is still above target: {busy}")
+            return
+        candidates = sorted(
+            (v for v in snapshot.vms.values() if planner.placed[v.name] == source),
+            key=lambda v: (-key(v), v.name),
+        )
+        why_not = []
+        for vm in candidates:
+            reason = planner.movable(vm)
+            if reason:
+                why_not.append(f"{vm.name}: {reason}")
+                continue
+            action = _try_move(planner, plan, vm, source, load, dry_run)
+            if action is not None:
+                if why_not:
+                    plan.findings.append(f"{action.vm} moved rather than {'; '.join(why_not)}")
+                break
+            why_not.append(f"{vm.name}: {plan.findings.pop()}")
+        else:
+            plan.findings.append(
+                f"{source} stays at {load(snapshot, source, planner.placed):.1f} % "
+                f"{settings.metric}: no VM can move ({'; '.join(why_not) or 'no VMs'})"
+            )
+            return
+
+
+def _try_move(
+    planner: _Planner, plan: PolicyPlan, vm: FleetVM, source: str, load: Callable, dry_run: DryRun
+) -> Action | None:
+    settings, snapshot = planner.settings, planner.snapshot
+    source_before = load(snapshot, source, planner.placed)
+    moved = dict(planner.placed, **{vm.name: None})
+    source_after = load(snapshot, source, moved)
+
+    def target_after(host: str) -> float:
+        return load(snapshot, host, dict(planner.placed, **{vm.name: host}))
+
+    def load_filter(facts: VMFacts, host: HostFacts) -> None:
+        after = target_after(host.name)
+        if after > settings.trigger_percent:
+            raise Refused(
+                f"{host.name} would be at {after:.1f} %, above the trigger ({settings.trigger_percent:g} %)"
+            )
+        gain = source_before - max(source_after, after)
+        if gain < settings.min_improvement_percent:
+            raise Refused(
+                f"the move would improve the peak by {gain:.1f} points, less than "
+                f"{settings.min_improvement_percent:g}"
+            )
+
+    def lightness(facts: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
+        return round(-0.4 * target_after(host.name), 2)
+
+    placement, runs = place_vm(
+        vm.facts,
+        planner.hosts_for(source),
+        source=source,
+        dry_run=dry_run,
+        filters=planner.filters((f"{settings.metric} after the move", load_filter)),
+        scores=planner.scores(("load after the move", lightness)),
+    )
+    plan.dry_runs += runs
+    if not placement.movable:
+        plan.findings.append(placement.reason)
+        return None
+    target = placement.target
+    after = target_after(target)
+    action = Action(
+        kind="migrate",
+        vm=vm.name,
+        source=source,
+        target=target,
+        path=placement.path,
+        reasons=[
+            f"{source} at {source_before:.1f} % {settings.metric} (trigger {settings.trigger_percent:g} %, target {settings.target_percent:g} %)",
+            f"{vm.name} uses {vm.cpu_cores:.2f} CPUs"
+            if settings.metric == "cpu"
+            else f"{vm.name} uses {vm.memory_used_mib or vm.facts.memory_mib:.0f} MiB",
+            f"{target} would be at {after:.1f} %; {placement.path}: {placement.path_reason}",
+        ],
+        effect={
+            "source_load": [round(source_before, 2), round(source_after, 2)],
+            "target_load": [round(load(snapshot, target, planner.placed), 2), round(after, 2)],
+            "moved_gib": round(
+                (vm.facts.disk_allocation_bytes + vm.facts.memory_mib * 1024**2) / GIB, 2
+            ),
+        },
+        placement=placement.to_dict(),
+    )
+    planner.record(vm, target)
+    plan.actions.append(action)
+    return action
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def _cost(planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    hosts = snapshot.hosts
+    total_before = round(
+        sum(
+            v.monthly_cost(hosts[v.platform]) for v in snapshot.vms.values() if v.platform in hosts
+        ),
+        2,
+    )
+    chances = []
+    for vm in snapshot.vms.values():
+        if vm.platform not in hosts:
+            continue
+        here = vm.monthly_cost(hosts[vm.platform])
+        cheapest = min(
+            (vm.monthly_cost(h) for n, h in hosts.items() if n != vm.platform), default=here
+        )
+        if here - cheapest > 0:
+            chances.append((here - cheapest, vm))
+    for _, vm in sorted(chances, key=lambda c: (-c[0], c[1].name)):
+        if len(plan.actions) >= settings.moves_per_run:
+            plan.findings.append(f"the plan holds {settings.moves_per_run} moves at most")
+            break
+        reason = planner.movable(vm) or planner.source_may_move(vm.platform)
+        if reason:
+            plan.findings.append(f"{vm.name} could save but stays: {reason}")
+            continue
+        _try_cheaper(planner, plan, vm, dry_run)
+    total_after = round(
+        sum(
+            v.monthly_cost(hosts[planner.placed[v.name]])
+            for v in snapshot.vms.values()
+            if planner.placed[v.name] in hosts
+        ),
+        2,
+    )
+    plan.efficacy = {
+        "monthly_cost_before": total_before,
+        "monthly_cost_after": total_after,
+        "monthly_saving": round(total_before - total_after, 2),
+        "currency": next(iter(hosts.values())).currency if hosts else "EUR",
+    }
+
+
+def _try_cheaper(planner: _Planner, plan: PolicyPlan, vm: FleetVM, dry_run: DryRun) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    source = vm.platform
+    here = vm.monthly_cost(snapshot.hosts[source])
+    moved_gib = (vm.facts.disk_allocation_bytes + vm.facts.memory_mib * 1024**2) / GIB
+    move_cost = moved_gib * settings.move_cost_per_gib
+
+    def pays_back(facts: VMFacts, host: HostFacts) -> None:
+        there = vm.monthly_cost(snapshot.hosts[host.name])
+        saving = here - there
+        if saving < max(settings.min_saving_per_month, 1e-9):
+            raise Refused(
+                f"saves {saving:.2f} a month, less than {settings.min_saving_per_month:g}"
+            )
+        over = saving * settings.horizon_days / 30.0
+        if over <= move_cost:
+            raise Refused(
+                f"saves {over:.2f} over {settings.horizon_days} days, not more than the move costs ({move_cost:.2f})"
+            )
+
+    def saving_score(facts: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
+        return (
+            round(100.0 * (here - vm.monthly_cost(snapshot.hosts[host.name])) / here, 2)
+            if here
+            else 0.0
+        )
+
+    placement, runs = place_vm(
+        vm.facts,
+        planner.hosts_for(source),
+        source=source,
+        dry_run=dry_run,
+        filters=planner.filters(("pays back", pays_back)),
+        scores=planner.scores(("saving", saving_score)),
+    )
+    plan.dry_runs += runs
+    if not placement.movable:
+        plan.findings.append(f"{vm.name} stays on {source}: {placement.reason}")
+        return
+    target = placement.target
+    there = vm.monthly_cost(snapshot.hosts[target])
+    saving = here - there
+    plan.actions.append(
+        Action(
+            kind="migrate",
+            vm=vm.name,
+            source=source,
+            target=target,
+            path=placement.path,
+            reasons=[
+                f"{vm.name} costs {here:.2f} a month on {source}, {there:.2f} on {target}",
+                f"the move ({moved_gib:.1f} GiB) costs {move_cost:.2f} and pays back in "
+                f"{(move_cost / (saving / 30.0)) if saving else 0:.1f} days",
+                f"{placement.path}: {placement.path_reason}",
+            ],
+            effect={
+                "monthly_cost": [round(here, 2), round(there, 2)],
+                "monthly_saving": round(saving, 2),
+                "move_cost": round(move_cost, 2),
+                "payback_days": round(move_cost / (saving / 30.0), 1) if saving else None,
+                "moved_gib": round(moved_gib, 2),
+            },
+            placement=placement.to_dict(),
+        )
+    )
+    planner.record(vm, target)
+
+
+# --------------------------------------------------------------------------- evacuation
+
+
+def _evacuation(
+    planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun
+) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    selector = (planner.document.get("evacuation") or {}).get("platforms")
+    emptied = [n for n, h in snapshot.hosts.items() if host_matches(selector, n, h.labels)]
+    if not emptied:
+        plan.findings.append("no platform matches the evacuation's selector")
+    # nothing is placed on a platform being emptied
+    for name in emptied:
+        planner.facts[name] = _closed(planner.facts[name])
+    for source in emptied:
+        vms = sorted(
+            (v for v in snapshot.vms.values() if v.platform == source),
+            key=lambda v: (-v.facts.memory_mib, -v.facts.vcpus, v.name),
+        )
+        for vm in vms:
+            if len(plan.actions) >= settings.moves_per_run:
+                plan.findings.append(f"the plan holds {settings.moves_per_run} moves at most")
+                break
+            reason = planner.movable(vm) or planner.source_may_move(source)
+            if reason:
+                plan.findings.append(f"{vm.name} stays on {source}: {reason}")
+                continue
+            placement, runs = place_vm(
+                vm.facts,
+                planner.hosts_for(source),
+                source=source,
+                dry_run=dry_run,
+                filters=planner.filters(),
+                scores=planner.scores(),
+            )
+            plan.dry_runs += runs
+            if not placement.movable:
+                plan.findings.append(f"{vm.name} stays on {source}: {placement.reason}")
+                continue
+            plan.actions.append(
+                Action(
+                    kind="migrate",
+                    vm=vm.name,
+                    source=source,
+                    target=placement.target,
+                    path=placement.path,
+                    reasons=[
+                        f"{source} is to be emptied",
+                        f"{placement.path}: {placement.path_reason}",
+                    ],
+                    effect={
+                        "moved_gib": round(
+                            (vm.facts.disk_allocation_bytes + vm.facts.memory_mib * 1024**2) / GIB,
+                            2,
+                        )
+                    },
+                    placement=placement.to_dict(),
+                )
+            )
+            planner.record(vm, placement.target)
+    left = {
+        n: sum(1 for v in snapshot.vms.values() if planner.placed[v.name] == n) for n in emptied
+    }
+    plan.efficacy = {"vms_left": left}
+
+
+def _closed(facts: HostFacts) -> HostFacts:
+    from dataclasses import replace
+
+    return replace(facts, maintenance=facts.maintenance or "being emptied by the policy")
