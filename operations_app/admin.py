@@ -14,8 +14,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from operations_app.labels import label_errors
 from operations_app.models import (
+    APPROVAL_KINDS,
     BaseImage,
     BaseImageLocation,
+    HostMaintenance,
     JobResource,
     JobStep,
     MaintenanceWindow,
@@ -414,6 +416,12 @@ class MaintenanceWindowAdminForm(forms.ModelForm):
         assume_scheme="https",
         help_text=MaintenanceWindow._meta.get_field("webhook_url").help_text,
     )
+    approval_kinds = forms.MultipleChoiceField(
+        required=False,
+        choices=[(k.value, k.label) for k in APPROVAL_KINDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="With 'approval required': the job kinds it is about. None checked: every kind.",
+    )
 
     class Meta:
         model = MaintenanceWindow
@@ -447,7 +455,7 @@ class MaintenanceWindowAdmin(SimpleHistoryAdmin):
         "cutoff_minutes",
         "updated_at",
     )
-    list_filter = ("kind", "enabled", "timezone", "platforms", "profiles")
+    list_filter = ("kind", "enabled", "approval_required", "timezone", "platforms", "profiles")
     search_fields = ("name", "description", "rrule")
     filter_horizontal = ("platforms", "profiles")
     readonly_fields = ("created_by", "created_at", "updated_at")

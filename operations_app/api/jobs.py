@@ -87,8 +87,9 @@ class JobListView(JobView, ApiListView):
         "only inside that interval (`not_before` to `not_after`), outside any blackout, "
         "after the request's checks pass again; `on_miss` says what happens when it "
         "cannot start in time (`next` or `expire`). A scheduled job on a VM flagged "
-        "Production (VMPERSONA_SCHEDULE_APPROVAL_FLAGS) waits for an approver other than "
-        "its requester (`approval_required`). An unknown window, one that does not cover "
+        "Production (VMPERSONA_SCHEDULE_APPROVAL_FLAGS), or in a window that requires "
+        "approval for its kind, waits for an approver other than its requester "
+        "(`approval_required`). An unknown window, one that does not cover "
         "the VM or has no occurrence to come, a time in the past, without an offset or in a "
         "blackout answer 400 with the path `window` or `at`.",
         request=s.JOB_REQUEST,

@@ -58,6 +58,8 @@ CREATE_EXAMPLE = OpenApiExample(
         "cutoff_minutes": 30,
         "execution_flags": ["Production"],
         "labels": {"team": "payments"},
+        "approval_required": True,
+        "approval_kinds": ["migrate"],
     },
     request_only=True,
 )
@@ -125,7 +127,10 @@ class WindowListView(WindowView, ApiListView):
         summary="Create a maintenance window",
         description="Needs the operators role. The start is local time in `timezone`; the "
         "recurrence is an RFC 5545 RRULE without DTSTART (empty: a one-off). The scope "
-        "(`platforms`, `profiles`, `execution_flags`, `labels`) is empty for everything.",
+        "(`platforms`, `profiles`, `execution_flags`, `labels`) is empty for everything. "
+        "With `approval_required`, the jobs scheduled in it (of the `approval_kinds`, "
+        "empty: every kind) start only once an approver other than the requester approves "
+        "them.",
         request=s.WindowCreateSerializer,
         examples=[CREATE_EXAMPLE],
         responses={201: s.WindowSerializer, 400: ERRORS_400, 403: OPERATORS_403},

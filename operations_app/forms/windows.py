@@ -5,7 +5,8 @@ weekday or on a day of the month / yearly, with an end (never, after N times, on
 date); an "advanced" choice takes RRULE text instead. The form turns the controls into
 the RRULE the service stores (``build_rrule``) and back (``controls_from_rrule``: a rule
 the controls cannot show exactly stays advanced), exception dates and labels from one
-per line, the duration from hours and minutes.
+per line, the duration from hours and minutes. Approval is a checkbox and the job kinds
+it is about (none checked: every kind).
 
 The service checks everything (``services.windows.window_problems``); its problems come
 back with paths (``rrule``, ``exdates/1``, ``labels/team``, ``platforms/0``) that
@@ -24,7 +25,7 @@ from django import forms
 from django.utils import timezone as django_timezone
 
 from operations_app.labels import labels_text, parse_labels
-from operations_app.models import MaintenanceWindow, Platform, WindowKind
+from operations_app.models import APPROVAL_KINDS, MaintenanceWindow, Platform, WindowKind
 from operations_app.windows import MAX_DURATION_MINUTES, WindowRule, normalize_rrule, parse_rrule
 from operations_app.windows.rrules import weekday_items
 from profiles_app.models import Policy, PolicyKind
@@ -78,6 +79,13 @@ STANDARD_FLAGS = (
     ("Development", "Development"),
 )
 FLAG_VALUES = tuple(v for v, _ in STANDARD_FLAGS)
+KIND_LABELS = {
+    "migrate": "Migrations",
+    "clone": "Clones",
+    "snapshot": "Snapshots",
+    "decommission": "Decommissions",
+}
+APPROVAL_KIND_CHOICES = tuple((k.value, KIND_LABELS.get(k.value, k.label)) for k in APPROVAL_KINDS)
 COMMON_ZONES = (
     "UTC",
     "Europe/Berlin",
@@ -106,6 +114,8 @@ PROBLEM_FIELDS = {
     "profiles": "profiles",
     "execution_flags": "execution_flags",
     "labels": "labels",
+    "approval_required": "approval_required",
+    "approval_kinds": "approval_kinds",
 }
 
 
@@ -287,13 +297,17 @@ class WindowForm(forms.Form):
         widget=forms.NumberInput(attrs={"class": "num-input"}),
     )
     weekdays = forms.MultipleChoiceField(
-        label="On",
+        label="Weekdays",
         required=False,
         choices=[(c, n[:3]) for c, n in WEEKDAYS],
         widget=forms.CheckboxSelectMultiple,
     )
     on = forms.ChoiceField(
-        required=False, choices=ON_CHOICES, initial="weekday", widget=forms.RadioSelect
+        label="Monthly or yearly on",
+        required=False,
+        choices=ON_CHOICES,
+        initial="weekday",
+        widget=forms.RadioSelect,
     )
     nth = forms.ChoiceField(label="Which", required=False, choices=NTH, initial="2")
     weekday = forms.ChoiceField(label="Weekday", required=False, choices=WEEKDAYS, initial="SA")
@@ -380,6 +394,18 @@ class WindowForm(forms.Form):
     enabled = forms.BooleanField(
         required=False, initial=True, help_text="A disabled window counts for nothing."
     )
+    approval_required = forms.BooleanField(
+        label="Approval required",
+        required=False,
+        help_text=MaintenanceWindow._meta.get_field("approval_required").help_text,
+    )
+    approval_kinds = forms.MultipleChoiceField(
+        label="Which jobs",
+        required=False,
+        choices=APPROVAL_KIND_CHOICES,
+        help_text="The kinds of job that wait for an approver. None checked: every kind.",
+        widget=forms.CheckboxSelectMultiple,
+    )
     webhook_url = forms.CharField(
         label="Webhook URL",
         required=False,
@@ -461,6 +487,8 @@ class WindowForm(forms.Form):
             "labels": labels_text(dict(scope.labels), separator="\n"),
             "enabled": window.enabled,
             "webhook_url": window.webhook_url,
+            "approval_required": window.approval_required,
+            "approval_kinds": list(window.approval_kinds or ()),
         }
         initial.update(controls_from_rrule(window.rrule))
         return initial
@@ -536,6 +564,8 @@ class WindowForm(forms.Form):
             "profiles": list(c["profiles"]),
             "execution_flags": self.flags(),
             "labels": c["labels"],
+            "approval_required": c["approval_required"],
+            "approval_kinds": list(c["approval_kinds"]),
         }
 
     def preview_rule(self) -> WindowRule | None:

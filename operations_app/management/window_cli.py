@@ -4,7 +4,8 @@
                        [--kind maintenance|blackout] [--rrule 'FREQ=MONTHLY;BYDAY=2SA']
                        [--exdate 2027-01-09 ...] [--cutoff 30] [--platform P ...]
                        [--profile NAME ...] [--flag Production ...] [--label k=v ...]
-                       [--description TEXT] [--webhook URL] [--disabled] [--as USER]
+                       [--description TEXT] [--webhook URL] [--disabled]
+                       [--approval [--approval-kind KIND ...]] [--as USER]
     persona window list [--kind KIND]
     persona window show NAME [--count N]
     persona window export [NAME ...] [-o FILE]
@@ -31,9 +32,10 @@ from django.utils import timezone
 from operations_app.labels import parse_labels
 from operations_app.management.job_cli import Output
 from operations_app.models import MaintenanceWindow, WindowKind
-from operations_app.presentation.windows import next_occurrences, scope_text
+from operations_app.presentation.windows import approval_text, next_occurrences, scope_text
 from operations_app.selectors import windows as window_selectors
 from operations_app.services import windows as window_services
+from operations_app.services.windows import KIND_NAMES
 from operations_app.windows import describe
 from operations_app.windows.text import span
 from vmpersona.errors import DomainError, field_error
@@ -94,6 +96,21 @@ def add_parser(sub, as_option: Callable[[Any], None]) -> None:
     add.add_argument("--description", default="")
     add.add_argument("--webhook", default="", metavar="URL", help="where reminders are posted")
     add.add_argument("--disabled", action="store_true", help="create it disabled")
+    add.add_argument(
+        "--approval",
+        action="store_true",
+        help="scheduled jobs in it start only once an approver other than the requester "
+        "approves them",
+    )
+    add.add_argument(
+        "--approval-kind",
+        action="append",
+        default=[],
+        dest="approval_kind",
+        metavar="KIND",
+        help=f"with --approval: only jobs of this kind ({KIND_NAMES}); repeatable; "
+        "default: every kind",
+    )
     as_option(add)
 
     listing = actions.add_parser("list", help="list the windows and when each opens next")
@@ -172,6 +189,13 @@ def window_data(opts: dict[str, Any]) -> dict[str, Any]:
             problems.append(exc)
     labels, label_errors = parse_labels(opts["label"], path="label")
     problems += [field_error(e.path, e.message) for e in label_errors]
+    if opts.get("approval_kind") and not opts.get("approval"):
+        problems.append(
+            field_error(
+                "approval_kind",
+                "give --approval too: --approval-kind says which jobs the approval is about",
+            )
+        )
     if problems:
         raise ValidationError(problems)
     start_date, start_time = values.pop("start")
@@ -190,6 +214,8 @@ def window_data(opts: dict[str, Any]) -> dict[str, Any]:
         "description": opts["description"],
         "webhook_url": opts["webhook"],
         "enabled": not opts["disabled"],
+        "approval_required": bool(opts.get("approval")),
+        "approval_kinds": list(opts.get("approval_kind") or ()),
         **values,
     }
 
@@ -272,6 +298,7 @@ def print_window(out: Output, window: MaintenanceWindow, *, count: int = 10) -> 
         ("exdates", ", ".join(window.exdates or ()) or "-"),
         ("cutoff", span(window.cutoff_minutes) if window.cutoff_minutes else "-"),
         ("applies to", scope_text(window.scope())),
+        ("approval", approval_text(window.approval_required, window.approval_kinds or ())),
         ("description", window.description or "-"),
         ("webhook", window.webhook_url or "-"),
     ]

@@ -32,15 +32,27 @@ from operations_app.models.platforms import (
     PlatformStatus,
 )
 from operations_app.models.snapshots import SnapshotOrigin, VMSnapshot
-from operations_app.models.windows import MaintenanceWindow, WindowKind, WindowOccurrenceRecord
+from operations_app.models.windows import (
+    APPROVAL_KINDS,
+    MaintenanceWindow,
+    WindowKind,
+    WindowOccurrenceRecord,
+)
 
 __all__ = [
+    "OPEN_PLANS",
+    "ActionStatus",
+    "PlanStatus",
+    "PolicyEvaluationState",
+    "PolicyPlan",
+    "PolicyPlanAction",
     "ACTIVE_MAINTENANCE",
     "HostMaintenance",
     "MaintenanceState",
     "MaintenanceWindow",
     "WindowKind",
     "WindowOccurrenceRecord",
+    "APPROVAL_KINDS",
     "SnapshotOrigin",
     "VMSnapshot",
     "ACTIVE_STATUSES",

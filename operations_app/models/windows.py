@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from operations_app.models.jobs import JobKind
 from operations_app.models.platforms import Platform
 from operations_app.windows import (
     MAX_DURATION_MINUTES,
@@ -27,6 +28,10 @@ class WindowKind(models.TextChoices):
     BLACKOUT = "blackout", "Blackout (nothing may start)"
 
 
+# The kinds of job that can be scheduled, and so that a window's approval can be about.
+APPROVAL_KINDS = (JobKind.MIGRATE, JobKind.CLONE, JobKind.SNAPSHOT, JobKind.DECOMMISSION)
+
+
 # Kept as a module attribute: the services write one history row per change, scope
 # included, through ``MaintenanceWindow.save_recorded``.
 _history = HistoricalRecords(
@@ -38,7 +43,8 @@ _history = HistoricalRecords(
 class MaintenanceWindow(models.Model):
     """A named window: a local start in a time zone, a duration, a recurrence (RRULE),
     exception dates and a cutoff; the platforms, profiles, execution flags and labels it
-    applies to (all empty: everything)."""
+    applies to (all empty: everything); whether the jobs scheduled in it (of some kinds,
+    or all) wait for an approver."""
 
     name = models.SlugField(
         max_length=100, unique=True, help_text="Lowercase letters, digits and dashes."
@@ -70,6 +76,17 @@ class MaintenanceWindow(models.Model):
     description = models.TextField(blank=True)
     webhook_url = models.URLField(
         max_length=500, blank=True, help_text="Where reminders are posted (https or http)."
+    )
+    approval_required = models.BooleanField(
+        default=False,
+        help_text="Scheduled jobs in this window start only once an approver other than "
+        "the requester approves them.",
+    )
+    approval_kinds = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The job kinds the approval is about, e.g. ["migrate"]; empty: all of '
+        "them (migrate, clone, snapshot, decommission).",
     )
     platforms = models.ManyToManyField(
         Platform, blank=True, related_name="maintenance_windows", help_text="Empty: any."
@@ -130,6 +147,10 @@ class MaintenanceWindow(models.Model):
             labels=dict(self.labels or {}),
         )
 
+    def requires_approval(self, kind: str) -> bool:
+        """Whether a job of ``kind`` scheduled in this window waits for an approver."""
+        return self.approval_required and (not self.approval_kinds or kind in self.approval_kinds)
+
     def entry(self) -> WindowEntry:
         return WindowEntry(
             name=self.name,
@@ -149,6 +170,8 @@ class MaintenanceWindow(models.Model):
             enabled=self.enabled,
             webhook_url=self.webhook_url,
             scope=self.scope(),
+            approval_required=self.approval_required,
+            approval_kinds=tuple(self.approval_kinds or ()),
         )
 
     # ------------------------------------------------------------------ history

@@ -51,6 +51,26 @@ def scope_parts(scope: WindowScope) -> list[tuple[str, list[str]]]:
     return [(what, names) for what, names in parts if names]
 
 
+APPROVAL_KIND_WORDS = {
+    "migrate": "migrations",
+    "clone": "clones",
+    "snapshot": "snapshots",
+    "decommission": "decommissions",
+}
+
+
+def approval_text(required: bool, kinds: Sequence[str]) -> str:
+    """A window's approval in words: "not required", "required for every job",
+    "required for migrations and clones"."""
+    if not required:
+        return "not required"
+    if not kinds:
+        return "required for every job"
+    words = [APPROVAL_KIND_WORDS.get(k, k) for k in kinds]
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return f"required for {listed}"
+
+
 def scope_text(scope: WindowScope) -> str:
     """One line: "platforms lab-a, lab-b · labels team=payments", or "everything"."""
     parts = scope_parts(scope)
@@ -102,6 +122,7 @@ def window_row(window: Any, now: datetime) -> dict[str, Any]:
         "next": upcoming[0] if upcoming else None,
         "open_now": occurrence_at(rule, now) is not None,
         "scope": scope_text(window.scope()),
+        "approval": approval_text(window.approval_required, window.approval_kinds or ()),
     }
 
 
@@ -370,17 +391,21 @@ FIELD_LABELS = {
     "profiles": "profiles",
     "execution_flags": "execution flags",
     "labels": "labels",
+    "approval_required": "approval required",
+    "approval_kinds": "approval for",
 }
 HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 
 def value_text(key: str, value: Any) -> str:
     """A setting as the history shows it; "—" for an empty one."""
+    if key == "approval_kinds" and value in (None, []):
+        return "every job"
     if value in (None, "", [], {}):
         return "one-off" if key == "rrule" else "—"
     if key in ("duration_minutes", "cutoff_minutes"):
         return span(int(value))
-    if key == "enabled":
+    if key in ("enabled", "approval_required"):
         return "yes" if value else "no"
     if key == "start_time" and isinstance(value, time):
         return value.strftime("%H:%M")

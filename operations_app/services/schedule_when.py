@@ -11,7 +11,10 @@ checked (each problem on its field) and turned into the job's start interval.
   later; a time inside a covering blackout is refused.
 
 A job is matched against windows as its VM (a clone: the VM it will make, on its
-platform, of its profile, with its profile's execution flags). The request services
+platform, of its profile, with its profile's execution flags). A scheduled job waits for
+an approver other than its requester when its window requires approval for its kind
+(``MaintenanceWindow.approval_required``, ``approval_kinds``) or its VM has a flag of
+``VMPERSONA_SCHEDULE_APPROVAL_FLAGS`` (``approval_reasons``). The request services
 call ``schedule_request`` before ``job_create``; ``services.scheduling`` moves and
 re-checks scheduled jobs with the same functions.
 """
@@ -114,6 +117,21 @@ def approval_flags(vm: ManagedVM) -> list[str]:
     (``VMPERSONA_SCHEDULE_APPROVAL_FLAGS``)."""
     wanted = set(settings.VMPERSONA_SCHEDULE_APPROVAL_FLAGS)
     return [f for f in vm.execution_flags or () if isinstance(f, str) and f in wanted]
+
+
+def approval_reasons(job: OperationJob, vm: ManagedVM | None = None) -> list[str]:
+    """Why the scheduled ``job`` (its slot applied) waits for an approver other than its
+    requester, in words: its window requires approval for its kind, and/or its VM (``vm``,
+    default ``scope_vm(job)``) has a flag of ``VMPERSONA_SCHEDULE_APPROVAL_FLAGS``. Empty:
+    it needs no approval."""
+    reasons = []
+    window = job.window
+    if window is not None and window.requires_approval(job.kind):
+        reasons.append(f"window '{window.name}' requires approval")
+    flags = approval_flags(vm if vm is not None else scope_vm(job))
+    if flags:
+        reasons.append(f"{job.vm_name} is flagged {', '.join(flags)}")
+    return reasons
 
 
 # --------------------------------------------------------------------------- slots
@@ -228,7 +246,7 @@ def schedule_request(
 ) -> OperationJob:
     """Make the unsaved ``job`` a scheduled one when ``window`` or ``at`` is given (else
     leave it to be queued at once), its start interval checked; ``approval_required``
-    when its VM has a flag of ``VMPERSONA_SCHEDULE_APPROVAL_FLAGS``."""
+    when its window or its VM's flags ask for an approver (``approval_reasons``)."""
     on_miss = check_on_miss(on_miss)
     vm = scope_vm(job)
     slot = schedule_slot(vm=vm, window=window, at=parse_at(at), now=now or timezone.now())
@@ -237,7 +255,7 @@ def schedule_request(
     job.status = JobStatus.SCHEDULED
     apply_slot(job, slot)
     job.on_miss = on_miss
-    job.approval_required = bool(approval_flags(vm))
+    job.approval_required = bool(approval_reasons(job, vm))
     return job
 
 
@@ -276,19 +294,34 @@ def schedule_recorded(job: OperationJob) -> None:
     job_log(job=job, message=f"Scheduled {schedule_text(job)}.")
     if not job.approval_required:
         return
-    flags = ", ".join(approval_flags(scope_vm(job))) or "its flags"
+    reasons = approval_reasons(job)
+    log_approval_wait(job, reasons)
+    by = job.requested_by.username if job.requested_by is not None else "the system"
+    tell_approvers(job, reasons, how=f"scheduled by {by}")
+
+
+def log_approval_wait(job: OperationJob, reasons: list[str]) -> None:
     job_log(
         job=job,
         level="warning",
-        message=f"{job.vm_name} is flagged {flags}: the job starts only once an approver "
-        "other than its requester approves it.",
+        message=f"Waits for an approval ({approval_text(reasons)}): the job starts only "
+        "once an approver other than its requester approves it.",
     )
-    by = job.requested_by.username if job.requested_by is not None else "the system"
+
+
+def approval_text(reasons: list[str]) -> str:
+    """``window 'payments-night' requires approval and prod-1 is flagged Production``."""
+    return " and ".join(reasons) or "an approval is required"
+
+
+def tell_approvers(job: OperationJob, reasons: list[str], *, how: str) -> None:
+    """Tell the approvers (the requester aside) that ``job`` waits for one of them, and
+    why; ``how`` says what happened to it ("scheduled by carol", "moved by dave")."""
     notify(
         recipients=[u for u in approvers() if u.pk != job.requested_by_id],
         severity=Severity.INFO,
-        message=f"{job.get_kind_display()} of {job.vm_name} (job #{job.pk}), scheduled by "
-        f"{by} {schedule_text(job)}, waits for your approval.",
+        message=f"{job.get_kind_display()} of {job.vm_name} (job #{job.pk}), {how} "
+        f"{schedule_text(job)}, waits for your approval: {approval_text(reasons)}.",
         link=job.get_absolute_url(),
         job=job,
     )

@@ -8,8 +8,9 @@ VM until it starts (``scheduled`` is not an active status), and it is never queu
 - while the windows say nothing may start on its VM (``selectors.windows.window_state``:
   a blackout, a cutoff, outside its window; a job asked ``at`` a time waits out a
   blackout only);
-- while it waits for an approver (``approval_required``: its VM has a flag of
-  ``VMPERSONA_SCHEDULE_APPROVAL_FLAGS``), nor while another job is active on its VM.
+- while it waits for an approver (``approval_required``: its window requires approval
+  for its kind, or its VM has a flag of ``VMPERSONA_SCHEDULE_APPROVAL_FLAGS``), nor
+  while another job is active on its VM.
 
 ``scheduled_jobs_tick`` (every minute, ``tasks.start_scheduled_jobs``) looks at each
 scheduled job whose interval has begun. Past ``not_after`` it moves to the next
@@ -41,6 +42,7 @@ from operations_app.models import (
     JobEvent,
     JobKind,
     JobStatus,
+    JobTrigger,
     ManagedVM,
     OperationJob,
     ScheduleMode,
@@ -56,13 +58,17 @@ from operations_app.services.notifications import notify
 from operations_app.services.queue import queue_send
 from operations_app.services.schedule_when import (
     apply_slot,
+    approval_reasons,
+    approval_text,
     check_on_miss,
     interval_text,
+    log_approval_wait,
     next_slot,
     parse_at,
     schedule_slot,
     schedule_text,
     scope_vm,
+    tell_approvers,
 )
 from operations_app.windows import BLACKOUT, occurrence_at
 from profiles_app.models import VersionStatus
@@ -135,8 +141,10 @@ def job_schedule_update(
     now: datetime | None = None,
 ) -> OperationJob:
     """Move a scheduled job to ``window`` (a name or "auto") or to ``at``, and/or change
-    its ``on_miss``. Checked as a request is; a moved job that needed an approval needs
-    it again (the approver approved the old time)."""
+    its ``on_miss``. Checked as a request is. Whether it needs an approval is worked out
+    again for the new slot (into a window that requires one: it does; out of it: only
+    when its VM's flags say so), and a moved job that needs one needs it again (the
+    approver approved the old time); the approvers are told."""
     if not may_edit_schedule(user, job):
         raise NotPermitted("Only operators or the job's requester may change its schedule.")
     job = _lock_scheduled(job)
@@ -147,6 +155,7 @@ def job_schedule_update(
         raise field_error("window", "say what changes: window, at or on_miss", code="required")
     fields = []
     said = []
+    reasons: list[str] = []
     if on_miss is not None:
         job.on_miss = check_on_miss(on_miss)
         fields.append("on_miss")
@@ -157,15 +166,33 @@ def job_schedule_update(
         apply_slot(job, slot)
         fields += ["schedule", "not_before", "not_after", "window"]
         said.insert(0, schedule_text(job))
-        if job.approval_required and job.approved_by_id is not None:
-            job.approved_by = None
-            job.approved_at = None
-            fields += ["approved_by", "approved_at"]
-            said.append("it needs an approval again")
+        reasons = approval_reasons(job)
+        said += _approval_changed(job, reasons)
+        fields += ["approval_required", "approved_by", "approved_at"]
     attribute_change(job, user=user, reason=f"schedule changed by {_name(user)}")
     job.save(update_fields=fields)
     job_log(job=job, message=f"Schedule changed by {_name(user)}: {'; '.join(said)}.")
+    if reasons and job.awaits_approval:
+        tell_approvers(job, reasons, how=f"moved by {_name(user)}")
     return job
+
+
+def _approval_changed(job: OperationJob, reasons: list[str]) -> list[str]:
+    """Set whether the moved ``job`` needs an approval (``reasons``: why, from
+    ``approval_reasons``); an approval of its old slot no longer counts. What changed,
+    in words."""
+    before = job.approval_required
+    approved = job.approved_by_id is not None
+    job.approval_required = bool(reasons)
+    job.approved_by = None
+    job.approved_at = None
+    if job.approval_required and approved:
+        return [f"it needs an approval again ({approval_text(reasons)})"]
+    if job.approval_required and not before:
+        return [f"it now needs an approval ({approval_text(reasons)})"]
+    if before and not job.approval_required:
+        return ["it no longer needs an approval"]
+    return []
 
 
 # --------------------------------------------------------------------------- approval
@@ -468,9 +495,17 @@ def _move_on(job: OperationJob, slot: Any, passed: str) -> str:
     if job.not_after != seen:
         return MOVED  # moved meanwhile (by its requester, or another tick)
     apply_slot(job, slot)
+    # An approval given stays (the job keeps its window, or ``auto`` its rule); a window
+    # that ``auto`` moves it into may ask for one it did not need.
+    reasons = approval_reasons(job)
+    newly = bool(reasons) and not job.approval_required
+    job.approval_required = bool(reasons)
     attribute_change(job, user=None, reason="moved to the next window")
-    job.save(update_fields=["schedule", "not_before", "not_after", "window"])
+    job.save(update_fields=["schedule", "not_before", "not_after", "window", "approval_required"])
     job_log(job=job, level="warning", message=f"Missed: {passed}. Moved: {schedule_text(job)}.")
+    if newly:
+        log_approval_wait(job, reasons)
+        tell_approvers(job, reasons, how="moved to the next window")
     _tell_requester(
         job,
         Severity.WARNING,

@@ -3,8 +3,9 @@
 Pages, the API, the admin's actions and the CLI call these with the person asking, who
 needs the operators role; ``user=None`` is the system itself (root's CLI without
 ``--as``). Input is a mapping of the model's field names (``data``); each problem is
-reported with its path (``rrule``, ``exdates/2``, ``labels/team``, ``platforms/0``; in
-an import ``events/<n>/<field>``), all of them at once as one ``ValidationError``.
+reported with its path (``rrule``, ``exdates/2``, ``labels/team``, ``platforms/0``,
+``approval_kinds/1``; in an import ``events/<n>/<field>``), all of them at once as one
+``ValidationError``.
 Each change is one history row, by that user, scope included.
 """
 
@@ -22,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils.text import slugify
 
 from operations_app.labels import label_errors
-from operations_app.models import MaintenanceWindow, Platform, WindowKind
+from operations_app.models import APPROVAL_KINDS, MaintenanceWindow, Platform, WindowKind
 from operations_app.windows import (
     IcsError,
     WindowData,
@@ -57,9 +58,12 @@ EDITABLE_FIELDS = (
     "profiles",
     "execution_flags",
     "labels",
+    "approval_required",
+    "approval_kinds",
 )
 REQUIRED_FIELDS = ("name", "timezone", "start_date", "start_time", "duration_minutes")
 SCOPE_RELATIONS = ("platforms", "profiles")
+KIND_NAMES = ", ".join(APPROVAL_KINDS)
 RESERVED_NAMES = frozenset({"new", "calendar", "import", "export"})
 NAME_MAX = 100
 WEBHOOK_MAX = 500
@@ -160,7 +164,7 @@ def _exdates(value: Any, problems: Problems) -> list[date]:
     return days
 
 
-def _enabled(value: Any, problems: Problems) -> bool:
+def _boolean(value: Any, problems: Problems) -> bool:
     if not isinstance(value, bool):
         raise ValueError
     return value
@@ -205,6 +209,23 @@ def _flags(value: Any, problems: Problems) -> list[str]:
     return flags
 
 
+def _approval_kinds(value: Any, problems: Problems) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise ValueError
+    kinds: list[str] = []
+    for index, kind in enumerate(value):
+        if kind not in APPROVAL_KINDS:
+            problems.append(
+                (f"approval_kinds/{index}", f"unknown kind {kind!r}: one of {KIND_NAMES}")
+            )
+        elif kind in kinds:
+            problems.append((f"approval_kinds/{index}", f"'{kind}' is given twice"))
+        else:
+            kinds.append(str(kind))
+    # Stored in one order, so that the same choice never reads as a change.
+    return [k.value for k in APPROVAL_KINDS if k in kinds]
+
+
 def _labels(value: Any, problems: Problems) -> dict[str, str]:
     errors = label_errors(value)
     problems += [(e.path, e.message) for e in errors]
@@ -221,13 +242,15 @@ _CONVERTERS = {
     "rrule": _rrule,
     "exdates": _exdates,
     "cutoff_minutes": lambda v, p: _as_int(v),
-    "enabled": _enabled,
+    "enabled": _boolean,
     "description": _text,
     "webhook_url": _webhook,
     "platforms": _names,
     "profiles": _names,
     "execution_flags": _flags,
     "labels": _labels,
+    "approval_required": _boolean,
+    "approval_kinds": _approval_kinds,
 }
 _EXPECTED = {
     "name": "lowercase letters, digits and dashes",
@@ -246,6 +269,8 @@ _EXPECTED = {
     "profiles": "a list of profile names",
     "execution_flags": 'a list of execution flags, e.g. ["Production"]',
     "labels": 'an object of key to value, e.g. {"team": "payments"}',
+    "approval_required": "true or false",
+    "approval_kinds": f'a list of job kinds, e.g. ["migrate"]: {KIND_NAMES}',
 }
 
 
@@ -315,6 +340,7 @@ def _clean(data: Any, *, window: MaintenanceWindow | None) -> tuple[_Cleaned, Pr
                 values[key] = value
     rule_problems = _rule_problems(values, window, bad=problems)
     problems += rule_problems
+    problems += _approval_problems(values, window)
     if "name" in values and _name_taken(values["name"], window):
         problems.append(("name", f"a window named '{values['name']}' already exists"))
     if "platforms" in values:
@@ -350,6 +376,23 @@ def _rule_problems(
         cutoff_minutes=fields["cutoff_minutes"],
     )
     return validate_rule(rule)
+
+
+def _approval_problems(values: dict[str, Any], window: MaintenanceWindow | None) -> Problems:
+    """A blackout takes no work, so there is nothing in it to approve."""
+    kind = values.get("kind", window.kind if window is not None else WindowKind.MAINTENANCE)
+    required = values.get(
+        "approval_required", window.approval_required if window is not None else False
+    )
+    if kind == WindowKind.BLACKOUT and required:
+        return [
+            (
+                "approval_required",
+                "a blackout takes no work, so nothing in it waits for an approval: "
+                "approval is for maintenance windows",
+            )
+        ]
+    return []
 
 
 def _name_taken(name: str, window: MaintenanceWindow | None) -> bool:
@@ -452,6 +495,8 @@ def window_data_fields(data: WindowData) -> dict[str, Any]:
         "profiles": list(data.scope.profiles),
         "execution_flags": list(data.scope.flags),
         "labels": dict(data.scope.labels),
+        "approval_required": data.approval_required,
+        "approval_kinds": list(data.approval_kinds),
     }
 
 

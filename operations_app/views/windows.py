@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from operations_app.forms.windows import WindowForm, WindowImportForm, timezone_choices
 from operations_app.models import MaintenanceWindow, WindowKind
 from operations_app.presentation.windows import (
+    approval_text,
     calendar_view,
     history_entries,
     next_occurrences,
@@ -118,6 +119,8 @@ def window_detail(request: HttpRequest, name: str) -> HttpResponse:
             "open_now": occurrence_at(rule, now),
             "upcoming": next_occurrences(rule, now, count=10),
             "scope_parts": scope_parts(window.scope()),
+            "approval": approval_text(window.approval_required, window.approval_kinds or ()),
+            "approval_flags": settings.VMPERSONA_SCHEDULE_APPROVAL_FLAGS,
             "duration": span(window.duration_minutes),
             "cutoff": span(window.cutoff_minutes) if window.cutoff_minutes else "",
             "conflicts": [c.describe() for c in involved],
@@ -159,6 +162,7 @@ def _render_form(
             "title": f"Edit {window.name}" if window else "New maintenance window",
             "preview": preview,
             "previewed": previewed,
+            "approval_flags": settings.VMPERSONA_SCHEDULE_APPROVAL_FLAGS,
         },
         status=status,
     )

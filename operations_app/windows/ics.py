@@ -15,6 +15,8 @@ Each window is written as::
     X-VMPERSONA-SCOPE:{"platforms": [...], "profiles": [...], "flags": [...], "labels": {...}}
     X-VMPERSONA-ENABLED:TRUE
     X-VMPERSONA-WEBHOOK:https://...
+    X-VMPERSONA-APPROVAL:TRUE                      (scheduled jobs wait for an approver)
+    X-VMPERSONA-APPROVAL-KINDS:migrate,clone       (the job kinds that do; absent: all)
     END:VEVENT
 
 with a VTIMEZONE for each zone, so calendar programs show the windows. Reading accepts
@@ -49,6 +51,8 @@ CUTOFF = "X-VMPERSONA-CUTOFF"
 SCOPE = "X-VMPERSONA-SCOPE"
 ENABLED = "X-VMPERSONA-ENABLED"
 WEBHOOK = "X-VMPERSONA-WEBHOOK"
+APPROVAL = "X-VMPERSONA-APPROVAL"
+APPROVAL_KINDS = "X-VMPERSONA-APPROVAL-KINDS"
 UNSUPPORTED = {
     "RDATE": "extra dates (RDATE) are not supported: make another window",
     "EXRULE": "EXRULE is not supported: use exception dates (EXDATE)",
@@ -78,6 +82,8 @@ class WindowData:
     enabled: bool = True
     webhook_url: str = ""
     scope: WindowScope = field(default_factory=WindowScope)
+    approval_required: bool = False
+    approval_kinds: tuple[str, ...] = ()
 
 
 class IcsError(ValueError):
@@ -134,6 +140,9 @@ def _event(window: WindowData, stamp: datetime) -> icalendar.Event:
     event.add(ENABLED, "TRUE" if window.enabled else "FALSE")
     if window.webhook_url:
         event.add(WEBHOOK, window.webhook_url)
+    event.add(APPROVAL, "TRUE" if window.approval_required else "FALSE")
+    if window.approval_kinds:
+        event.add(APPROVAL_KINDS, ",".join(window.approval_kinds))
     return event
 
 
@@ -198,7 +207,9 @@ class _EventReader:
         exdates = self._exdates(tz)
         cutoff = self._cutoff()
         scope = self._scope()
-        enabled = self._enabled()
+        enabled = self._boolean(ENABLED, default=True)
+        approval_required = self._boolean(APPROVAL, default=False)
+        approval_kinds = self._approval_kinds()
         webhook = str(self.one(WEBHOOK) or "").strip()
         description = str(self.one("DESCRIPTION") or "")
         if self.problems or tz is None or local_start is None or duration is None:
@@ -227,6 +238,8 @@ class _EventReader:
             enabled=enabled,
             webhook_url=webhook,
             scope=scope,
+            approval_required=approval_required,
+            approval_kinds=approval_kinds,
         )
 
     def _name(self) -> str:
@@ -361,14 +374,24 @@ class _EventReader:
             self.problems.append((f"{self.path}/{path}", message))
         return scope
 
-    def _enabled(self) -> bool:
-        value = self.one(ENABLED)
+    def _boolean(self, prop: str, *, default: bool) -> bool:
+        value = self.one(prop)
         if value is None:
-            return True
+            return default
         text = str(value).strip().upper()
         if text not in ("TRUE", "FALSE"):
-            self.problem(ENABLED, "TRUE or FALSE")
-        return text != "FALSE"
+            self.problem(prop, "TRUE or FALSE")
+            return default
+        return text == "TRUE"
+
+    def _approval_kinds(self) -> tuple[str, ...]:
+        """The job kinds, separated by commas (escaped or not); the service checks them
+        (``events/<n>/approval_kinds/<i>``)."""
+        value = self.one(APPROVAL_KINDS)
+        if value is None:
+            return ()
+        text = _unescape(str(value))
+        return tuple(kind.strip() for kind in text.split(",") if kind.strip())
 
 
 def _json(text: str) -> Any:

@@ -1,6 +1,7 @@
 /* The maintenance window form: show only the recurrence controls that go with the
  * chosen "Repeats" (every control is there without this script), and name the unit of
- * "Every". Elements with data-repeat="weekly monthly" show for those choices. */
+ * "Every". Elements with data-repeat="weekly monthly" show for those choices; those with
+ * data-approval only while "Approval required" is checked. */
 (function () {
   "use strict";
 
@@ -22,6 +23,14 @@
     });
   }
 
+  // The job kinds an approval is about show only while "Approval required" is checked.
+  function approval(form) {
+    var box = form.querySelector("input[name='approval_required']");
+    form.querySelectorAll("[data-approval]").forEach(function (el) {
+      el.hidden = !(box && box.checked);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("window-form");
     if (!form) {
@@ -31,7 +40,11 @@
       if (event.target && event.target.name === "repeat") {
         update(form);
       }
+      if (event.target && event.target.name === "approval_required") {
+        approval(form);
+      }
     });
     update(form);
+    approval(form);
   });
 })();

@@ -1,7 +1,7 @@
 """Maintenance windows: how they read, the bodies that create and change them, and the
 queries of their occurrences and of the calendar. The windows service checks every
 setting; a bad one answers 400 at its path (``rrule``, ``exdates/1``, ``labels/team``,
-``platforms/0``)."""
+``platforms/0``, ``approval_kinds/1``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.labels import LabelsField
 from operations_app.models import MaintenanceWindow, WindowKind
 from operations_app.presentation.windows import OccurrenceView, next_occurrences
-from operations_app.services.windows import EDITABLE_FIELDS
+from operations_app.services.windows import EDITABLE_FIELDS, KIND_NAMES
 from operations_app.windows import MAX_DURATION_MINUTES, describe
 
 MAX_WEEKS = 12
@@ -65,6 +65,16 @@ class WindowSerializer(serializers.Serializer):
     profiles = serializers.SerializerMethodField()
     execution_flags = serializers.ListField(child=serializers.CharField(), read_only=True)
     labels = LabelsField(read_only=True)
+    approval_required = serializers.BooleanField(
+        read_only=True,
+        help_text="Scheduled jobs in this window start only once an approver other than "
+        "the requester approves them",
+    )
+    approval_kinds = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The job kinds the approval is about; empty: every kind",
+    )
     when = serializers.SerializerMethodField(
         help_text="The rule in words, e.g. 'Second Saturday of every month, 02:00–05:00 "
         "Europe/Berlin'"
@@ -166,6 +176,16 @@ class WindowWriteSerializer(serializers.Serializer):
         help_text="VMs with any of these, e.g. Production; empty: any",
     )
     labels = LabelsField(required=False)
+    approval_required = serializers.BooleanField(
+        required=False,
+        help_text="Scheduled jobs in this window start only once an approver other than "
+        "the requester approves them (default false)",
+    )
+    approval_kinds = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=f"Job kinds the approval is about ({KIND_NAMES}); empty: every kind",
+    )
 
     def validate(self, attrs):
         unknown = [
