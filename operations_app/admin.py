@@ -1,15 +1,19 @@
-"""The admin: platforms, inventory, images, jobs, notifications and snapshots.
+"""The admin: platforms, inventory, images, jobs, notifications, snapshots, maintenance
+windows and host maintenance.
 
 Actions call the same services as the pages, the API and the CLI. Job and snapshot
 rows are read-only here: they change only through those services and the runners. A
 VM's or a platform's labels are edited as JSON and saved by the labels service.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from operations_app.labels import label_errors
@@ -29,10 +33,12 @@ from operations_app.models import (
     VMMetricSample,
     VMSnapshot,
 )
+from operations_app.presentation.maintenance import STATUS_WORDS
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import inventory as inventory_services
 from operations_app.services import jobs as job_services
 from operations_app.services import labels as label_services
+from operations_app.services import maintenance as maintenance_services
 from operations_app.services import migrations as migration_services
 from operations_app.services import platforms as platform_services
 from operations_app.services import snapshots as snapshot_services
@@ -502,3 +508,113 @@ class MaintenanceWindowAdmin(SimpleHistoryAdmin):
     def delete_queryset(self, request, queryset):
         for window in queryset:
             window_services.window_delete(user=request.user, window=window)
+
+
+# --- Host maintenance ----------------------------------------------------------------------
+# Started and ended through the maintenance service (the platform page, the API, the CLI
+# and the action below); the rows are read-only here, their JSON shown as tables and
+# indented text.
+
+
+@admin.register(HostMaintenance)
+class HostMaintenanceAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "platform",
+        "state",
+        "window",
+        "move_back",
+        "progress",
+        "requested_by",
+        "started_at",
+        "evacuated_at",
+        "ended_at",
+    )
+    list_filter = ("state", "platform", "window", "move_back")
+    search_fields = ("platform__name", "reason", "requested_by__username")
+    list_select_related = ("platform", "window", "requested_by")
+    date_hierarchy = "started_at"
+    fields = (
+        "platform",
+        "state",
+        "window",
+        "move_back",
+        "reason",
+        "requested_by",
+        "started_at",
+        "evacuated_at",
+        "ended_by",
+        "ended_at",
+        "vm_table",
+        "summary",
+        "summarized_occurrence",
+        "plan_text",
+        "vms_text",
+    )
+    readonly_fields = fields
+    actions = ["end_maintenance"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="VMs")
+    def progress(self, obj):
+        statuses = [info.get("status", "") for info in (obj.vms or {}).values()]
+        moved = statuses.count("moved")
+        return f"{moved} of {len(statuses)} moved" if statuses else "-"
+
+    @admin.display(description="What became of each VM")
+    def vm_table(self, obj):
+        if not obj.vms:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    name,
+                    STATUS_WORDS.get(info.get("status", ""), info.get("status", "")),
+                    info.get("target") or "-",
+                    info.get("path") or "-",
+                    f"#{info['job']}" if info.get("job") else "-",
+                    info.get("reason") or info.get("back") or "",
+                )
+                for name, info in sorted(obj.vms.items())
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>VM</th><th>Status</th><th>Target</th><th>Path</th>"
+            "<th>Job</th><th>Why</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @staticmethod
+    def _json(value) -> str:
+        return format_html(
+            '<pre style="white-space:pre-wrap;max-height:480px;overflow:auto;margin:0">{}</pre>',
+            json.dumps(value or {}, indent=2, sort_keys=True, ensure_ascii=False),
+        )
+
+    @admin.display(description="Evacuation plan confirmed (JSON)")
+    def plan_text(self, obj):
+        return self._json(obj.plan)
+
+    @admin.display(description="VMs (JSON)")
+    def vms_text(self, obj):
+        return self._json(obj.vms)
+
+    @admin.action(description="End maintenance (move the VMs back as requested)")
+    def end_maintenance(self, request, queryset):
+        for maintenance in queryset.select_related("platform"):
+            if not maintenance.active:
+                continue
+            try:
+                maintenance_services.maintenance_end(
+                    user=request.user, platform=maintenance.platform
+                )
+            except DomainError as exc:
+                self.message_user(request, f"{maintenance.platform.name}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{maintenance.platform.name}: back in service")

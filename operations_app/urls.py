@@ -5,6 +5,7 @@ from operations_app.views import (
     images,
     jobs,
     labels,
+    maintenance,
     migrate,
     notifications,
     platforms,
@@ -24,6 +25,23 @@ urlpatterns = [
     path("platforms/<slug:name>/refresh/", platforms.platform_refresh, name="platform_refresh"),
     path("platforms/<slug:name>/sync/", platforms.platform_sync, name="platform_sync"),
     path("platforms/<slug:name>/labels/", labels.platform_labels, name="platform_labels"),
+    # Host maintenance: the form with its evacuation plan preview, ending it (POST
+    # only), and the record of one maintenance.
+    path(
+        "platforms/<slug:name>/maintenance/",
+        maintenance.platform_maintenance,
+        name="platform_maintenance",
+    ),
+    path(
+        "platforms/<slug:name>/maintenance/end/",
+        maintenance.platform_maintenance_end,
+        name="platform_maintenance_end",
+    ),
+    path(
+        "platforms/<slug:name>/maintenance/<int:pk>/",
+        maintenance.maintenance_detail,
+        name="maintenance",
+    ),
     path("vms/", vms.vm_list, name="vms"),
     path("vms/<int:pk>/", vms.vm_detail, name="vm"),
     path("vms/<int:pk>/decommission/", vms.vm_decommission, name="vm_decommission"),

@@ -13,6 +13,7 @@ from operations_app.forms.base import ServiceErrorsMixin
 from operations_app.forms.scheduling import SCHEDULE_ERROR_FIELDS, ScheduleFieldsMixin
 from operations_app.models import Platform
 from operations_app.selectors.clone import approved_versions
+from operations_app.selectors.maintenance import maintenance_active_by_platform
 from profiles_app.models import PolicyVersion
 
 
@@ -57,9 +58,15 @@ class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
         cast(forms.ChoiceField, self.fields["version"]).choices = [
             ("", "Choose an approved profile version")
         ] + [(name, options) for name, options in groups.items()]
-        cast(forms.ModelChoiceField, self.fields["platform"]).queryset = Platform.objects.filter(
-            enabled=True
-        ).order_by("name")
+        platform = cast(forms.ModelChoiceField, self.fields["platform"])
+        platform.queryset = Platform.objects.filter(enabled=True).order_by("name")
+        # A platform in maintenance is offered, marked: the service says why it is refused.
+        maintenances = maintenance_active_by_platform()
+        platform.label_from_instance = lambda p: (  # type: ignore[method-assign]
+            f"{p.name} ({maintenances[p.pk].get_state_display().lower()})"
+            if p.pk in maintenances
+            else p.name
+        )
 
     def clean_vm_name(self) -> str:
         return self.cleaned_data["vm_name"].strip()

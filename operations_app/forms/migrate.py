@@ -11,6 +11,7 @@ from django import forms
 from operations_app.forms.base import ServiceErrorsMixin
 from operations_app.forms.scheduling import SCHEDULE_ERROR_FIELDS, ScheduleFieldsMixin
 from operations_app.models import Platform
+from operations_app.selectors.maintenance import maintenance_active_by_platform
 from operations_app.selectors.platforms import platform_migration_targets
 
 # Each mode with the one line the form shows under it.
@@ -27,6 +28,15 @@ MIGRATION_MODE_OPTIONS = (
         "Shuts the guest down, copies its disks and starts it, adapted, on the target.",
     ),
 )
+
+
+def _target_label(platform: Platform, maintenance=None) -> str:
+    label = platform.name
+    if platform.status != "ok":
+        label += f" · {platform.get_status_display().lower()}"
+    if maintenance is not None:
+        label += f" ({maintenance.get_state_display().lower()})"
+    return label
 
 
 class MigrateForm(ServiceErrorsMixin, ScheduleFieldsMixin):
@@ -62,9 +72,10 @@ class MigrateForm(ServiceErrorsMixin, ScheduleFieldsMixin):
         self.set_windows(windows)
         self.targets = list(platform_migration_targets(vm=vm))
         target = self.fields["target"]
+        # A platform in maintenance is offered, marked: the service says why it is refused.
+        maintenances = maintenance_active_by_platform()
         target.widget.choices = [("", "Choose a platform")] + [
-            (p.name, p.name if p.status == "ok" else f"{p.name} · {p.get_status_display().lower()}")
-            for p in self.targets
+            (p.name, _target_label(p, maintenances.get(p.pk))) for p in self.targets
         ]
 
     def clean_mode(self) -> str:

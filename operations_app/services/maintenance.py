@@ -84,6 +84,7 @@ VM_STATUS_WORDS = {
     FAILED: "move failed",
     UNMOVABLE: "cannot be moved",
     GONE: "gone",
+    "left": "left in place: the maintenance ended first",
 }
 
 
@@ -153,7 +154,7 @@ def _vms_on(platform: Platform) -> tuple[list[ManagedVM], list[ManagedVM]]:
     rows = list(
         ManagedVM.objects.filter(platform=platform)
         .exclude(state=VMState.GONE)
-        .select_related("profile_version")
+        .select_related("platform", "profile_version__policy")
         .order_by("name")
     )
     managed = [v for v in rows if v.managed and v.profile_version_id is not None]

@@ -8,17 +8,21 @@ becomes a message, never an error page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from operations_app.forms.labels import LabelsForm
 from operations_app.forms.platforms import PlatformForm
 from operations_app.hypervisor import redact_uri
 from operations_app.models import Platform
+from operations_app.presentation.maintenance import maintenance_view
 from operations_app.presentation.platforms import (
     capability_sizes,
     constraint_effect,
@@ -28,6 +32,7 @@ from operations_app.presentation.platforms import (
     utilisation,
     vlan_rows,
 )
+from operations_app.selectors import maintenance as maintenance_selectors
 from operations_app.selectors import platforms as platform_selectors
 from operations_app.selectors import vms as vm_selectors
 from operations_app.services import inventory as inventory_services
@@ -51,8 +56,14 @@ def platform_list(request: HttpRequest) -> HttpResponse:
         label_error = error_text(exc)
         platforms = []
     utilisations = platform_selectors.platform_utilisations(platforms)
+    maintenances = maintenance_selectors.maintenance_active_by_platform()
     rows = [
-        {"platform": p, "uri": redact_uri(p.uri), "util": utilisation(utilisations[p.pk])}
+        {
+            "platform": p,
+            "uri": redact_uri(p.uri),
+            "util": utilisation(utilisations[p.pk]),
+            "maintenance": maintenances.get(p.pk),
+        }
         for p in platforms
     ]
     return render(
@@ -88,7 +99,7 @@ def platform_page(
     refusal (and its status), so an error shows beside the labels."""
     caps = platform.capabilities or {}
     effective = platform_selectors.platform_effective_capabilities(platform)
-    vms = vm_selectors.vm_list(platform=platform.name, latest_sample=True)
+    vms = list(vm_selectors.vm_list(platform=platform.name, latest_sample=True))
     return render(
         request,
         "operations_app/platform_detail.html",
@@ -105,14 +116,32 @@ def platform_page(
             "costs": platform_costs(platform),
             "declared": declared_constraints(platform.constraints or {}),
             "vlans": vlan_rows(platform.vlan_networks),
-            "vms": list(vms),
+            "vms": vms,
             "util": utilisation(platform_selectors.platform_utilisation(platform=platform)),
             "can_operate": can_operate(request.user),
             "labels_form": labels_form or LabelsForm.for_labels(platform.labels),
             "labels_errors": labels_errors or [],
+            **_maintenance_context(request, platform, vms),
         },
         status=status,
     )
+
+
+def _maintenance_context(request: HttpRequest, platform: Platform, vms: list) -> dict[str, Any]:
+    """The Maintenance panel: the current maintenance with its progress, the VMs it
+    leaves alone (not managed by VM Persona), and the last ones that ended."""
+    current = maintenance_selectors.maintenance_of(platform)
+    return {
+        "maintenance": maintenance_view(current, timezone.now()) if current else None,
+        "maintenance_past": list(
+            maintenance_selectors.maintenance_list(platform=platform, active=False)[:5]
+        ),
+        "maintenance_unmanaged": [
+            v.name
+            for v in vms
+            if v.state != "gone" and (not v.managed or v.profile_version_id is None)
+        ],
+    }
 
 
 def _render_form(request, form: PlatformForm, *, platform: Platform | None = None, status=200):
