@@ -45,6 +45,8 @@ urlpatterns = [
     path("vms/", vms.vm_list, name="vms"),
     path("vms/<int:pk>/", vms.vm_detail, name="vm"),
     path("vms/<int:pk>/decommission/", vms.vm_decommission, name="vm_decommission"),
+    # Power: start, shut down, reboot or force off (POST only, from the VM page).
+    path("vms/<int:pk>/power/", vms.vm_power, name="vm_power"),
     path("vms/<int:pk>/labels/", labels.vm_labels, name="vm_labels"),
     path("images/", images.image_list, name="images"),
     # Jobs: the list, a job's page and report, cancelling one, and its health watch.

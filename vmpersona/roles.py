@@ -33,6 +33,18 @@ def has_role(user, role: str) -> bool:
     return role in cache
 
 
+# The execution flag of the profiles only operators may clone (authors may clone the
+# Development and Testing ones).
+PRODUCTION = "Production"
+
+
+def may_clone(user, *, environment: str) -> bool:
+    """Whether ``user`` may ask for a clone of a profile version flagged ``environment``:
+    operators any, authors any but a Production one. The clone service decides with this;
+    the pages use it to offer the clone only to those it will not refuse."""
+    return has_role(user, OPERATORS) or (environment != PRODUCTION and has_role(user, AUTHORS))
+
+
 def require_role(user, role: str, action: str) -> None:
     if not has_role(user, role):
         name = getattr(user, "username", "anonymous") or "anonymous"

@@ -388,6 +388,15 @@ VMPERSONA_JOB_REQUEUE_SECONDS = int(os.environ.get("VMPERSONA_JOB_REQUEUE_SECOND
 VMPERSONA_HEALTH_WATCH_DEFAULT_S = int(
     os.environ.get("VMPERSONA_HEALTH_WATCH_DEFAULT_S", "0" if TESTING else "180")
 )
+# Power jobs (runners.power): how long a graceful shutdown waits for the guest to power
+# off after its ACPI power button is pressed (then the job fails; it never forces), and
+# how long a start or reboot waits for the guest's agent to answer.
+VMPERSONA_POWER_SHUTDOWN_TIMEOUT_S = max(
+    1, int(os.environ.get("VMPERSONA_POWER_SHUTDOWN_TIMEOUT_S", "120"))
+)
+VMPERSONA_POWER_BOOT_TIMEOUT_S = max(
+    1, int(os.environ.get("VMPERSONA_POWER_BOOT_TIMEOUT_S", "300"))
+)
 # Snapshots kept per VM; taking one more deletes the oldest beyond this.
 VMPERSONA_SNAPSHOT_RETENTION = max(1, int(os.environ.get("VMPERSONA_SNAPSHOT_RETENTION", "3")))
 # Scheduled jobs: one requested "at" a time may still start this many minutes later

@@ -1,11 +1,20 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 
 @login_required
 def home(request):
     return redirect("profiles:list")
+
+
+def favicon(request):
+    """``/favicon.ico``, which browsers ask for on any page (also where no page links
+    the icon, as the API's JSON): the static SVG icon, which base.html links."""
+    response = redirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def healthz(request):

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from operations_app.forms.base import labelled_error
 from operations_app.models import KvmPolicy, Platform
 from operations_app.presentation.platforms import vlan_rows
 from vmpersona.errors import error_list
@@ -222,15 +223,15 @@ class PlatformForm(forms.Form):
     # --- errors from the services -----------------------------------------------------
 
     def add_service_errors(self, exc: ValidationError) -> None:
-        """Put each error next to the field its path names (``constraints/disk_buses/0``)."""
+        """Put each error next to the field its path names, with the rest of the path
+        (``constraints/disk_buses/0`` shows as ``disk_buses/0: ...`` under Constraints)."""
         for item in error_list(exc):
             path = item["path"] or ""
-            field = path.split("/", 1)[0]
+            field, _, rest = path.partition("/")
             if field in self.fields:
-                nested = path != field
-                self.add_error(field, f"{path}: {item['message']}" if nested else item["message"])
+                self.add_error(field, f"{rest}: {item['message']}" if rest else item["message"])
             else:
-                self.add_error(None, f"{path}: {item['message']}" if path else item["message"])
+                self.add_error(None, labelled_error(self, path, item["message"]))
 
     @property
     def error_count(self) -> int:

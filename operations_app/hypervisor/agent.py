@@ -42,6 +42,7 @@ Transport = Callable[[str, str, int], str]
 """(domain name, JSON command, timeout in seconds) -> JSON reply."""
 
 CHUNK = 1024 * 1024
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 _AGENT_FAILED = re.compile(r"agent command '([^']*)': (.*)$", re.S)
 _UNAVAILABLE_CODES = {
     libvirt.VIR_ERR_AGENT_UNRESPONSIVE,
@@ -309,6 +310,12 @@ class GuestAgent(Facet):
             except HypervisorError as exc:
                 logger.warning("closing %s in %s failed: %s", path, domain, exc)
         return b"".join(parts)
+
+    def boot_id(self, domain: str, *, timeout: float = 10.0) -> str:
+        """The guest kernel's boot id (Linux: ``/proc/sys/kernel/random/boot_id``), new at
+        every boot: a restart seen from outside the guest. Raises the agent's errors."""
+        data = self.file_read(domain, BOOT_ID_PATH, max_bytes=4096, timeout=timeout)
+        return data.decode("ascii", "replace").strip()
 
     # ------------------------------------------------------------------ inventory
 

@@ -37,6 +37,7 @@ from operations_app.selectors import vms as vm_selectors
 from operations_app.services import clones as clone_services
 from operations_app.services import decommissions as decommission_services
 from operations_app.services import migrations as migration_services
+from operations_app.services import power as power_services
 from operations_app.services import snapshots as snapshot_services
 from operations_app.services import watch as watch_services
 from vmpersona.errors import DomainError
@@ -44,6 +45,14 @@ from vmpersona.errors import DomainError
 CLI_USER_ENV = "VMPERSONA_CLI_USER"
 BAR_WIDTH = 30
 BATCH = 500
+
+# ``persona power VM ACTION``: the words typed, and the service's action for each.
+POWER_ACTIONS = {
+    "start": power_services.PowerAction.START,
+    "shutdown": power_services.PowerAction.SHUTDOWN,
+    "reboot": power_services.PowerAction.REBOOT,
+    "force-off": power_services.PowerAction.FORCE_OFF,
+}
 
 EXIT_JOB_UNSUCCESSFUL = 4
 EXIT_WAIT_TIMEOUT = 5
@@ -135,6 +144,14 @@ def request_destroy(*, user, vm: str, platform: str | None, **when: Any):
     return decommission_services.job_request_decommission(user=user, vm=target, **when)
 
 
+def request_power(*, user, vm: str, platform: str | None, action: str):
+    """``action`` as typed (``force-off``) or as the service names it (``force_off``)."""
+    target = vm_selectors.vm_named(vm, platform=platform or "")
+    return power_services.job_request_power(
+        user=user, vm=target, action=POWER_ACTIONS.get(action, action)
+    )
+
+
 def watch_extend(*, user, job: OperationJob, minutes: str | int) -> OperationJob:
     """``minutes`` as typed: a whole number, or the service refuses it (``minutes: ...``)."""
     value: Any = minutes
@@ -173,7 +190,7 @@ def progress_bar(percent: int, width: int = BAR_WIDTH) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    return duration_text(seconds, sep="", unknown="-")
+    return duration_text(seconds, unknown="-")
 
 
 def _when(value) -> str:
@@ -193,7 +210,7 @@ def _when_iso(value) -> str:
 
 
 def watch_until_text(job: OperationJob, *, now: datetime | None = None) -> str:
-    """``2024-05-01 12:04:05 (in 4m 05s)``: when the job's health watch ends."""
+    """``2024-05-01 12:04:05 (in 4 min 5 s)``: when the job's health watch ends."""
     if job.watch_until is None:
         return "-"
     now = now or timezone.now()
@@ -261,7 +278,7 @@ def print_job(out: Output, job: OperationJob, *, events: bool = False) -> None:
         out.write("steps:")
         for step in steps:
             out.write(
-                f"  {step.index + 1:>2}. {step.name:<28} {step.status:<10} {_duration(step.duration_s):>8}"
+                f"  {step.index + 1:>2}. {step.name:<28} {step.status:<10} {_duration(step.duration_s):>10}"
             )
     checks = job_selectors.job_checks(job=job)
     if checks:

@@ -23,6 +23,8 @@ class JobKind(models.TextChoices):
     ROLLBACK = "rollback", "Roll back to snapshot"
     SNAPSHOT = "snapshot", "Take a snapshot"
     DECOMMISSION = "decommission", "Decommission"
+    # Start, shut down, reboot or force off a managed VM (params: {"action": ...}).
+    POWER = "power", "Power"
 
 
 class JobStatus(models.TextChoices):
@@ -246,6 +248,8 @@ class StepStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+    # Stopped in the middle because the job was cancelled (not a failure of the step).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class JobStep(models.Model):

@@ -1,5 +1,5 @@
-"""How a job's events read in the log on its page, and how its health watch reads on
-the page and in the CLI."""
+"""How a job's events read in the log on its page, which jobs show a verification, and
+how a job's health watch reads on the page and in the CLI."""
 
 from __future__ import annotations
 
@@ -10,10 +10,22 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from operations_app.models import JobEvent, JobKind, OperationJob
+from operations_app.presentation.formatting import duration_text
 from operations_app.services.watch import EXTEND_MINUTES_MAX, watch_latest_end
 
 # The minutes the page, the API and the CLI extend a watch by when not told otherwise.
 WATCH_EXTEND_MINUTES = 15
+
+# The kinds whose job verifies the VM against its profile, check by check (its "verify"
+# step records VerificationCheck rows); the others have no verification to show.
+VERIFIED_KINDS = frozenset({JobKind.CLONE, JobKind.MIGRATE})
+
+
+def job_verifies(job: OperationJob, *, has_checks: bool = False) -> bool:
+    """Whether ``job``'s page shows a Verification section (and links its report): when
+    it has checks, or will have (a kind that verifies, not ended: one that ended before
+    verifying, cancelled or failed early, has none to show)."""
+    return has_checks or (job.kind in VERIFIED_KINDS and not job.is_terminal)
 
 
 def log_line(event: JobEvent | dict) -> dict[str, Any]:
@@ -72,21 +84,15 @@ def health_text(payload: dict) -> str:
 
 
 def countdown_text(seconds: float) -> str:
-    """Time left as 42s, 4m 05s or 1h 02m 05s; "now" once it is up."""
-    seconds = int(seconds)
-    if seconds <= 0:
+    """Time left in whole seconds, as every duration is written (42 s, 4 min 5 s,
+    1 h 2 min); "now" once it is up."""
+    if int(seconds) <= 0:
         return "now"
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {seconds:02d}s"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
+    return duration_text(seconds, whole=True)
 
 
 def remaining_text(seconds: float) -> str:
-    """How long a watch has left, for "... until 12:04:05 (in 4m 05s)"."""
+    """How long a watch has left, for "... until 12:04:05 (in 4 min 5 s)"."""
     left = countdown_text(seconds)
     return "ending now" if left == "now" else f"in {left}"
 

@@ -32,6 +32,10 @@ def runner_for(job: OperationJob) -> Runner:
         from operations_app.runners.snapshot import RollbackRunner
 
         return RollbackRunner(job)
+    if job.kind == JobKind.POWER:
+        from operations_app.runners.power import PowerRunner
+
+        return PowerRunner(job)
     raise ValueError(f"No runner for jobs of kind {job.kind}")
 
 
@@ -39,5 +43,6 @@ def _rollback(job: OperationJob) -> list[str]:
     return runner_for(job).rollback()
 
 
-for _kind in (JobKind.CLONE, JobKind.MIGRATE, JobKind.SNAPSHOT, JobKind.ROLLBACK):
+# A power job has nothing to undo: its rollback records the state the VM was left in.
+for _kind in (JobKind.CLONE, JobKind.MIGRATE, JobKind.SNAPSHOT, JobKind.ROLLBACK, JobKind.POWER):
     register_rollback(_kind, _rollback)

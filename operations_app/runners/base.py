@@ -6,8 +6,11 @@ cancel flag between steps and beating the heartbeat), and ends it:
 - every step passed: ``succeeded`` (what the job made is released to the VM); a job
   whose last steps watch the VM's health (``runners.watch``) is ``watching`` meanwhile;
 - a step raised ``StepFailed`` (a domain failure, e.g. a failed verification): roll back,
-  end ``rolled_back`` with the reason and the failing check;
-- the job was cancelled: roll back, end ``cancelled``;
+  end ``rolled_back`` with the reason and the failing check (``failed`` for a kind with
+  nothing to undo, whose ``failure_status`` says so);
+- the job was cancelled (between steps, or inside one: a copy aborted, the guest work
+  stopped between two items): roll back, end ``cancelled``; the step it stopped in is
+  ``cancelled``, not failed, and the rollback is in its events as for any other end;
 - anything else (a bug, an unexpected error): roll back, end ``errored`` with the
   traceback kept;
 - the rollback itself could not remove something: end ``failed`` naming the leftovers
@@ -25,12 +28,15 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from operations_app.guest.errors import GuestCancelled
+from operations_app.hypervisor.errors import OperationAborted
 from operations_app.models import JobStatus, JobStep, OperationJob, Severity, StepStatus
 from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services import notifications as notification_services
 from operations_app.services.resources import resource_release, resources_remove
 from vmpersona.errors import DomainError, StateConflict
+from vmpersona.history import acting_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,23 @@ class Cancelled(Exception):
     pass
 
 
+# What a step raises when it noticed the cancel itself: a libvirt operation aborted on
+# request, the guest work stopped between two items.
+_CANCEL_ERRORS = (Cancelled, OperationAborted, GuestCancelled)
+
+
+def is_cancel(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is the job being cancelled."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _CANCEL_ERRORS):
+            return True
+        seen.add(id(current))
+        current = current.__cause__
+    return False
+
+
 @dataclass
 class Step:
     name: str
@@ -58,6 +81,15 @@ class Step:
 
 class Runner:
     """Subclasses define ``steps()`` and may extend ``rollback()`` and ``on_success()``."""
+
+    # Whether ``rollback()`` undoes the job. A kind with nothing to undo (power) sets it
+    # False: its rollback only records the state it left, a domain failure ends
+    # ``failed`` rather than ``rolled_back``, and the words say nothing was rolled back.
+    rolls_back: bool = True
+
+    @property
+    def failure_status(self) -> str:
+        return JobStatus.ROLLED_BACK if self.rolls_back else JobStatus.FAILED
 
     def __init__(self, job: OperationJob) -> None:
         self.job = job
@@ -103,6 +135,11 @@ class Runner:
     # -- the skeleton ----------------------------------------------------------------
 
     def run(self) -> OperationJob:
+        # Whatever the worker saves for the job is its requester's change in the history.
+        with acting_for(self.job.requested_by):
+            return self._run()
+
+    def _run(self) -> OperationJob:
         job = self.job
         try:
             job_services.job_transition(
@@ -129,7 +166,12 @@ class Runner:
                         reason="verifying",
                     )
                 job_services.job_progress(job=job, progress=int(100 * done / total), step=step.name)
-                self._run_step(index, step)
+                try:
+                    self._run_step(index, step)
+                except Exception as exc:
+                    if is_cancel(exc) and not isinstance(exc, Cancelled):
+                        raise Cancelled() from exc
+                    raise
                 done += step.weight
             job_services.job_progress(job=job, progress=100, step="")
             self.on_success()
@@ -144,13 +186,13 @@ class Runner:
                 job=job, severity=Severity.SUCCESS, message=self.success_message()
             )
         except StepFailed as exc:
-            self._end_with_rollback(JobStatus.ROLLED_BACK, str(exc), check=exc.check)
+            self._end_with_rollback(self.failure_status, str(exc), check=exc.check)
         except DomainError as exc:
             # A refusal from the platform (no free slot, pool full, host gone): a domain
             # failure the user can act on, not a bug.
-            self._end_with_rollback(JobStatus.ROLLED_BACK, str(exc), check=self._step_name())
+            self._end_with_rollback(self.failure_status, str(exc), check=self._step_name())
         except Cancelled:
-            self._end_with_rollback(JobStatus.CANCELLED, "Cancelled on request.")
+            self._end_with_rollback(JobStatus.CANCELLED, self._cancel_reason())
         except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened
             logger.exception("job %s errored", job.pk)
             if (
@@ -166,6 +208,10 @@ class Runner:
             )
         return job
 
+    def _cancel_reason(self) -> str:
+        by = job_services.job_cancelled_by(job=self.job)
+        return f"Cancelled by {by}." if by else "Cancelled on request."
+
     def _step_name(self) -> str:
         last = self.job.steps.order_by("-index", "-pk").first()
         return f"step {last.name}" if last is not None else ""
@@ -179,8 +225,13 @@ class Runner:
         try:
             output = step.func() or ""
         except BaseException as exc:
-            text = "\n".join(self.log_lines + [str(exc)]).strip()
-            job_services.step_finish(step=record, status=StepStatus.FAILED, output=text)
+            if is_cancel(exc):
+                # Stopped on request: the step did not fail, the job was cancelled.
+                text = "\n".join([*self.log_lines, "stopped: the job was cancelled"]).strip()
+                job_services.step_finish(step=record, status=StepStatus.CANCELLED, output=text)
+            else:
+                text = "\n".join(self.log_lines + [str(exc)]).strip()
+                job_services.step_finish(step=record, status=StepStatus.FAILED, output=text)
             self._step = None
             raise
         job_services.step_finish(
@@ -224,13 +275,22 @@ class Runner:
             message = f"{job.get_kind_display()} of {job.vm_name} failed and its rollback was incomplete: {reason}"
         else:
             job_services.job_transition(
-                job=job, to=final, allowed=[JobStatus.ROLLING_BACK], reason="rolled back"
+                job=job,
+                to=final,
+                allowed=[JobStatus.ROLLING_BACK],
+                reason="rolled back" if self.rolls_back else "ended (nothing to roll back)",
             )
             severity = Severity.WARNING if final == JobStatus.CANCELLED else Severity.ERROR
-            what = {
-                str(JobStatus.CANCELLED): "was cancelled and rolled back",
-                str(JobStatus.ERRORED): "hit an unexpected error and was rolled back",
-            }.get(final, "failed and was rolled back")
+            if self.rolls_back:
+                what = {
+                    str(JobStatus.CANCELLED): "was cancelled and rolled back",
+                    str(JobStatus.ERRORED): "hit an unexpected error and was rolled back",
+                }.get(final, "failed and was rolled back")
+            else:
+                what = {
+                    str(JobStatus.CANCELLED): "was cancelled",
+                    str(JobStatus.ERRORED): "hit an unexpected error",
+                }.get(final, "failed")
             message = (
                 f"{job.get_kind_display()} of {job.vm_name} on {job.platform.name} {what}: {reason}"
             )

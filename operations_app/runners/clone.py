@@ -31,6 +31,7 @@ from operations_app.services import jobs as job_services
 from operations_app.services.inventory import inventory_vm_gone, inventory_vm_record
 from operations_app.services.placement import clone_placement
 from profiles_app.documents import content_hash
+from vmpersona.units import duration_text
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +348,8 @@ class CloneRunner(VMRunner):
             time.sleep(1)
         missing = [m for m in macs if m not in seen]
         raise StepFailed(
-            f"The guest does not see NIC(s) {', '.join(missing)} {timeout:.0f} s after they were attached.",
+            f"The guest does not see NIC(s) {', '.join(missing)} "
+            f"{duration_text(timeout, whole=True)} after they were attached.",
             check="/network_configuration/interfaces",
         )
 

@@ -53,6 +53,7 @@ from operations_app.services.jobs import job_provisioned_plan
 from operations_app.services.platforms import platform_connect
 from operations_app.services.resources import resource_held, resource_is_tracked, resource_release
 from operations_app.services.volume_secrets import volume_secrets_supply
+from vmpersona.units import ms_text
 
 
 class MigrateRunner(TwoHostRunner):
@@ -362,7 +363,7 @@ class MigrateRunner(TwoHostRunner):
         return (
             f"{self.job.vm_name} migrated ({mig.get('path', '?')}) from "
             f"{self.source.name} to {self.job.platform.name}, downtime "
-            f"{mig.get('downtime_ms', '?')} ms, verified ({summary.get('passed', '?')}/"
+            f"{ms_text(mig.get('downtime_ms'), unknown='?')}, verified ({summary.get('passed', '?')}/"
             f"{summary.get('checks', '?')} checks)."
         )
 

@@ -20,6 +20,7 @@ from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services.platforms import platform_connect
 from operations_app.services.resources import resources_gone_with_source
+from vmpersona.units import duration_text, ms_text, size_text
 
 AGENT_TIMEOUT = 300
 MIGRATION_TIMEOUT = 600
@@ -80,14 +81,25 @@ class TwoHostRunner(VMRunner):
 
     def _progress_reporter(self, what: str):
         """A callback for long copies: heartbeat, a progress event about once a second,
-        and True (stop) when the job was cancelled."""
+        and True (stop) when the job was cancelled. A copy's end (``done`` reaching
+        ``total``, or ``final``) is always reported, before anything is logged about it:
+        the page's transfer line is never behind its log."""
         last = [0.0]
+        sent: list[tuple | None] = [None]  # the figures of the last event sent
 
-        def report(done: int | None, total: int | None, **extra) -> bool:
+        def report(done: int | None, total: int | None, *, final: bool = False, **extra) -> bool:
             now = time.monotonic()
-            if now - last[0] < PROGRESS_EVERY_S:
+            ended = final or (
+                isinstance(done, int | float)
+                and isinstance(total, int | float)
+                and 0 < total <= done
+            )
+            if not ended and now - last[0] < PROGRESS_EVERY_S:
                 return False
+            if ended and sent[0] == (done, total):
+                return False  # this end was reported already
             last[0] = now
+            sent[0] = (done, total)
             job_services.job_heartbeat(job=self.job)
             event_services.job_event(
                 job=self.job,
@@ -139,6 +151,13 @@ class TwoHostRunner(VMRunner):
             )
         except hv.OperationAborted as exc:
             raise Cancelled() from exc
+        report(
+            result.data_processed_bytes,
+            result.data_processed_bytes,
+            final=True,
+            memory_bytes=result.memory_processed_bytes,
+            disk_bytes=result.disk_processed_bytes,
+        )
         self.result_update(
             migration={
                 "path": "live",
@@ -155,8 +174,9 @@ class TwoHostRunner(VMRunner):
         self.guest_call(self.guest().wait_ready, timeout=AGENT_TIMEOUT)
         return (
             f"live migration to {target.name} ({job.result.get('path_reason', '')}): "
-            f"{result.elapsed_ms} ms, downtime {result.downtime_ms} ms, "
-            f"{result.data_processed_bytes} bytes ({result.disk_processed_bytes} of disk)"
+            f"{ms_text(result.elapsed_ms)}, downtime {ms_text(result.downtime_ms)}, "
+            f"{size_text(result.data_processed_bytes)} moved "
+            f"({size_text(result.disk_processed_bytes)} of disk)"
         )
 
     def _restore_cold(self) -> str:
@@ -173,8 +193,8 @@ class TwoHostRunner(VMRunner):
                 how = self.src.domains.shutdown(name, timeout=SHUTDOWN_TIMEOUT, force=False)
             except hv.OperationTimeout as exc:
                 raise StepFailed(
-                    f"{name} did not shut down within {SHUTDOWN_TIMEOUT} s; it is left running "
-                    f"on {self.source.name}."
+                    f"{name} did not shut down within {duration_text(SHUTDOWN_TIMEOUT)}; "
+                    f"it is left running on {self.source.name}."
                 ) from exc
             self.result_update(source_stopped=True)
             self.log(f"source stopped ({how})")
@@ -184,7 +204,7 @@ class TwoHostRunner(VMRunner):
             vol = disk["volume"]
             report = self._progress_reporter(f"volume {vol}")
             try:
-                copied += self.src.storage.volume_copy_to(
+                size = self.src.storage.volume_copy_to(
                     disk["source_pool"],
                     vol,
                     self.conn.storage,
@@ -195,7 +215,9 @@ class TwoHostRunner(VMRunner):
                 )
             except hv.OperationAborted as exc:
                 raise Cancelled() from exc
-            self.log(f"copied volume {vol}")
+            copied += size
+            report(size, size, final=True)
+            self.log(f"copied volume {vol} ({size_text(size)})")
         xml = hv.swap_secrets(result["adapted_xml"], result.get("secrets") or {})
         xml = hv.swap_pools(
             xml, {d["source_pool"]: self.plan.pool for d in result["disks"].values()}
@@ -224,7 +246,8 @@ class TwoHostRunner(VMRunner):
         mig = job.result["migration"]
         return (
             f"cold migration to {target.name} ({result.get('path_reason', '')}): "
-            f"{mig['elapsed_ms']} ms, downtime {mig['downtime_ms']} ms, {copied} bytes copied"
+            f"{ms_text(mig['elapsed_ms'])}, downtime {ms_text(mig['downtime_ms'])}, "
+            f"{size_text(copied)} copied"
         )
 
     def remove_source(self) -> list[str]:

@@ -14,7 +14,7 @@ import logging
 from operations_app import hypervisor as hv
 from operations_app.models import BaseImage, OperationJob
 from operations_app.placement import Plan
-from operations_app.runners.base import Runner, Step, StepFailed
+from operations_app.runners.base import Cancelled, Runner, Step, StepFailed
 from operations_app.runners.watch import HealthWatch, watch_settings
 from operations_app.services import jobs as job_services
 from operations_app.services import verification as verification_services
@@ -93,10 +93,12 @@ class VMRunner(Runner):
         )
 
     def guest_call(self, func, *args, **kwargs):
-        from operations_app.guest import GuestStepError
+        from operations_app.guest import GuestCancelled, GuestStepError
 
         try:
             return func(*args, **kwargs)
+        except (GuestCancelled, hv.OperationAborted) as exc:
+            raise Cancelled() from exc  # the job was cancelled: not the guest's failure
         except GuestStepError as exc:
             raise StepFailed(str(exc), check=getattr(exc, "pointer", "")) from exc
         except hv.HypervisorError as exc:

@@ -27,6 +27,7 @@ from operations_app.runners.base import Runner, StepFailed
 from operations_app.services import events as event_services
 from operations_app.services import jobs as job_services
 from operations_app.services.watch import watch_latest_end
+from vmpersona.units import duration_text
 
 DEFAULT_INTERVAL_S = 10
 DEFAULT_FAILURES = 2
@@ -121,12 +122,13 @@ class HealthWatch:
             job=self.job,
             to=JobStatus.WATCHING,
             allowed=[JobStatus.RUNNING, JobStatus.VERIFYING],
-            reason=f"watching health for {s.period_s} s",
+            reason=f"watching health for {duration_text(s.period_s, whole=True)}",
             watch_until=until,
         )
         self.runner.result_update(watch={"outcome": "watching", "period_s": s.period_s})
         self.runner.log(
-            f"watching {self.job.vm_name} for {s.period_s} s: a round every {s.interval_s} s, "
+            f"watching {self.job.vm_name} for {duration_text(s.period_s, whole=True)}: a round "
+            f"every {duration_text(s.interval_s, whole=True)}, "
             f"reverted after {s.failures_to_revert} failed round(s) in a row"
         )
         rounds = failures = 0
@@ -199,5 +201,8 @@ class HealthWatch:
             }
         )
         if confirmed:
-            return f"confirmed after {watched:.0f} s of watching ({rounds} healthy round(s))"
-        return f"healthy for {watched:.0f} s ({rounds} round(s))"
+            return (
+                f"confirmed after {duration_text(watched, whole=True)} of watching "
+                f"({rounds} healthy round(s))"
+            )
+        return f"healthy for {duration_text(watched, whole=True)} ({rounds} round(s))"

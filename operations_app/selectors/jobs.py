@@ -110,6 +110,12 @@ def _filtered(qs, *, kind, status, platform, vm_name) -> QuerySet[OperationJob]:
     return qs.order_by("-created_at", "-pk")
 
 
+def vm_active_job(*, vm_name: str) -> OperationJob | None:
+    """The job holding the VM named ``vm_name`` now (at most one job per VM is active),
+    or None."""
+    return OperationJob.objects.filter(vm_name=vm_name, status__in=ACTIVE_STATUSES).first()
+
+
 def job_get(*, user, pk: int) -> OperationJob:
     """The job with its relations, or ``NotFoundError`` when missing or not visible."""
     job = (

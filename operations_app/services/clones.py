@@ -21,7 +21,7 @@ from operations_app.services.jobs import job_create
 from operations_app.services.schedule_when import schedule_request
 from profiles_app.models import PolicyKind, PolicyVersion, VersionStatus
 from vmpersona.errors import NotPermitted, StateConflict, field_error
-from vmpersona.roles import AUTHORS, OPERATORS, has_role
+from vmpersona.roles import OPERATORS, PRODUCTION, has_role, may_clone
 
 VM_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 
@@ -35,18 +35,14 @@ def _check_vm_name(name: str) -> None:
 
 
 def _may_request(user, version: PolicyVersion | None) -> None:
-    """Operators run any operation; authors may clone Development/Testing profiles."""
+    """Operators run any operation; authors may clone Development/Testing profiles
+    (``vmpersona.roles.may_clone``, which the pages ask before offering a clone)."""
     if has_role(user, OPERATORS):
         return
-    env = version.environment if version is not None else ""
-    if env == "Production":
-        raise NotPermitted(
-            f"{version.label} is flagged Production: only operators may clone it."
-            if version
-            else "Only operators may run this."
-        )
-    if version is not None and has_role(user, AUTHORS):
+    if version is not None and may_clone(user, environment=version.environment):
         return
+    if version is not None and version.environment == PRODUCTION:
+        raise NotPermitted(f"{version.label} is flagged Production: only operators may clone it.")
     raise NotPermitted(
         f"{getattr(user, 'username', 'anonymous')} may not run operations: this needs the 'operators' role."
     )

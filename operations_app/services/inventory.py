@@ -42,6 +42,11 @@ _STATE_MAP = {
 }
 
 
+def vm_state_for(state: hv.DomainState) -> str:
+    """The inventory's word (``VMState``) for a domain state libvirt reports."""
+    return _STATE_MAP.get(state, VMState.OTHER)
+
+
 @dataclass
 class SyncResult:
     platform: str

@@ -18,6 +18,7 @@ from django.utils import timezone
 from operations_app.models import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
+    JobEvent,
     JobKind,
     JobStatus,
     JobStep,
@@ -60,9 +61,10 @@ def job_transition(
             )
             raise StateConflict(f"Job #{job.pk} is {current}; it cannot become {to}.")
         job.refresh_from_db()
-        # One history row per transition, with the reason.
+        # One history row per transition, with the reason; made by the request's person,
+        # else (a worker, the reaper, a tick) for the job's requester.
         if user is _REQUEST_USER:
-            attribute_change(job, reason=reason or f"status {to}")
+            attribute_change(job, reason=reason or f"status {to}", on_behalf_of=job.requested_by)
         else:
             attribute_change(job, reason=reason or f"status {to}", user=user)
         job.save(update_fields=["status"])
@@ -86,6 +88,19 @@ def job_progress(*, job: OperationJob, progress: int, step: str = "") -> None:
 
 def job_cancel_requested(*, job: OperationJob) -> bool:
     return OperationJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+def job_cancelled_by(*, job: OperationJob) -> str:
+    """Who asked to cancel ``job`` (the newest ``cancel_requested`` event), or ""."""
+    payload = (
+        JobEvent.objects.filter(job_id=job.pk, kind="cancel_requested")
+        .order_by("-seq")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    if not isinstance(payload, dict):
+        return ""
+    return str(payload.get("by") or "")
 
 
 def job_result_update(*, job: OperationJob, **values: Any) -> OperationJob:
@@ -140,6 +155,16 @@ def step_finish(*, step: JobStep, status: str, output: str = "") -> JobStep:
     return step
 
 
+def vm_busy_message(vm_name: str, active: OperationJob | None) -> str:
+    """Why a VM takes no new job: the one-active-job-per-VM rule, naming the job."""
+    holder = (
+        f"#{active.pk}, {active.get_kind_display().lower()}, {active.get_status_display().lower()}"
+        if active is not None
+        else "#?"
+    )
+    return f"VM '{vm_name}' already has an active job ({holder}); wait for it or cancel it."
+
+
 def job_create(*, job: OperationJob, user) -> OperationJob:
     """Record ``job`` and hand it to the queue after commit; a ``scheduled`` job waits
     for ``services.scheduling`` to queue it."""
@@ -151,9 +176,7 @@ def job_create(*, job: OperationJob, user) -> OperationJob:
         active = OperationJob.objects.filter(
             vm_name=job.vm_name, status__in=ACTIVE_STATUSES
         ).first()
-        raise StateConflict(
-            f"VM '{job.vm_name}' already has an active job (#{active.pk if active else '?'}); wait for it or cancel it."
-        ) from exc
+        raise StateConflict(vm_busy_message(job.vm_name, active)) from exc
     job_event(job=job, kind="status", status=job.status, reason="requested")
     if job.status == JobStatus.SCHEDULED:
         schedule_recorded(job)
@@ -195,6 +218,7 @@ def job_cancel(*, user, job: OperationJob) -> OperationJob:
             to=JobStatus.CANCELLED,
             allowed=[JobStatus.QUEUED],
             reason="cancelled before it started",
+            user=user,
         )
     except StateConflict:
         job.refresh_from_db()  # running: the runner sees the flag between steps

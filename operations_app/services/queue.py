@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from operations_app.models import JobStatus, OperationJob
 from operations_app.services.events import job_log
+from vmpersona.units import duration_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def jobs_requeue(*, after_s: int | None = None) -> list[int]:
             job_log(
                 job=job,
                 level="warning",
-                message=f"No worker started the job within {int((timezone.now() - since).total_seconds())} s "
+                message="No worker started the job within "
+                f"{duration_text((timezone.now() - since).total_seconds(), whole=True)} "
                 "and the task queue is empty: handed to the queue again.",
             )
             requeued.append(job.pk)

@@ -20,11 +20,12 @@ from operations_app.models import (
     Severity,
 )
 from operations_app.services.events import job_log
-from operations_app.services.jobs import job_transition
+from operations_app.services.jobs import job_cancelled_by, job_transition
 from operations_app.services.notifications import notify_job_outcome
 from operations_app.services.queue import jobs_requeue
 from operations_app.services.resources import resources_remove
 from vmpersona.errors import StateConflict
+from vmpersona.history import acting_for
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
 
     A job is dead when its worker process is gone (same host) or it has not beaten its
     heartbeat for ``stale_after_s`` seconds. Its resources are removed and it ends as
-    rolled back (or failed, naming what could not be removed); administrators are told.
+    rolled back (cancelled when someone had asked to cancel it; failed, naming what could
+    not be removed); administrators are told.
     """
 
     stale_after_s = stale_after_s or settings.VMPERSONA_JOB_STALE_SECONDS
@@ -66,45 +68,75 @@ def jobs_reap(*, stale_after_s: int | None = None) -> list[int]:
         dead = (job.worker and _worker_dead(job.worker)) or last < cutoff
         if not dead:
             continue
-        reason = f"The worker running this job ({job.worker or 'unknown'}) stopped responding."
-        try:
-            if job.status != JobStatus.ROLLING_BACK:
-                job_transition(
-                    job=job,
-                    to=JobStatus.ROLLING_BACK,
-                    allowed=[job.status],
-                    reason="worker died",
-                    error=reason,
-                )
-        except StateConflict:
-            continue
-        leftovers = _reap_rollback(job)
-        if leftovers:
+        # What the reaper does for the job is its requester's change in the history.
+        with acting_for(job.requested_by):
+            if _reap_one(job):
+                reaped.append(job.pk)
+    _retry_leftovers()
+    jobs_requeue()
+    return reaped
+
+
+def _reap_one(job: OperationJob) -> bool:
+    """Roll back a dead worker's ``job`` and end it; False when it ended meanwhile."""
+    reason = f"The worker running this job ({job.worker or 'unknown'}) stopped responding."
+    try:
+        if job.status != JobStatus.ROLLING_BACK:
             job_transition(
                 job=job,
-                to=JobStatus.FAILED,
-                allowed=[JobStatus.ROLLING_BACK],
-                reason="rollback incomplete",
-                error=reason + " Rollback left: " + "; ".join(leftovers),
-            )
-        else:
-            job_transition(
-                job=job,
-                to=JobStatus.ROLLED_BACK,
-                allowed=[JobStatus.ROLLING_BACK],
-                reason="reaped",
+                to=JobStatus.ROLLING_BACK,
+                allowed=[job.status],
+                reason="worker died",
                 error=reason,
             )
+    except StateConflict:
+        return False
+    leftovers = _reap_rollback(job)
+    if leftovers:
+        job_transition(
+            job=job,
+            to=JobStatus.FAILED,
+            allowed=[JobStatus.ROLLING_BACK],
+            reason="rollback incomplete",
+            error=reason + " Rollback left: " + "; ".join(leftovers),
+        )
+    elif job.cancel_requested:
+        # Someone had asked to cancel it: it ends as they asked, rolled back all the same.
+        job_transition(
+            job=job,
+            to=JobStatus.CANCELLED,
+            allowed=[JobStatus.ROLLING_BACK],
+            reason="rolled back",
+            error=f"{_cancelled_text(job)} {reason}",
+        )
+    else:
+        job_transition(
+            job=job,
+            to=JobStatus.ROLLED_BACK,
+            allowed=[JobStatus.ROLLING_BACK],
+            reason="reaped",
+            error=reason,
+        )
+    if job.status == JobStatus.CANCELLED:
+        notify_job_outcome(
+            job=job,
+            severity=Severity.WARNING,
+            message=f"{job.get_kind_display()} of {job.vm_name} was cancelled and rolled back "
+            f"({reason})",
+        )
+    else:
         notify_job_outcome(
             job=job,
             severity=Severity.ERROR,
             message=f"{job.get_kind_display()} of {job.vm_name} was interrupted ({reason}) and rolled back"
             + (f"; left: {'; '.join(leftovers)}" if leftovers else "."),
         )
-        reaped.append(job.pk)
-    _retry_leftovers()
-    jobs_requeue()
-    return reaped
+    return True
+
+
+def _cancelled_text(job: OperationJob) -> str:
+    by = job_cancelled_by(job=job)
+    return f"Cancelled by {by}." if by else "Cancelled on request."
 
 
 JobRollback = Callable[[OperationJob], list[str]]

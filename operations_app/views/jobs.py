@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from operations_app.forms.base import form_errors_text, service_errors_text
 from operations_app.forms.scheduling import ScheduleMoveForm
 from operations_app.models import (
     ACTIVE_STATUSES,
@@ -29,7 +30,7 @@ from operations_app.models import (
     WindowKind,
 )
 from operations_app.presentation.formatting import duration_text
-from operations_app.presentation.jobs import log_line, watch_view
+from operations_app.presentation.jobs import job_verifies, log_line, watch_view
 from operations_app.presentation.migration import MIGRATION_RESULT_KEYS, job_migration
 from operations_app.presentation.scheduling import schedule_view
 from operations_app.selectors import jobs as job_selectors
@@ -145,6 +146,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "steps": [{"step": s, "duration": duration_text(s.duration_s)} for s in steps],
             "checks": checks,
             "summary": job_selectors.check_summary(checks),
+            "verifies": job_verifies(job, has_checks=bool(checks)),
             "log": [log_line(e) for e in log_events],
             "log_omitted": log_omitted,
             "result": result,
@@ -267,25 +269,20 @@ def job_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     job = job_or_404(request.user, pk)
     form = _move_form(job, request.POST)
     if not form.is_valid():
-        messages.error(request, f"Could not move job #{pk}: {_form_errors(form)}")
+        messages.error(request, f"Could not move job #{pk}: {form_errors_text(form)}")
         return redirect(job)
     try:
         job = scheduling_services.job_schedule_update(
             user=request.user, job=job, **form.move_arguments()
         )
-    except (DomainError, ValidationError) as exc:
-        messages.error(request, f"Could not move job #{pk}: {error_text(exc)}")
+    except ValidationError as exc:
+        messages.error(request, f"Could not move job #{pk}: {service_errors_text(form, exc)}")
+        return redirect(job)
+    except DomainError as exc:
+        messages.error(request, f"Could not move job #{pk}: {exc}")
         return redirect(job)
     messages.success(request, f"Job #{pk} moved: it starts {schedule_text(job)}.")
     return redirect(job)
-
-
-def _form_errors(form) -> str:
-    return "; ".join(
-        f"{name}: {message}" if name != "__all__" else message
-        for name, errors in form.errors.items()
-        for message in errors
-    )
 
 
 @login_required

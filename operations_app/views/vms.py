@@ -1,8 +1,11 @@
-"""VM pages: the inventory list, a VM's page (metrics, snapshots, labels, the migrate and
-decommission buttons), and decommissioning.
+"""VM pages: the inventory list, a VM's page (metrics, snapshots, labels, the power bar,
+the migrate and decommission buttons), decommissioning and power changes.
 
 A decommission is a POST that calls ``job_request_decommission`` and goes to the new
-job's page; a refusal goes back to the VM page as a message.
+job's page; a refusal goes back to the VM page as a message. A power change (start,
+shut down, reboot, force off) is a POST that calls ``job_request_power`` and goes to the
+new job's page; a refusal renders the VM page again with the reason in its power bar and
+the status that fits it (400, 403 or 409).
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from operations_app.forms.snapshots import SnapshotForm
 from operations_app.models import ManagedVM, VMState
 from operations_app.presentation.charts import sample_rows, vm_charts
 from operations_app.presentation.migration import vm_migratable
+from operations_app.presentation.power import power_bar
 from operations_app.presentation.snapshots import snapshot_panel, vm_snapshottable
+from operations_app.selectors import jobs as job_selectors
 from operations_app.selectors import platforms as platform_selectors
 from operations_app.selectors import vms as vm_selectors
 from operations_app.services import decommissions as decommission_services
+from operations_app.services import power as power_services
 from operations_app.services import snapshots as snapshot_services
 from operations_app.views.common import can_operate, vm_or_404
-from vmpersona.errors import DomainError, error_text
+from vmpersona.errors import DomainError, error_text, http_status
 
 VMS_PER_PAGE = 100
 CHART_SAMPLES = 60
@@ -98,10 +104,11 @@ def vm_page(
     snapshot_errors: list[str] | None = None,
     labels_form: LabelsForm | None = None,
     labels_errors: list[str] | None = None,
+    power_errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The VM page. The snapshot and labels views render it again, with the refused form
-    or the refusal (and its status), so an error shows where the button was."""
+    """The VM page. The snapshot, labels and power views render it again, with the
+    refused form or the refusal (and its status), so an error shows where the button was."""
     try:
         limit = max(2, min(int(request.GET.get("limit", CHART_SAMPLES)), MAX_CHART_SAMPLES))
     except ValueError:
@@ -135,6 +142,12 @@ def vm_page(
             "can_label": can_operate(request.user),
             "labels_form": labels_form or LabelsForm.for_labels(vm.labels),
             "labels_errors": labels_errors or [],
+            "power": power_bar(
+                vm,
+                can_power=can_operate(request.user),
+                active_job=job_selectors.vm_active_job(vm_name=vm.name),
+            ),
+            "power_errors": power_errors or [],
         },
         status=status,
     )
@@ -152,3 +165,29 @@ def vm_decommission(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     messages.success(request, f"Decommission of {vm.name} queued (job #{job.pk}).")
     return redirect(job)
+
+
+@login_required
+@require_POST
+def vm_power(request: HttpRequest, pk: int) -> HttpResponse:
+    vm = vm_or_404(pk)
+    action = request.POST.get("action", "")
+    try:
+        job = power_services.job_request_power(user=request.user, vm=vm, action=action)
+    except (ValidationError, DomainError) as exc:
+        return vm_page(
+            request,
+            vm,
+            power_errors=[f"Could not {_verb(action)} {vm.name}: {error_text(exc)}"],
+            status=http_status(exc),
+        )
+    label = power_services.PowerAction(action).label
+    messages.success(request, f"{label} of {vm.name} queued (job #{job.pk}).")
+    return redirect(job)
+
+
+def _verb(action: str) -> str:
+    """``shut down``, ``force off``...: the action as typed, in words (any text read safely)."""
+    if action in power_services.PowerAction.values:
+        return power_services.PowerAction(action).label.lower()
+    return "change the power of"

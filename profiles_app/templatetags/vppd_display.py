@@ -13,6 +13,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from vmpersona.units import duration_text
+
 register = template.Library()
 
 
@@ -170,6 +172,14 @@ def throughput(value: Any) -> str:
 def number(value: Any) -> str:
     """1.0 -> 1, 0.5 -> 0.5"""
     return "" if value is None else _num(value)
+
+
+@register.filter
+def seconds(value: Any) -> str:
+    """A document's seconds as every duration is written: 10 s, 5 min, 2.5 s."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return duration_text(value, whole=True)
+    return duration_text(value)
 
 
 @register.filter

@@ -8,8 +8,9 @@ from django.shortcuts import render
 
 from profiles_app import selectors
 from profiles_app.documents import pretty_json
-from profiles_app.models import PolicyVersion, VersionStatus
+from profiles_app.models import PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.views.common import can_approve, can_author, is_own_draft, version_or_404
+from vmpersona.roles import may_clone
 
 
 def version_actions(user, version: PolicyVersion) -> dict[str, bool]:
@@ -25,6 +26,10 @@ def version_actions(user, version: PolicyVersion) -> dict[str, bool]:
         "review": approver and version.status == VersionStatus.PENDING and not wrote_it,
         "retire": approver and version.status in (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),
         "new_draft": author,
+        # A clone of an approved VM profile, offered to those the clone service accepts.
+        "clone": version.status == VersionStatus.APPROVED
+        and version.policy.kind == PolicyKind.VPPD
+        and may_clone(user, environment=version.environment),
     }
 
 

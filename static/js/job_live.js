@@ -58,15 +58,21 @@
     if (!withDate) return t;
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + t;
   }
-  function fmtDuration(seconds) {
-    if (seconds === null || seconds === undefined || isNaN(seconds)) return "—";
-    if (seconds < 10) return seconds.toFixed(1) + "s";
-    var s = Math.round(seconds);
-    if (s < 60) return s + "s";
-    var m = Math.floor(s / 60); s = s % 60;
-    if (m < 60) return m + "m " + pad(s) + "s";
+  // Durations as vmpersona.units.duration_text writes them: 850 ms, 11.4 s, 2 min 5 s,
+  // 1 h 5 min, 2 days 3 h; "whole" (a countdown) without tenths or milliseconds.
+  function fmtDuration(seconds, whole) {
+    if (typeof seconds !== "number" || isNaN(seconds)) return "—";
+    seconds = Math.max(0, seconds);
+    if (whole) seconds = Math.floor(seconds);
+    else if (seconds < 1) return Math.round(seconds * 1000) + " ms";
+    if (Math.round(seconds * 10) / 10 < 60) return whole ? seconds + " s" : seconds.toFixed(1) + " s";
+    var total = Math.round(seconds);
+    var m = Math.floor(total / 60), s = total % 60;
+    if (m < 60) return m + " min" + (s ? " " + s + " s" : "");
     var h = Math.floor(m / 60); m = m % 60;
-    return h + "h " + pad(m) + "m";
+    if (h < 24) return h + " h" + (m ? " " + m + " min" : "");
+    var d = Math.floor(h / 24); h = h % 24;
+    return d + (d === 1 ? " day" : " days") + (h ? " " + h + " h" : "");
   }
   // Bytes in IEC units, as presentation.formatting.size_text writes them.
   function fmtSize(value) {
@@ -184,6 +190,9 @@
         var box = $("job-error");
         if (box) {
           box.hidden = !job.error;
+          // A cancel is what someone asked for: a warning, not an error.
+          box.classList.toggle("alert-warning", job.status === "cancelled");
+          box.classList.toggle("alert-error", job.status !== "cancelled");
           var title = $("job-error-title");
           if (title) title.textContent = LABELS[job.status] || "Failed";
           $("job-error-text").textContent = job.error || "";
@@ -348,7 +357,9 @@
 
   // --- verification --------------------------------------------------------------------------------
   function check(p) {
-    var body = $("checks-table").tBodies[0];
+    var table = $("checks-table");
+    if (!table) return;  // a job of a kind that does not verify shows no Verification section
+    var body = table.tBodies[0];
     var row = body.querySelector('tr[data-index="' + p.index + '"]');
     if (!row) {
       row = $("tpl-check").content.firstElementChild.cloneNode(true);
@@ -436,13 +447,8 @@
     return text;
   }
   function remainingText(seconds) {
-    var s = Math.floor(seconds);
-    if (s <= 0) return "ending now";
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-    s = s % 60;
-    if (h) return "in " + h + "h " + pad(m) + "m " + pad(s) + "s";
-    if (m) return "in " + m + "m " + pad(s) + "s";
-    return "in " + s + "s";
+    if (Math.floor(seconds) <= 0) return "ending now";
+    return "in " + fmtDuration(seconds, true);
   }
   function setWatchUntil(iso) {
     var d = iso ? new Date(iso) : null;

@@ -331,3 +331,28 @@ def test_openapi_describes_the_endpoints(users):
     components = schema["components"]["schemas"]
     assert components["PlatformStatusEnum"]["enum"] == ["unknown", "ok", "unreachable"]
     assert "Capabilities" in components and "EffectiveCapabilities" in components
+
+
+# --- the API's root -------------------------------------------------------------------------
+
+
+def test_the_api_root_lists_its_endpoint_groups_with_absolute_urls(users):
+    response = client_for(users["viewer"]).get("/api/v1/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["profiles"] == "http://testserver/api/v1/profiles/"
+    assert body["jobs"] == "http://testserver/api/v1/jobs/"
+    for group in ("platforms", "vms", "images", "windows", "notifications", "validate"):
+        assert body[group] == f"http://testserver/api/v1/{group}/"
+    assert body["schema"] == "http://testserver/api/schema/"
+    assert body["docs"] == "http://testserver/api/docs/"
+    # Each listed URL answers (no group points nowhere).
+    client = client_for(users["operator"])
+    for key in ("profiles", "platforms", "vms", "images", "jobs", "windows", "notifications"):
+        assert client.get(body[key]).status_code == 200, key
+
+
+def test_the_api_root_needs_a_login():
+    response = client_for().get("/api/v1/")
+    assert response.status_code in (401, 403)
+    assert "profiles" not in response.json()

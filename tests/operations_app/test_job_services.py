@@ -3,6 +3,8 @@ transitions, ordered events, cancel, and the reaper for jobs whose worker died."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -344,3 +346,155 @@ def test_a_job_handed_to_the_queue_twice_runs_once(users, make_document, platfor
     Boom(OperationJob.objects.get(pk=job.pk)).run()
     assert OperationJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
     assert job.events.count() == events
+
+
+# --- a cancel that lands inside a step ------------------------------------------------------
+
+
+class _StoppedInside(Runner):
+    """A runner whose second step notices the cancel itself, as a disk copy (libvirt
+    aborts it) or the guest work (it stops between two items) does."""
+
+    raises: type[BaseException]
+    rolled_back = False
+
+    def steps(self):
+        def copy():
+            job_services.job_cancel(user=self.canceller, job=self.job)
+            self.log("copying volume web-root")
+            raise self.raises("stopped on request")
+
+        return [Step("prepare", "Prepare", lambda: "ready"), Step("copy", "Copy the disks", copy)]
+
+    def rollback(self):
+        self.rolled_back = True
+        event_services.job_log(job=self.job, message="removed domain web-1")
+        return []
+
+
+@pytest.mark.parametrize("where", ["hypervisor", "guest"])
+def test_a_cancel_noticed_inside_a_step_ends_cancelled_not_rolled_back(
+    users, make_document, platform, where
+):
+    from operations_app.guest.errors import GuestCancelled
+    from operations_app.hypervisor.errors import OperationAborted
+
+    v = _approved(users, make_document)
+    job = clone_services.job_request_clone(
+        user=users["author"], version=v, platform=platform, vm_name=f"c-{where}"
+    )
+    runner = _StoppedInside(job)
+    runner.raises = OperationAborted if where == "hypervisor" else GuestCancelled
+    runner.canceller = users["operator"]
+    runner.run()
+    job.refresh_from_db()
+
+    assert job.status == JobStatus.CANCELLED and runner.rolled_back
+    assert job.error == "Cancelled by operator." and job.failing_check == ""
+    # The step it stopped in was cancelled, not failed; the rollback is in the events.
+    steps = {s.name: s for s in job.steps.all()}
+    assert steps["prepare"].status == "succeeded" and steps["copy"].status == "cancelled"
+    assert "copying volume web-root" in steps["copy"].output
+    assert not job.steps.filter(status="failed").exists()
+    statuses = [e.payload["status"] for e in job.events.filter(kind="status").order_by("seq")]
+    assert statuses[-2:] == ["rolling_back", "cancelled"]
+    assert job.events.filter(kind="log", payload__message="removed domain web-1").exists()
+    # What the toast says is what the page says: cancelled, not failed or rolled back.
+    note = Notification.objects.get(job=job, recipient=users["author"])
+    assert note.severity == "warning"
+    assert note.message == (
+        f"Clone of c-{where} on lab was cancelled and rolled back: Cancelled by operator."
+    )
+
+
+def test_the_guest_work_stopped_by_a_cancel_is_no_step_failure(users, make_document, platform):
+    from operations_app.guest.errors import GuestCancelled
+    from operations_app.runners.base import Cancelled
+    from operations_app.runners.clone import CloneRunner
+
+    v = _approved(users, make_document)
+    job = clone_services.job_request_clone(
+        user=users["operator"], version=v, platform=platform, vm_name="g-1"
+    )
+
+    def install():
+        raise GuestCancelled("cancelled", pointer="/application_manifest/0")
+
+    with pytest.raises(Cancelled):
+        CloneRunner(job).guest_call(install)
+
+
+def test_the_reaper_ends_a_cancelled_job_whose_worker_died_as_cancelled(
+    users, make_document, platform
+):
+    v = _approved(users, make_document)
+    job = clone_services.job_request_clone(
+        user=users["author"], version=v, platform=platform, vm_name="reap-c"
+    )
+    job_services.job_transition(
+        job=job, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:1"
+    )
+    job_services.job_cancel(user=users["operator"], job=job)
+    OperationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    assert reaper_services.jobs_reap(stale_after_s=60) == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.error.startswith("Cancelled by operator.") and "stopped responding" in job.error
+    note = Notification.objects.get(job=job, recipient=users["author"])
+    assert note.severity == "warning" and "was cancelled and rolled back" in note.message
+
+
+# --- who the history names --------------------------------------------------------------------
+
+
+def test_a_workers_changes_name_the_jobs_requester_in_the_history(users, make_document, platform):
+    from operations_app.models import ManagedVM
+    from vmpersona.history import attribute_change
+
+    v = _approved(users, make_document)
+    job = clone_services.job_request_clone(
+        user=users["author"], version=v, platform=platform, vm_name="h-1"
+    )
+
+    class Saving(Runner):
+        def steps(self):
+            def record():
+                # A row the worker saves for the job, with no person named.
+                vm = ManagedVM(platform=platform, name="h-1", domain_uuid=uuid.uuid4())
+                attribute_change(vm, reason="found on platform")
+                vm.save()
+                return "recorded"
+
+            return [Step("record", "Record the VM", record)]
+
+    Saving(OperationJob.objects.get(pk=job.pk)).run()
+    rows = OperationJob.history.filter(id=job.pk).order_by("history_id")
+    assert [r.status for r in rows] == ["queued", "running", "succeeded"]
+    assert {r.history_user for r in rows} == {users["author"]}
+    assert ManagedVM.history.get(name="h-1").history_user == users["author"]
+
+    # The reaper acts for the requester too.
+    job2 = clone_services.job_request_clone(
+        user=users["author"], version=v, platform=platform, vm_name="h-2"
+    )
+    job_services.job_transition(
+        job=job2, to=JobStatus.RUNNING, allowed=[JobStatus.QUEUED], worker="elsewhere:9"
+    )
+    OperationJob.objects.filter(pk=job2.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    reaper_services.jobs_reap(stale_after_s=60)
+    rows = OperationJob.history.filter(id=job2.pk).order_by("history_id")
+    assert [r.status for r in rows][-2:] == ["rolling_back", "rolled_back"]
+    assert {r.history_user for r in rows} == {users["author"]}
+    # A person's own change still names them.
+    job3 = clone_services.job_request_clone(
+        user=users["author"], version=v, platform=platform, vm_name="h-3"
+    )
+    job_services.job_cancel(user=users["operator"], job=job3)
+    assert (
+        OperationJob.history.filter(id=job3.pk).latest("history_id").history_user
+        == (users["operator"])
+    )

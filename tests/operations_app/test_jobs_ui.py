@@ -329,6 +329,10 @@ def test_clone_form_shows_service_errors_on_their_fields(client, users, setup):
     html = response.content.decode()
     assert 'data-path="vm_name"' in html and "lowercase letters, digits and dashes" in html
     assert response.context["form"].errors["vm_name"]
+    # The error names the field as its label does, never by its internal name.
+    error = re.search(r'data-path="vm_name">([^<]*)</span>', html).group(1)
+    assert error.startswith("VM name: lowercase letters, digits and dashes")
+    assert "vm_name" not in re.sub(r"<[^>]+>", " ", html.split('id="clone-form"', 1)[1])
 
     response = client.post(url, {"version": version.pk, "platform": "lab", "vm_name": "taken"})
     assert response.status_code == 400
@@ -344,6 +348,64 @@ def test_clone_form_shows_service_errors_on_their_fields(client, users, setup):
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"version", "platform", "vm_name"}
     assert OperationJob.objects.filter(vm_name__in=["Bad_Name", "taken"]).count() == 0
+
+
+def test_service_errors_away_from_their_field_name_it_by_its_label():
+    from django.core.exceptions import ValidationError
+
+    from operations_app.forms.clone import CloneForm
+    from vmpersona.errors import field_error
+
+    class Form(CloneForm):
+        service_error_fields = {"platform": "platform"}  # vm_name's errors go to the top
+
+    form = Form({})
+    form.is_valid()
+    form.add_service_error(
+        ValidationError(
+            [
+                field_error("vm_name", "a VM named 'x' already exists"),
+                field_error("vm_name/suffix", "too long"),
+                field_error("platform", "in maintenance"),
+                field_error("/resource_allocation/vcpus", "more than the platform has"),
+                field_error("profile", "no profile named 'web'"),
+            ]
+        )
+    )
+    assert form.errors["platform"][-1] == "in maintenance"
+    assert form.non_field_errors() == [
+        "VM name: a VM named 'x' already exists",
+        "VM name › suffix: too long",
+        "/resource_allocation/vcpus: more than the platform has",
+        "profile: no profile named 'web'",
+    ]
+
+
+def test_moving_a_scheduled_job_names_the_fields_by_their_labels(client, users, setup):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from operations_app.services import clones as clone_services
+
+    version, platform = setup
+    job = clone_services.job_request_clone(
+        user=users["operator"],
+        version=version,
+        platform=platform,
+        vm_name="web-s",
+        at=timezone.now() + timedelta(days=1),
+    )
+    assert job.status == JobStatus.SCHEDULED
+    client.force_login(users["operator"])
+    response = client.post(
+        reverse("operations:job_schedule", args=[job.pk]),
+        {"when": "at", "at": "", "on_miss": "next"},
+        follow=True,
+    )
+    problems = " ".join(messages_of(response))
+    assert problems.startswith(f"Could not move job #{job.pk}: ")
+    assert "Date and time: " in problems and "at:" not in problems
 
 
 def test_clone_form_refuses_roles_that_may_not_clone(client, users, setup):
@@ -370,6 +432,13 @@ def test_clone_form_refuses_roles_that_may_not_clone(client, users, setup):
 def test_clone_page_warns_users_without_the_role(client, users, setup):
     _, html = page(client, users["viewer"], reverse("operations:clone"))
     assert "Cloning needs the <strong>operators</strong> role" in html
+    # A viewer is offered no form to fill in and no button to press.
+    assert 'id="clone-form"' not in html and "Request clone" not in html
+    _, html = page(client, users["viewer"], reverse("operations:jobs"))
+    assert reverse("operations:clone") not in html
+    # An author gets the form (they may clone Development and Testing profiles).
+    _, html = page(client, users["author"], reverse("operations:clone"))
+    assert 'id="clone-form"' in html and "Request clone" in html
 
 
 def test_version_page_offers_clone_for_approved_versions(client, users, setup):
@@ -384,6 +453,126 @@ def test_version_page_offers_clone_for_approved_versions(client, users, setup):
     draft = version_services.version_create_draft(user=users["author"], policy=version.policy)
     _, html = page(client, users["operator"], draft.get_absolute_url())
     assert 'id="clone-button"' not in html
+    # An author may clone the Testing profile, not a Production one: its button is not
+    # offered to them (and the service still refuses, see above).
+    _, html = page(client, users["author"], url)
+    assert 'id="clone-button"' in html
+    prod = approved_version(users, "payroll", flags=("Production",))
+    _, html = page(client, users["author"], prod.get_absolute_url())
+    assert 'id="clone-button"' not in html
+    _, html = page(client, users["operator"], prod.get_absolute_url())
+    assert 'id="clone-button"' in html
+
+
+# --- a cancelled job ---------------------------------------------------------------------------
+
+
+def _cancelled_inside_a_step(users, version, platform, vm_name="web-c"):
+    """A clone an operator cancels while its disks are copied: libvirt aborts the copy."""
+    from operations_app.hypervisor.errors import OperationAborted
+    from tests.operations_app.job_support import ScriptedRunner
+
+    job = clone_job(users, by="author", vm_name=vm_name, version=version, platform=platform)
+
+    class CancelledWhileCopying(ScriptedRunner):
+        def _define(self):
+            job_services.job_cancel(user=users["operator"], job=self.job)
+            self.log("copying volume web-root")
+            raise OperationAborted("the copy was aborted on request")
+
+    job = OperationJob.objects.select_related("platform", "requested_by").get(pk=job.pk)
+    CancelledWhileCopying(job).run()
+    job.refresh_from_db()
+    return job
+
+
+def test_a_cancelled_job_says_cancelled_on_its_page_and_in_its_toast(client, users, setup):
+    version, platform = setup
+    job = _cancelled_inside_a_step(users, version, platform)
+    assert job.status == JobStatus.CANCELLED
+
+    response, html = page(client, users["author"], job.get_absolute_url())
+    head = html[html.index('class="page-head"') : html.index('id="progress"')]
+    assert '<span class="jb jb-cancelled" data-status="cancelled">Cancelled</span>' in head
+    # Cancelled is what was asked for: a warning saying who cancelled, not an error.
+    assert re.search(
+        r'class="alert alert-warning job-error" id="job-error">\s*<strong id="job-error-title">Cancelled</strong>',
+        html,
+    )
+    assert 'id="job-error-text">Cancelled by operator.<' in html
+    steps = html[html.index('id="steps-table"') : html.index('id="steps-empty"')]
+    assert 'class="st-cancelled"' in steps and ">Cancelled</span>" in steps
+    assert "st-failed" not in steps and "jb-failed" not in steps
+    assert 'class="jb jb-rolled_back"' not in html and "Rolled back" not in head
+    # The rollback is in the log, as for any job that ends early.
+    log = html[html.index('id="job-log"') : html.index("</section>", html.index('id="job-log"'))]
+    assert "status → rolling_back" in log and "status → cancelled (rolled back)" in log
+    # The toast and the bell say the same.
+    note = Notification.objects.get(job=job, recipient=users["author"])
+    assert note.severity == Severity.WARNING
+    assert "was cancelled and rolled back: Cancelled by operator." in note.message
+    assert "failed" not in note.message
+    assert "was cancelled and rolled back" in html  # the bell lists it
+
+
+# --- verification only where there is one -------------------------------------------------------
+
+
+def test_jobs_that_do_not_verify_show_no_verification_section(client, users, setup, vm):
+    from operations_app.services import decommissions as decommission_services
+    from operations_app.services import snapshots as snapshot_services
+
+    version, platform = setup
+    clone = clone_job(users, vm_name="web-v", version=version, platform=platform)
+    _, html = page(client, users["operator"], clone.get_absolute_url())
+    assert 'id="verification"' in html and ">Verification report</a>" in html
+
+    snapshot = snapshot_services.job_request_snapshot(user=users["operator"], vm=vm)
+    job_services.job_cancel(user=users["operator"], job=snapshot)
+    decommission = decommission_services.job_request_decommission(user=users["operator"], vm=vm)
+    # Nor does a clone that ended before it verified anything.
+    cancelled = _cancelled_inside_a_step(users, version, platform, vm_name="web-x")
+    for job in (snapshot, decommission, cancelled):
+        _, html = page(client, users["operator"], job.get_absolute_url())
+        assert 'id="verification"' not in html and 'id="checks-table"' not in html
+        assert "Verification report" not in html and "No verification yet" not in html
+        assert 'id="steps"' in html and 'id="job-log"' in html
+
+
+# --- durations in one unit system ----------------------------------------------------------------
+
+
+def test_durations_read_the_same_on_the_job_page_and_in_the_cli(client, users, setup):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from operations_app.models import JobStep
+    from tests.operations_app.job_support import persona
+
+    version, platform = setup
+    job = drive(clone_job(users, vm_name="web-d", version=version, platform=platform))
+    start = timezone.now() - timedelta(minutes=5)
+    # The three steps took 11.389 s, 125 s and 0.85 s; the job 2 min 17 s.
+    for step, took in zip(job.steps.order_by("index"), (11.389, 125, 0.85), strict=True):
+        JobStep.objects.filter(pk=step.pk).update(
+            started_at=start, finished_at=start + timedelta(seconds=took)
+        )
+    OperationJob.objects.filter(pk=job.pk).update(
+        started_at=start, finished_at=start + timedelta(seconds=137)
+    )
+    _, html = page(client, users["operator"], job.get_absolute_url())
+    steps = html[html.index('id="steps-table"') : html.index('id="steps-empty"')]
+    durations = re.findall(r'<td class="step-duration num nowrap">([^<]*)</td>', steps)
+    assert durations == ["11.4 s", "2 min 5 s", "850 ms"]
+    assert 'id="job-duration">2 min 17 s<' in html
+    assert "11389" not in html
+    _, listing = page(client, users["operator"], reverse("operations:jobs"))
+    assert "2 min 17 s" in listing
+
+    code, out, _ = persona("job", str(job.pk))
+    assert code == 0
+    assert "2 min 17 s" in out and "11.4 s" in out and "2 min 5 s" in out and "850 ms" in out
 
 
 # --- decommission -----------------------------------------------------------------------------
@@ -707,3 +896,31 @@ def test_job_page_polls_when_websockets_are_unavailable(
     assert page.locator("#job-error").is_hidden()
     page.wait_for_function("() => document.getElementById('live-state').textContent === 'finished'")
     shot(page, "jobs-7-polled")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
+def test_a_cancelled_job_reads_cancelled_in_a_browser(
+    live_server, browser_page, users, setup, password, width, height
+):
+    version, platform = setup
+    job = _cancelled_inside_a_step(users, version, platform)
+    page, base = browser_page, live_server.url
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, base, "author", password("author"))
+    page.goto(f"{base}{job.get_absolute_url()}")
+    page.wait_for_selector("#live-state:has-text('finished')")
+    assert page.locator("#job-status").inner_text() == "Cancelled"
+    assert page.locator("#side-status").inner_text() == "Cancelled"
+    assert page.locator("#job-error-title").inner_text() == "Cancelled"
+    assert "alert-warning" in page.locator("#job-error").get_attribute("class")
+    rows = page.locator("#steps-table tbody tr")
+    assert rows.nth(1).locator(".step-status").inner_text() == "Cancelled"
+    assert page.locator("#steps-table .jb-failed").count() == 0
+    # The duration reads as everywhere else.
+    assert re.fullmatch(r"\d+ ms|\d+\.\d s", page.locator("#job-duration").inner_text())
+    # The bell's newest notification says what the page says.
+    page.click("#notif-menu summary")
+    assert "was cancelled and rolled back" in page.locator("#notif-list li").first.inner_text()
+    shot(page, f"job-cancelled-{width}x{height}")

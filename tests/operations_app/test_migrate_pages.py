@@ -488,7 +488,10 @@ def test_bad_input_is_shown_on_its_field_and_nothing_is_queued(
     page = text_of(response)
     block = page[page.index(f'id="field-{field}"') :]
     block = block[: block.index("</div>", block.index('class="field-error"'))]
-    assert f"<code>{field}</code>: " in block and message in html_lib.unescape(block)
+    # The error names the field by its label, as the form shows it.
+    label = {"target": "Target platform", "mode": "Mode"}[field]
+    assert f'data-path="{field}">{label}: ' in block and message in html_lib.unescape(block)
+    assert f"<code>{field}</code>" not in block
     assert not OperationJob.objects.exists()
     assert calls == []  # refused before any host would have been read
 
@@ -701,6 +704,34 @@ def test_a_running_migration_shows_the_latest_transfer_but_not_in_the_log(client
     OperationJob.objects.filter(pk=job.pk).update(current_step="adapt_guest")
     page = text_of(client.get(job.get_absolute_url()))
     assert re.search(r'id="job-transfer" data-step=""\s+hidden>', page)
+
+
+def test_the_transfer_line_is_never_behind_the_log(client, users, setup):
+    """A copy that ends within the second after its last progress event: the line shows
+    its end before the log says it is copied, on the page and in the events (live)."""
+    from operations_app.runners.migrate import MigrateRunner
+
+    job = running_migrate_job(users, setup)
+    report = MigrateRunner(job)._progress_reporter("volume web-01-root.qcow2")
+    report(100 * MiB, GiB)  # the first figure goes out
+    report(900 * MiB, GiB)  # within the second: held back
+    report(GiB, GiB)  # the end: out at once, however soon
+    report(GiB, GiB, final=True)  # the runner's own "copied" report: said once only
+    event_services.job_log(job=job, message="copied volume web-01-root.qcow2", step="restore")
+
+    kinds = list(JobEvent.objects.filter(job=job).order_by("seq").values_list("kind", "payload"))
+    transfers = [(p["done_bytes"], p["total_bytes"]) for k, p in kinds if k == "transfer"]
+    assert transfers == [(100 * MiB, GiB), (GiB, GiB)]
+    last_transfer = max(i for i, (k, _) in enumerate(kinds) if k == "transfer")
+    copied = next(i for i, (k, p) in enumerate(kinds) if p.get("message", "").startswith("copied"))
+    assert last_transfer < copied  # the figure is there before the log line
+
+    client.force_login(users["operator"])
+    page = text_of(client.get(job.get_absolute_url()))
+    transfer = page[page.index('id="job-transfer"') : page.index('id="migration"')]
+    assert "transferred 1.0 GiB of 1.0 GiB (volume web-01-root.qcow2)" in transfer
+    assert 'aria-valuenow="100"' in transfer
+    assert "copied volume web-01-root.qcow2" in page
 
 
 def test_the_migration_section_is_only_for_migrate_jobs_and_their_viewers(client, users, setup):

@@ -413,14 +413,23 @@ def test_service_errors_are_shown_next_to_their_field_with_the_path(client, user
     page = text(response)
     assert "not a libvirt URI" in field_block(page, "uri")
     constraints = field_block(page, "constraints")
-    assert "constraints/disk_buses/0: " in constraints and "floppy" in constraints
+    # Under the field, its label names it: the path goes on from there.
+    assert "disk_buses/0: " in constraints and "floppy" in constraints
+    assert "constraints/" not in constraints
     assert (
         "unknown constraint" in constraints
         and "colour" in constraints
         and "known ones are" in constraints
     )
-    assert "vlan_networks/5000: VLAN ids run from 1 to 4094" in field_block(page, "vlan_networks")
+    vlans = field_block(page, "vlan_networks")
+    assert "5000: VLAN ids run from 1 to 4094" in vlans and "vlan_networks/" not in vlans
     assert 'id="form-errors"' in page
+    # The list of problems names each field by its label, never by its internal name.
+    problems = page[
+        page.index('id="form-errors"') : page.index("</ul>", page.index('id="form-errors"'))
+    ]
+    assert ">VLAN mapping</a><span>5000: VLAN ids run from 1 to 4094" in problems
+    assert "vlan_networks/" not in problems and "constraints/" not in problems
     # What the user typed is kept.
     assert "far-away" in page and "http://example.com/" in page
     assert not Platform.objects.exists()
@@ -484,7 +493,7 @@ def test_edit_errors_and_roles(client, users):
     response = client.post(url("platform_edit", p.name), data)
     assert response.status_code == 400
     page = text(response)
-    assert "constraints/accelerators/0" in field_block(page, "constraints")
+    assert "accelerators/0: " in field_block(page, "constraints")
     assert "not a libvirt URI" in field_block(page, "uri")
     p.refresh_from_db()
     assert p.uri == TEST_URI and p.constraints == {}

@@ -182,7 +182,7 @@ def test_an_operator_schedules_a_migration_for_a_window_and_finds_it_in_the_cale
     page.click("#btn-migrate")
     page.wait_for_selector("#field-at .field-error")
     assert page.locator("#field-at .field-error").inner_text() == (
-        "at: 2020-01-01T02:00:00+01:00 is in the past"
+        "Date and time: 2020-01-01T02:00:00+01:00 is in the past"
     )
     assert page.locator("#id_when_at").is_checked()
     assert page.input_value("#id_at") == "2020-01-01T02:00"

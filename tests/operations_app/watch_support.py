@@ -71,7 +71,7 @@ def watching_job(
         job=job,
         to=JobStatus.WATCHING,
         allowed=[JobStatus.RUNNING],
-        reason="watching health for 600 s",
+        reason="watching health for 10 min",
         watch_until=timezone.now() + left,
     )
     for number in range(1, rounds + 1):

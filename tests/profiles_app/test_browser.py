@@ -68,3 +68,31 @@ def test_author_creates_and_submits_then_approver_approves(
     version = PolicyVersion.objects.get(policy__name="browser-demo")
     assert version.status == VersionStatus.APPROVED
     assert version.reviewer == users["approver"]
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (768, 1024), (390, 844)])
+def test_the_review_box_jumped_to_is_not_hidden_under_the_top_bar(
+    live_server, browser_page, users, password, make_document, width, height
+):
+    from profiles_app.services import versions as version_services
+
+    page, base = browser_page, live_server.url
+    version = version_services.policy_create(
+        user=users["author"], document=make_document("anchored", example="web-server")
+    )
+    version = version_services.version_submit(user=users["author"], version=version)
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, base, "approver", password("approver"))
+    # As the pending queue's Review link does: straight to the review box.
+    page.goto(f"{base}{version.get_absolute_url()}#review")
+    page.wait_for_function("window.scrollY > 0")  # the page did jump
+    bar = page.locator(".topbar").bounding_box()
+    box = page.locator("#review").bounding_box()
+    assert box["y"] >= bar["y"] + bar["height"], (box, bar)  # (a static bar scrolled away)
+    # And it is where the jump put it: at the top, or as high as the page's end allows.
+    at_end = page.evaluate(
+        "window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1"
+    )
+    assert box["y"] < height / 3 or at_end, box
+    assert page.locator("#review h2").is_visible()
+    shot(page, f"review-anchor-{width}x{height}")

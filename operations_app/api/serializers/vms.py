@@ -32,6 +32,7 @@ class VMLinksSerializer(serializers.Serializer):
     metrics = serializers.URLField()
     snapshots = serializers.URLField()
     labels = serializers.URLField()
+    power = serializers.URLField(help_text="POST to start, shut down, reboot or force off")
 
 
 class VMSerializer(serializers.Serializer):
@@ -67,6 +68,7 @@ class VMSerializer(serializers.Serializer):
             "metrics": api_url(request, "vm-metrics", pk=vm.pk),
             "snapshots": api_url(request, "vm-snapshots", pk=vm.pk),
             "labels": api_url(request, "vm-labels", pk=vm.pk),
+            "power": api_url(request, "vm-power", pk=vm.pk),
         }
 
 

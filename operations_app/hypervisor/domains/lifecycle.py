@@ -15,7 +15,14 @@ import libvirt
 from .._facet import Facet
 from .._xml import PERSONA_NS, PERSONA_PREFIX
 from ..domainxml import domain_xml, metadata_xml, parse_domain_xml
-from ..errors import AlreadyExists, HypervisorError, InvalidSpec, NotFound, OperationTimeout
+from ..errors import (
+    AlreadyExists,
+    HypervisorError,
+    InvalidSpec,
+    InvalidState,
+    NotFound,
+    OperationTimeout,
+)
 from ..types import DomainInfo, DomainMetadata, DomainSpec, DomainState
 from ..validation import check_uuid
 from ._common import affect_flags, domain_info, domain_state, read_metadata
@@ -28,6 +35,11 @@ _SHUTDOWN_MODES = {
     "auto": 0,
     "agent": libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT,
     "acpi": libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN,
+}
+_REBOOT_MODES = {
+    "auto": 0,
+    "agent": libvirt.VIR_DOMAIN_REBOOT_GUEST_AGENT,
+    "acpi": libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN,
 }
 
 
@@ -182,15 +194,8 @@ class DomainLifecycle(Facet):
             raise InvalidSpec(f"shutdown mode must be one of {', '.join(_SHUTDOWN_MODES)}")
         limit = self._timeout if timeout is None else timeout
 
-        def request(conn: libvirt.virConnect) -> bool:
-            dom = conn.lookupByName(name)
-            if not dom.isActive():
-                return False
-            dom.shutdownFlags(_SHUTDOWN_MODES[mode])
-            return True
-
         try:
-            if not self._call(f"shut down domain {name!r}", request):
+            if not self.request_shutdown(name, mode=mode):
                 return "already-off"
         except HypervisorError as exc:
             if isinstance(exc, NotFound) or not force:
@@ -207,6 +212,41 @@ class DomainLifecycle(Facet):
         logger.info("domain %s ignored the shutdown request for %ss; destroying it", name, limit)
         self.destroy(name)
         return "destroyed"
+
+    def request_shutdown(self, name: str, *, mode: str = "auto") -> bool:
+        """Ask the guest to power off (``acpi``: press its ACPI power button; ``agent``:
+        through its guest agent; ``auto``: the driver's choice) and return at once; the
+        guest may take its time or ignore it (``wait_for_state`` waits for it).
+
+        Returns False when the domain was not running. Raises ``Unsupported`` when the
+        driver cannot use that ``mode`` (libvirt's test driver has no ACPI button)."""
+        if mode not in _SHUTDOWN_MODES:
+            raise InvalidSpec(f"shutdown mode must be one of {', '.join(_SHUTDOWN_MODES)}")
+
+        def request(conn: libvirt.virConnect) -> bool:
+            dom = conn.lookupByName(name)
+            if not dom.isActive():
+                return False
+            dom.shutdownFlags(_SHUTDOWN_MODES[mode])
+            return True
+
+        return self._call(f"shut down domain {name!r}", request)
+
+    def reboot(self, name: str, *, mode: str = "auto") -> None:
+        """Ask the guest to restart (modes as ``request_shutdown``; with ``acpi`` QEMU
+        presses the power button and starts the guest again once it powered off) and
+        return at once. Raises ``InvalidState`` when the domain is not running and
+        ``Unsupported`` when the driver cannot use that ``mode``."""
+        if mode not in _REBOOT_MODES:
+            raise InvalidSpec(f"reboot mode must be one of {', '.join(_REBOOT_MODES)}")
+
+        def run(conn: libvirt.virConnect) -> None:
+            dom = conn.lookupByName(name)
+            if not dom.isActive():
+                raise InvalidState(f"Cannot reboot domain {name!r}: it is not running")
+            dom.reboot(_REBOOT_MODES[mode])
+
+        self._call(f"reboot domain {name!r}", run)
 
     def destroy(self, name: str, *, graceful: bool = False) -> None:
         """Power the domain off at once (no-op when it is not running)."""

@@ -1,7 +1,7 @@
 """``python manage.py persona ...``: platforms, inventory, images, labels of VMs and
 platforms, the local testbed, and jobs (clone, migrate, snapshot, rollback, destroy,
-list, show, cancel, follow, and confirm or extend a job's health watch) and a VM's
-snapshots. Clone, migrate, snapshot and destroy take ``--window NAME|auto`` or ``--at
+power, list, show, cancel, follow, and confirm or extend a job's health watch) and a
+VM's snapshots. Clone, migrate, snapshot and destroy take ``--window NAME|auto`` or ``--at
 ISO-TIME`` (and ``--on-miss next|expire``) to schedule the job; ``persona schedule
 list|move`` and ``persona job approve|reject ID`` handle scheduled jobs.
 
@@ -242,6 +242,16 @@ class Command(BaseCommand):
         self._schedule_options(destroy)
         self._as_option(destroy, requests=True)
         self._wait_options(destroy)
+
+        power = sub.add_parser(
+            "power",
+            help="start, shut down (ACPI, never forced), reboot or force off a managed VM",
+        )
+        power.add_argument("vm", help="VM name (or inventory id)")
+        power.add_argument("action", choices=list(job_cli.POWER_ACTIONS), help="what to do")
+        power.add_argument("--platform", help="the VM's platform, if the name is ambiguous")
+        self._as_option(power, requests=True)
+        self._wait_options(power)
 
         jobs = sub.add_parser("jobs", help="list jobs, newest first")
         jobs.add_argument(
@@ -557,6 +567,15 @@ class Command(BaseCommand):
             **job_cli.schedule_arguments(opts),
         )
         self._queued(job, opts)
+
+    def do_power(self, opts):
+        job = job_cli.request_power(
+            user=job_cli.cli_user(opts["as_user"]),
+            vm=opts["vm"],
+            platform=opts["platform"],
+            action=opts["action"],
+        )
+        self._queued(job, opts, detail=f" ({opts['action']}) on {job.platform.name}")
 
     def _queued(self, job, opts, detail: str = ""):
         if job.status == "scheduled":
