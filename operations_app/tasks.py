@@ -88,3 +88,16 @@ def start_scheduled_jobs() -> dict:
         if any(notices.values()):
             logger.info("window notices: %s", notices)
     return done
+
+
+def run_policies() -> dict:
+    """Periodic (every minute): expire and follow the scheduling policies' plans, then
+    evaluate each approved policy whose last evaluation is
+    ``VMPERSONA_POLICY_EVALUATION_MINUTES`` old (``services.policies``)."""
+    from operations_app.services.policies import plans_tick, policies_tick
+
+    plans = plans_tick()
+    evaluated = policies_tick()
+    if any(plans.values()) or any(evaluated.values()):
+        logger.info("policies: %s %s", plans, evaluated)
+    return {**plans, **evaluated}

@@ -8,6 +8,7 @@ from operations_app.views import (
     maintenance,
     migrate,
     notifications,
+    plans,
     platforms,
     snapshots,
     vms,
@@ -17,6 +18,10 @@ from operations_app.views import (
 app_name = "operations"
 
 urlpatterns = [
+    path("plans/", plans.plan_list, name="plans"),
+    path("plans/<int:pk>/", plans.plan_detail, name="plan"),
+    path("plans/<int:pk>/decide/", plans.plan_decide, name="plan_decide"),
+    path("policies/<slug:name>/evaluate/", plans.policy_evaluate, name="policy_evaluate"),
     path("platforms/", platforms.platform_list, name="platforms"),
     path("platforms/new/", platforms.platform_create, name="platform_create"),
     path("platforms/<slug:name>/", platforms.platform_detail, name="platform"),

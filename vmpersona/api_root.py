@@ -25,6 +25,7 @@ ENDPOINT_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("migration_plan", "operations-api:job-migration-plan", "A migration's dry run"),
     ("maintenances", "operations-api:maintenance-list", "Host maintenance"),
     ("windows", "operations-api:window-list", "Maintenance windows"),
+    ("plans", "operations-api:plan-list", "Plans the scheduling policies propose"),
     ("notifications", "operations-api:notification-list", "Your notifications"),
     ("schema", "api-schema", "The OpenAPI description"),
     ("docs", "api-docs", "The interactive API documentation"),

@@ -419,6 +419,10 @@ VMPERSONA_WINDOW_REMINDER_MINUTES = max(
 # Host maintenance: how many migrations may leave or arrive at one platform at once
 # while platforms are evacuated (services.maintenance).
 VMPERSONA_EVACUATION_PARALLEL = max(1, int(os.environ.get("VMPERSONA_EVACUATION_PARALLEL", "2")))
+# How often each approved scheduling policy is evaluated (services.policies).
+VMPERSONA_POLICY_EVALUATION_MINUTES = max(
+    1, int(os.environ.get("VMPERSONA_POLICY_EVALUATION_MINUTES", "15"))
+)
 # The key window webhooks are signed with (X-VMPersona-Signature, HMAC-SHA256 of the
 # body); empty: derived from SECRET_KEY (services.window_notices.webhook_secret).
 VMPERSONA_WEBHOOK_SECRET = os.environ.get("VMPERSONA_WEBHOOK_SECRET", "")

@@ -24,6 +24,14 @@ from operations_app.models.maintenance import (
     HostMaintenance,
     MaintenanceState,
 )
+from operations_app.models.plans import (
+    OPEN_PLANS,
+    ActionStatus,
+    PlanStatus,
+    PolicyEvaluationState,
+    PolicyPlan,
+    PolicyPlanAction,
+)
 from operations_app.models.platforms import (
     BaseImage,
     BaseImageLocation,

@@ -31,7 +31,6 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from operations_app import hypervisor as hv
-from operations_app.adaptation.move import disk_map, plan_move
 from operations_app.models import (
     ACTIVE_STATUSES,
     HostMaintenance,
@@ -49,10 +48,8 @@ from operations_app.models import (
 )
 from operations_app.placement.evacuation import (
     DEFAULT_OVERCOMMIT,
-    DryRunVerdict,
     EvacuationPlan,
     HostFacts,
-    VMFacts,
     place_vm,
     plan_evacuation,
     vm_order,
@@ -60,8 +57,8 @@ from operations_app.placement.evacuation import (
 from operations_app.selectors.maintenance import maintenance_of
 from operations_app.selectors.windows import windows_for
 from operations_app.services import migrations as migration_services
+from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, notify
-from operations_app.services.platforms import platform_connect
 from operations_app.windows import BLACKOUT, decide, occurrence_at
 from vmpersona.errors import StateConflict, error_text, field_error
 from vmpersona.history import attribute_change
@@ -161,76 +158,19 @@ def _vms_on(platform: Platform) -> tuple[list[ManagedVM], list[ManagedVM]]:
     return managed, [v for v in rows if v not in managed]
 
 
-class _Planner:
-    """The facts and the dry runs of one plan: the source's and targets' connections
-    stay open while it is made, and closed after."""
+class _Planner(MoveDryRuns):
+    """The facts and the dry runs of one evacuation plan (``services.dryrun``): the
+    source's and targets' connections stay open while it is made, and closed after. The
+    source must answer: without it there is nothing to plan."""
 
     def __init__(self, platform: Platform, stack: contextlib.ExitStack) -> None:
+        rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
+        super().__init__(stack, {**rows, platform.name: platform})
         self.platform = platform
-        self.stack = stack
-        self.src = stack.enter_context(platform_connect(platform, timeout=30))
-        self.targets: dict[str, hv.Hypervisor | str] = {}
-        self.rows: dict[str, Platform] = {}
-        self.vms: dict[str, ManagedVM] = {}
-        self.pool_paths: dict[str, str] = {}
-
-    def vm_facts(self, vm: ManagedVM) -> VMFacts:
-        self.vms[vm.name] = vm
-        try:
-            running = self.src.domains.state(vm.name).active
-            disks = disk_map(self.src, vm.name, "")
-        except hv.HypervisorError:
-            running, disks = vm.state == VMState.RUNNING, {}
-        return VMFacts(
-            name=vm.name,
-            vcpus=vm.vcpus,
-            memory_mib=vm.memory_mib,
-            disk_bytes=sum(d["capacity_bytes"] or 0 for d in disks.values()),
-            disk_allocation_bytes=sum(
-                d.get("allocation_bytes") or d["capacity_bytes"] or 0 for d in disks.values()
-            ),
-            running=running,
-            profile=vm.profile_version.label if vm.profile_version else "",
-        )
-
-    def _target(self, name: str) -> hv.Hypervisor | str:
-        if name not in self.targets:
-            try:
-                conn = self.stack.enter_context(platform_connect(self.rows[name], timeout=30))
-                self.pool_paths[name] = (
-                    conn.storage.pool_info(self.rows[name].storage_pool).path or ""
-                )
-                self.targets[name] = conn
-            except hv.HypervisorError as exc:
-                self.targets[name] = str(exc)
-        return self.targets[name]
-
-    def dry_run(self, vm: VMFacts, host: HostFacts) -> DryRunVerdict:
-        tgt = self._target(host.name)
-        if isinstance(tgt, str):
-            return DryRunVerdict(False, reason=f"{host.name} cannot be reached: {tgt}")
-        row = self.vms[vm.name]
-        version = row.profile_version
-        try:
-            move = plan_move(
-                src=self.src,
-                tgt=tgt,
-                vm_name=vm.name,
-                source=self.platform,
-                target=self.rows[host.name],
-                fixes=((version.document if version else None) or {}).get("fixes", []),
-                requested="auto",
-                running=vm.running,
-                pool_path=self.pool_paths[host.name],
-            )
-        except hv.HypervisorError as exc:
-            return DryRunVerdict(False, reason=f"the dry run could not read the hosts: {exc}")
-        adaptation = move["adaptation"]
-        if not adaptation["ok"]:
-            return DryRunVerdict(False, reason="; ".join(adaptation["problems"]))
-        if move["refused"] or not move["path"]:
-            return DryRunVerdict(False, reason=move["refused"] or "no way to move it")
-        return DryRunVerdict(True, path=move["path"], reason=move["path_reason"])
+        src = self.connection(platform.name)
+        if isinstance(src, str):
+            raise hv.HypervisorError(src)
+        self.src = src
 
 
 def _hosts(platform: Platform, *, in_flight: list[OperationJob]) -> dict[str, HostFacts]:
@@ -252,7 +192,6 @@ def _plan(
             planner = _Planner(platform, stack)
         except hv.HypervisorError as exc:
             raise StateConflict(f"{platform.name} cannot be reached: {exc}") from exc
-        planner.rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
         facts = [planner.vm_facts(v) for v in vms]
         if limit is None:
             return plan_evacuation(

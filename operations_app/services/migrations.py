@@ -77,10 +77,12 @@ def job_request_migrate(
     window: str | None = None,
     at: datetime | str | None = None,
     on_miss: str = OnMiss.NEXT,
+    on_behalf_of=None,
 ) -> OperationJob:
     """Queue the move of a managed VM to another platform (``mode``: auto, live or cold);
     with ``window`` (a maintenance window's name, or "auto") or ``at`` (an aware time)
-    it is scheduled instead (``services.schedule_when``)."""
+    it is scheduled instead (``services.schedule_when``). ``user`` None is the system,
+    acting for ``on_behalf_of`` when given (an approved policy plan's approver)."""
     vm = migration_check(user=user, vm=vm, target=target, mode=mode)
     version = vm.profile_version
     assert version is not None  # migration_check refuses a VM without one
@@ -89,7 +91,7 @@ def job_request_migrate(
         trigger=trigger,
         trigger_policy=trigger_policy,
         trigger_detail=trigger_detail,
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        requested_by=user if getattr(user, "is_authenticated", False) else on_behalf_of,
         profile_version=version,
         content_hash=vm.content_hash or version.content_hash,
         platform=target,

@@ -408,7 +408,9 @@ def _migration_recheck(job: OperationJob) -> tuple[str, str]:
     assert job.vm is not None
     try:
         plan = migration_services.migration_preview(
-            user=job.requested_by,
+            # A policy's or a maintenance's move was decided by the system for its
+            # requester, who need not be an operator.
+            user=job.requested_by if job.trigger == JobTrigger.MANUAL else None,
             vm=job.vm,
             target=job.platform,
             mode=str((job.params or {}).get("mode", "auto")),

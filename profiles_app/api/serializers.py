@@ -2,6 +2,11 @@
 
 Serializers only parse and present: every rule (roles, states, document validity) is
 enforced by the services, so the API, the pages, the admin and the CLI agree.
+
+The store holds policies of several kinds (``PolicyKind``: VPPDs and scheduling
+policies); names are unique per kind. A request names its kind with ``kind`` (in the
+body to create or validate, else ``?kind=``), VPPD when it names none, and the links of
+a scheduling policy carry ``?kind=scheduling``.
 """
 
 from __future__ import annotations
@@ -13,48 +18,97 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from profiles_app.api.openapi import kind_openapi_components
-from profiles_app.kinds import get_kind
+from profiles_app.kinds import get_kind, registered_kinds
 from profiles_app.models import PolicyKind, VersionStatus
 
 API_NS = "profiles-api"
-KIND = PolicyKind.VPPD  # the profiles API serves VPPDs; other kinds get their own endpoints
+KIND = PolicyKind.VPPD  # the kind a request means when it names none
 MAX_NUMBER = 2_147_483_647  # version numbers are stored as positive 32-bit integers
 
 # --- Policy documents -----------------------------------------------------------------
 
 
 class DocumentField(serializers.JSONField):
-    """A policy document of ``kind`` as JSON. Parsing accepts any JSON value; the services
-    validate it. The API docs show it as the kind's schema component."""
+    """A policy document of ``kind`` (None: of any kind) as JSON. Parsing accepts any JSON
+    value; the services validate it. The API docs show it as the kind's schema component,
+    or any of the kinds' components."""
 
-    def __init__(self, *, kind: str, **kwargs):
+    def __init__(self, *, kind: str | None, **kwargs):
         self.kind = kind
         super().__init__(**kwargs)
 
 
 class DocumentFieldExtension(OpenApiSerializerFieldExtension):
-    """Show ``document`` fields as their kind's schema component (``VPPD``) in the API docs."""
+    """Show ``document`` fields as their kind's schema component (``VPPD``) in the API
+    docs; a field of any kind as ``anyOf`` the kinds' components."""
 
     target_class = DocumentField
 
     def map_serializer_field(self, auto_schema, direction):
-        for name, schema in kind_openapi_components(self.target.kind).items():
-            auto_schema.registry.register_on_missing(
-                ResolvedComponent(
-                    name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+        kinds = [self.target.kind] if self.target.kind else list(registered_kinds())
+        refs = []
+        for kind in kinds:
+            for name, schema in kind_openapi_components(kind).items():
+                auto_schema.registry.register_on_missing(
+                    ResolvedComponent(
+                        name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+                    )
                 )
-            )
-        ref = {"$ref": f"#/components/schemas/{get_kind(self.target.kind).openapi_component}"}
+            refs.append({"$ref": f"#/components/schemas/{get_kind(kind).openapi_component}"})
+        if len(refs) > 1:
+            schema = {"anyOf": refs, "description": "A document of the policy's `kind`."}
+            return {**schema, "readOnly": True} if self.target.read_only else schema
+        if self.target.read_only:
+            return {"allOf": refs, "readOnly": True}
+        return refs[0]
+
+
+class PolicyKindField(serializers.ChoiceField):
+    """A ``PolicyKind``, documented as one ``PolicyKindEnum`` component (other ``kind``
+    fields, such as a change's, have other choices)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=PolicyKind.choices, **kwargs)
+
+
+class PolicyKindFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = PolicyKindField
+
+    def map_serializer_field(self, auto_schema, direction):
+        name = "PolicyKindEnum"
+        schema = {
+            "type": "string",
+            "enum": list(PolicyKind.values),
+            "description": "\n".join(f"* `{v}` - {label}" for v, label in PolicyKind.choices),
+        }
+        auto_schema.registry.register_on_missing(
+            ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name)
+        )
+        ref = {"$ref": f"#/components/schemas/{name}"}
         if self.target.read_only:
             return {"allOf": [ref], "readOnly": True}
         return ref
 
 
+def kind_field(**kwargs) -> PolicyKindField:
+    """``kind`` in a request: the policy's kind, VPPD when absent."""
+    return PolicyKindField(
+        required=False,
+        default=KIND,
+        help_text="The policy's kind: `vppd` (the default) or `scheduling`. Names are "
+        "unique per kind.",
+        **kwargs,
+    )
+
+
 # --- Versions -------------------------------------------------------------------------
 
 
-def _url(request, url_name: str, /, **kwargs) -> str:
+def _url(request, url_name: str, /, kind: str = KIND, **kwargs) -> str:
+    """The endpoint's URL; with ``?kind=`` for a policy of another kind than the VPPD."""
     path = reverse(f"{API_NS}:{url_name}", kwargs=kwargs)
+    if kind != KIND:
+        path += f"?kind={kind}"
     return request.build_absolute_uri(path) if request is not None else path
 
 
@@ -68,6 +122,7 @@ class VersionLinksSerializer(serializers.Serializer):
 
 class VersionSummarySerializer(serializers.Serializer):
     profile = serializers.CharField(source="policy.name", read_only=True)
+    kind = PolicyKindField(source="policy.kind", read_only=True)
     number = serializers.IntegerField(read_only=True)
     label = serializers.CharField(read_only=True, help_text="NAME@NUMBER")
     status = serializers.ChoiceField(choices=VersionStatus.choices, read_only=True)
@@ -92,16 +147,18 @@ class VersionSummarySerializer(serializers.Serializer):
     @extend_schema_field(VersionLinksSerializer)
     def get_links(self, version) -> dict:
         request = self.context.get("request")
-        kw = {"name": version.policy.name, "number": version.number}
+        kind = version.policy.kind
+        kw = {"name": version.policy.name, "number": version.number, "kind": kind}
         return {
             "self": _url(request, "version-detail", **kw),
-            "profile": _url(request, "profile-detail", name=version.policy.name),
+            "profile": _url(request, "profile-detail", name=version.policy.name, kind=kind),
             "parent": (
                 _url(
                     request,
                     "version-detail",
                     name=version.policy.name,
                     number=version.parent.number,
+                    kind=kind,
                 )
                 if version.parent_id
                 else None
@@ -113,7 +170,7 @@ class VersionSummarySerializer(serializers.Serializer):
 
 class VersionSerializer(VersionSummarySerializer):
     document = DocumentField(
-        kind=KIND,
+        kind=None,
         read_only=True,
         help_text="The stored document: inline volume keys are replaced by key_ref names.",
     )
@@ -132,6 +189,7 @@ class ProfileSerializer(serializers.Serializer):
     """A profile as annotated by ``profile_list``/``profile_summary``."""
 
     name = serializers.CharField(read_only=True)
+    kind = PolicyKindField(read_only=True)
     description = serializers.CharField(read_only=True)
     created_by = serializers.CharField(
         source="created_by.username", allow_null=True, read_only=True
@@ -154,13 +212,12 @@ class ProfileSerializer(serializers.Serializer):
     def get_links(self, policy) -> dict:
         request = self.context.get("request")
         approved = getattr(policy, "approved_number", None)
+        kw = {"name": policy.name, "kind": policy.kind}
         return {
-            "self": _url(request, "profile-detail", name=policy.name),
-            "versions": _url(request, "version-list", name=policy.name),
+            "self": _url(request, "profile-detail", **kw),
+            "versions": _url(request, "version-list", **kw),
             "approved": (
-                _url(request, "version-detail", name=policy.name, number=approved)
-                if approved
-                else None
+                _url(request, "version-detail", number=approved, **kw) if approved else None
             ),
         }
 
@@ -178,7 +235,11 @@ class ProfileDetailSerializer(ProfileSerializer):
 # --- Requests -------------------------------------------------------------------------
 
 
-class ProfileListQuerySerializer(serializers.Serializer):
+class KindQuerySerializer(serializers.Serializer):
+    kind = kind_field()
+
+
+class ProfileListQuerySerializer(KindQuerySerializer):
     search = serializers.CharField(
         required=False, allow_blank=True, help_text="Part of the name or description"
     )
@@ -196,7 +257,8 @@ class ProfileListQuerySerializer(serializers.Serializer):
 
 
 class ProfileCreateSerializer(serializers.Serializer):
-    document = DocumentField(kind=KIND)
+    kind = kind_field()
+    document = DocumentField(kind=None, help_text="A document of that kind.")
     change_note = serializers.CharField(required=False, allow_blank=True, default="")
     name = serializers.CharField(
         required=False,
@@ -208,7 +270,7 @@ class ProfileCreateSerializer(serializers.Serializer):
 
 class VersionCreateSerializer(serializers.Serializer):
     document = DocumentField(
-        kind=KIND,
+        kind=None,
         required=False,
         help_text="Omit to copy the parent's (or the latest version's) document.",
     )
@@ -222,7 +284,7 @@ class VersionCreateSerializer(serializers.Serializer):
 
 
 class VersionUpdateSerializer(serializers.Serializer):
-    document = DocumentField(kind=KIND, required=False)
+    document = DocumentField(kind=None, required=False)
     change_note = serializers.CharField(required=False, allow_blank=True)
 
     def validate(self, attrs):
@@ -241,7 +303,7 @@ class RejectSerializer(serializers.Serializer):
     )
 
 
-class DiffQuerySerializer(serializers.Serializer):
+class DiffQuerySerializer(KindQuerySerializer):
     against = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -280,7 +342,8 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class ValidateSerializer(serializers.Serializer):
-    document = DocumentField(kind=KIND)
+    kind = kind_field()
+    document = DocumentField(kind=None, help_text="A document of that kind.")
 
 
 class ValidResponseSerializer(serializers.Serializer):

@@ -4,6 +4,10 @@ Each view parses its input, calls one selector or service and presents the resul
 Roles, states and document validity are the services' business, so a forbidden role
 answers 403, a forbidden transition 409 and an invalid document 400 with one
 ``{"path", "message"}`` entry per problem — the same rules as the pages and the CLI.
+
+The store is generic: the same endpoints serve every policy kind (VPPDs and scheduling
+policies). A policy is named by its kind and its name: ``kind`` in the body to create
+or validate, ``?kind=`` on the endpoints below a name; VPPD when none is given.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from profiles_app.api.parsers import StrictJSONParser
 from profiles_app.diff import document_diff
 from profiles_app.documents import validate_document
 from profiles_app.kinds import get_kind
+from profiles_app.models import PolicyKind
 from profiles_app.services import versions as services
 from vmpersona.accounts.services import api_token_create
 from vmpersona.api import (
@@ -82,10 +87,15 @@ class BaseView(ApiView):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def kind(self) -> str:
+        """The policy kind the request names (``?kind=``), VPPD when it names none."""
+        return self.parse(s.KindQuerySerializer, self.request.query_params)["kind"]
+
     def version(self, name: str, number: int):
+        kind = self.kind()
         if number > s.MAX_NUMBER:  # would overflow the database integer
             raise exceptions.NotFound(f"No version {number} of profile '{name}'.")
-        return selectors.version_get(kind=s.KIND, name=name, number=number)
+        return selectors.version_get(kind=kind, name=name, number=number)
 
     def present(self, version, code=status.HTTP_200_OK) -> Response:
         data = s.VersionSerializer(version, context={"request": self.request}).data
@@ -103,20 +113,23 @@ class ProfileListView(ListView):
     @extend_schema(
         operation_id="profiles_list",
         tags=["profiles"],
-        summary="List profiles",
+        summary="List profiles (or the policies of another kind)",
+        description="VPPDs unless `kind` names another kind (`scheduling`).",
         parameters=[s.ProfileListQuerySerializer],
         responses={200: s.ProfileSerializer(many=True), 400: ERRORS_400},
     )
     def get(self, request):
         filters = self.parse(s.ProfileListQuerySerializer, request.query_params)
-        return self.paginated(selectors.profile_list(kind=s.KIND, **filters), s.ProfileSerializer)
+        return self.paginated(selectors.profile_list(**filters), s.ProfileSerializer)
 
     @extend_schema(
         operation_id="profiles_create",
         tags=["profiles"],
-        summary="Create a profile and its first draft",
-        description="Needs the authors role. Inline volume keys are stored encrypted and "
-        "replaced by key_ref names before anything is saved.",
+        summary="Create a profile (or a policy of another kind) and its first draft",
+        description="Needs the authors role. `kind` says which kind of policy the document "
+        "is (default `vppd`; `scheduling` for a scheduling policy), and the document is "
+        "validated against that kind's schema and rules. Inline volume keys are stored "
+        "encrypted and replaced by key_ref names before anything is saved.",
         request=s.ProfileCreateSerializer,
         responses={201: s.VersionSerializer, 400: ERRORS_400, 403: DETAIL_403},
     )
@@ -126,7 +139,7 @@ class ProfileListView(ListView):
             user=request.user,
             document=data["document"],
             name=data["name"] or None,
-            kind=s.KIND,
+            kind=data["kind"],
             change_note=data["change_note"],
         )
         response = self.present(version, status.HTTP_201_CREATED)
@@ -139,10 +152,11 @@ class ProfileDetailView(BaseView):
         operation_id="profiles_retrieve",
         tags=["profiles"],
         summary="A profile with its versions",
-        responses={200: s.ProfileDetailSerializer, 404: DETAIL_404},
+        parameters=[s.KindQuerySerializer],
+        responses={200: s.ProfileDetailSerializer, 400: ERRORS_400, 404: DETAIL_404},
     )
     def get(self, request, name: str):
-        policy = selectors.profile_summary(kind=s.KIND, name=name)
+        policy = selectors.profile_summary(kind=self.kind(), name=name)
         versions = selectors.version_list(policy=policy)
         context = {"request": request, "versions": versions}
         return Response(s.ProfileDetailSerializer(policy, context=context).data)
@@ -156,10 +170,11 @@ class VersionListView(ListView):
         operation_id="profiles_versions_list",
         tags=["versions"],
         summary="List a profile's versions (newest first)",
-        responses={200: s.VersionSummarySerializer(many=True), 404: DETAIL_404},
+        parameters=[s.KindQuerySerializer],
+        responses={200: s.VersionSummarySerializer(many=True), 400: ERRORS_400, 404: DETAIL_404},
     )
     def get(self, request, name: str):
-        policy = selectors.profile_get(kind=s.KIND, name=name)
+        policy = selectors.profile_get(kind=self.kind(), name=name)
         return self.paginated(selectors.version_list(policy=policy), s.VersionSummarySerializer)
 
     @extend_schema(
@@ -168,11 +183,12 @@ class VersionListView(ListView):
         summary="Start a new draft",
         description="From a document, or as a copy of `parent` (default: the approved or "
         "latest version). Needs the authors role.",
+        parameters=[s.KindQuerySerializer],
         request=s.VersionCreateSerializer,
         responses={201: s.VersionSerializer, 400: ERRORS_400, 403: DETAIL_403, 404: DETAIL_404},
     )
     def post(self, request, name: str):
-        policy = selectors.profile_get(kind=s.KIND, name=name)
+        policy = selectors.profile_get(kind=self.kind(), name=name)
         data = self.parse(s.VersionCreateSerializer, request.data)
         parent = None
         if "parent" in data:
@@ -199,7 +215,8 @@ class VersionDetailView(BaseView):
         operation_id="profiles_versions_retrieve",
         tags=["versions"],
         summary="One version with its document",
-        responses={200: s.VersionSerializer, 404: DETAIL_404},
+        parameters=[s.KindQuerySerializer],
+        responses={200: s.VersionSerializer, 400: ERRORS_400, 404: DETAIL_404},
     )
     def get(self, request, name: str, number: int):
         return self.present(self.version(name, number))
@@ -209,6 +226,7 @@ class VersionDetailView(BaseView):
         tags=["versions"],
         summary="Edit a draft",
         description="Only the draft's author may; submitted versions never change (409).",
+        parameters=[s.KindQuerySerializer],
         request=s.VersionUpdateSerializer,
         responses={
             200: s.VersionSerializer,
@@ -233,7 +251,8 @@ class VersionDetailView(BaseView):
         operation_id="profiles_versions_destroy",
         tags=["versions"],
         summary="Discard a draft",
-        responses={204: None, 403: DETAIL_403, 404: DETAIL_404, 409: DETAIL_409},
+        parameters=[s.KindQuerySerializer],
+        responses={204: None, 400: ERRORS_400, 403: DETAIL_403, 404: DETAIL_404, 409: DETAIL_409},
     )
     def delete(self, request, name: str, number: int):
         services.version_discard_draft(user=request.user, version=self.version(name, number))
@@ -246,6 +265,7 @@ def _action_schema(operation: str, summary: str, request, description: str = "")
         tags=["versions"],
         summary=summary,
         description=description,
+        parameters=[s.KindQuerySerializer],
         request=request,
         responses={
             200: s.VersionSerializer,
@@ -342,7 +362,8 @@ class VersionHistoryView(ListView):
         operation_id="profiles_versions_history",
         tags=["versions"],
         summary="Audit trail of one version (newest first)",
-        responses={200: s.HistoryEntrySerializer(many=True), 404: DETAIL_404},
+        parameters=[s.KindQuerySerializer],
+        responses={200: s.HistoryEntrySerializer(many=True), 400: ERRORS_400, 404: DETAIL_404},
     )
     def get(self, request, name: str, number: int):
         version = self.version(name, number)
@@ -368,7 +389,7 @@ class VppdSchemaView(BaseView):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A JSON Schema")},
     )
     def get(self, request):
-        return Response(get_kind(s.KIND).schema())
+        return Response(get_kind(PolicyKind.VPPD).schema())
 
 
 class SchedulingSchemaView(BaseView):
@@ -394,13 +415,14 @@ class ValidateView(BaseView):
         operation_id="validate_create",
         tags=["documents"],
         summary="Validate a document without saving it",
-        description="Schema, semantic checks and key_ref existence, exactly as on save.",
+        description="Schema, semantic checks and key_ref existence, exactly as on save, "
+        "for a document of `kind` (default `vppd`).",
         request=s.ValidateSerializer,
         responses={200: s.ValidResponseSerializer, 400: ERRORS_400},
     )
     def post(self, request):
         data = self.parse(s.ValidateSerializer, request.data)
-        validate_document(data["document"], kind=s.KIND)
+        validate_document(data["document"], kind=data["kind"])
         return Response({"valid": True})
 
 

@@ -108,12 +108,15 @@ def test_vppd_schema_is_a_component_matching_the_json_schema(openapi):
     assert set(vppd["properties"]) == set(source["properties"])
     for name in source.get("$defs", {}):
         assert f"VPPD_{name}" in schemas
-    # Documents in requests and responses are described by it.
-    create = schemas["ProfileCreateRequest"]["properties"]["document"]
-    assert create == {"$ref": "#/components/schemas/VPPD"}
-    assert schemas["Version"]["properties"]["document"]["allOf"] == [
-        {"$ref": "#/components/schemas/VPPD"}
+    # Documents in requests and responses are described by it, or by the scheduling
+    # policy's component: the store serves every kind.
+    either = [
+        {"$ref": "#/components/schemas/VPPD"},
+        {"$ref": "#/components/schemas/SchedulingPolicy"},
     ]
+    assert schemas["ProfileCreateRequest"]["properties"]["document"]["anyOf"] == either
+    assert schemas["Version"]["properties"]["document"]["anyOf"] == either
+    assert "SchedulingPolicy" in schemas
     # Every reference resolves.
     for ref in set(_refs(openapi)):
         kind, name = ref.split("/")[-2:]

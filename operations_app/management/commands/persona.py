@@ -17,7 +17,10 @@ the roles the web UI asks for: name them with ``--as USER``, or set
 and maintenance windows (``persona window add|list|show|export|import|delete``,
 operations_app/management/window_cli.py) are made as ``--as USER`` (an operator), or
 else as the system. Host maintenance (``persona maintenance plan|start|end|show|list``,
-operations_app/management/maintenance_cli.py) is requested like a job, ``--as USER``.
+operations_app/management/maintenance_cli.py) is requested like a job, ``--as USER``,
+as are scheduling policies and their plans (``persona policy create|submit|approve|
+reject|list|evaluate`` and ``persona plan list|show|approve|reject``,
+operations_app/management/policy_cli.py).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from operations_app.management import (
     job_cli,
     maintenance_cli,
     platform_cli,
+    policy_cli,
     schedule_cli,
     window_cli,
 )
@@ -123,6 +127,7 @@ class Command(BaseCommand):
 
         window_cli.add_parser(sub, self._as_option)
         maintenance_cli.add_parser(sub, self._as_option)
+        policy_cli.add_parsers(sub, self._as_option)
 
         self._job_arguments(sub)
 
@@ -484,6 +489,12 @@ class Command(BaseCommand):
 
     def do_maintenance(self, opts):
         maintenance_cli.run(opts, self.stdout)
+
+    def do_policy(self, opts):
+        policy_cli.run_policy(opts, self.stdout)
+
+    def do_plan(self, opts):
+        policy_cli.run_plan(opts, self.stdout)
 
     # ------------------------------------------------------------------ jobs
 
