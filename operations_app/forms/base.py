@@ -35,7 +35,7 @@ def labelled_error(form: forms.BaseForm, path: str, message: str) -> str:
 def form_errors_text(form: forms.BaseForm) -> str:
     """All of ``form``'s errors on one line, each field's under its label."""
     return "; ".join(
-        labelled_error(form, "" if name == NON_FIELD_ERRORS else name, message)
+        labelled_error(form, "" if name == NON_FIELD_ERRORS else name, str(message))
         for name, errors in form.errors.items()
         for message in errors
     )

@@ -62,7 +62,7 @@ class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
         platform.queryset = Platform.objects.filter(enabled=True).order_by("name")
         # A platform in maintenance is offered, marked: the service says why it is refused.
         maintenances = maintenance_active_by_platform()
-        platform.label_from_instance = lambda p: (  # type: ignore[method-assign]
+        platform.label_from_instance = lambda p: (  # type: ignore[method-assign,assignment]
             f"{p.name} ({maintenances[p.pk].get_state_display().lower()})"
             if p.pk in maintenances
             else p.name

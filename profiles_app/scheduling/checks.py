@@ -17,7 +17,7 @@ TRIGGER_SECTIONS = {
 
 
 def check_trigger(doc: dict, **_: Any) -> Iterator[DocumentError]:
-    trigger = doc.get("trigger")
+    trigger = str(doc.get("trigger"))
     needed = TRIGGER_SECTIONS.get(trigger)
     if trigger in ("utilisation", "evacuation") and needed not in doc:
         yield DocumentError(pointer([needed]), f"a {trigger} policy needs its '{needed}' section")

@@ -41,7 +41,7 @@ def test_an_approver_reviews_and_approves_a_plan_leaving_one_action_out(
 
     log_in(page, base, "approver2", password("approver2"))
     page.goto(f"{base}/ops/plans/")
-    page.click(f"main a[href=\"/ops/plans/{plan.pk}/\"]")
+    page.click(f'main a[href="/ops/plans/{plan.pk}/"]')
     page.wait_for_url(f"{base}/ops/plans/{plan.pk}/")
     assert "115.0 %" in page.locator("#effect").inner_text()
     page.locator("#action-0 summary").click()
