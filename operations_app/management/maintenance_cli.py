@@ -21,17 +21,15 @@ that does not allow it exits 3.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils.dateparse import parse_datetime
 
 from operations_app.api.maintenance import refuse_if_in_maintenance, window_named
 from operations_app.api.serializers import maintenance as maintenance_serializers
+from operations_app.management.cli_text import print_json, table, utc, verdict_text
 from operations_app.management.job_cli import Output, cli_user
 from operations_app.management.platform_cli import platform_named
 from operations_app.management.window_cli import summary_line
@@ -156,7 +154,7 @@ def run(opts: dict[str, Any], out: Output) -> None:
             maintenance_selectors.maintenance_list(platform=platform, active=opts["active"])
         )
         if opts["json"]:
-            _json(out, maintenance_serializers.MaintenanceSerializer(rows, many=True).data)
+            print_json(out, maintenance_serializers.MaintenanceSerializer(rows, many=True).data)
         else:
             print_maintenances(out, rows)
         return
@@ -167,7 +165,7 @@ def run(opts: dict[str, Any], out: Output) -> None:
         user = cli_user(opts["as_user"])
         plan = maintenance_services.evacuation_plan(user=user, platform=platform)
         if opts["json"]:
-            _json(out, plan)
+            print_json(out, plan)
         else:
             print_plan(out, plan, verdicts=opts["verdicts"])
     elif action == "start":
@@ -178,14 +176,14 @@ def run(opts: dict[str, Any], out: Output) -> None:
             user=user, platform=platform, move_back=opts["move_back"]
         )
         if opts["json"]:
-            _json(out, _detail(maintenance))
+            print_json(out, _detail(maintenance))
         else:
             print_ended(out, maintenance)
     elif action == "retry":
         user = cli_user(opts["as_user"])
         maintenance = maintenance_services.maintenance_retry(user=user, platform=platform)
         if opts["json"]:
-            _json(out, _detail(maintenance))
+            print_json(out, _detail(maintenance))
         else:
             again = sorted(n for n, i in maintenance.vms.items() if i.get("status") == "waiting")
             out.write(
@@ -220,7 +218,7 @@ def start(out: Output, platform: Platform, opts: dict[str, Any]) -> None:
         plan=plan,
     )
     if opts["json"]:
-        _json(out, _detail(maintenance))
+        print_json(out, _detail(maintenance))
         return
     out.write("")
     out.write(started_line(maintenance, plan))
@@ -244,28 +242,7 @@ def _detail(maintenance: HostMaintenance) -> dict:
     return maintenance_serializers.MaintenanceDetailSerializer(fresh).data
 
 
-def _json(out: Output, data: Any) -> None:
-    out.write(json.dumps(data, indent=2, default=str))
-
-
 # --------------------------------------------------------------------------- text
-
-
-def _utc(value: datetime | str | None) -> str:
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
-def _table(
-    out: Output, header: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "  "
-) -> None:
-    """Aligned columns, two spaces apart; the last column is not padded."""
-    table = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.write((indent + "  ".join([*cells, row[-1]])).rstrip())
 
 
 def _percent(share: float | None) -> str:
@@ -283,7 +260,7 @@ def print_plan(out: Output, plan: dict[str, Any], *, verdicts: bool = False) -> 
     source = plan.get("platform") or plan.get("source")
     out.write(
         f"Evacuation plan for {source} "
-        f"(made {_utc(plan.get('made_at'))}; at most {plan.get('parallel')} moves at a time "
+        f"(made {utc(plan.get('made_at'))}; at most {plan.get('parallel')} moves at a time "
         "per platform)"
     )
     if total == 0:
@@ -298,10 +275,11 @@ def print_plan(out: Output, plan: dict[str, Any], *, verdicts: bool = False) -> 
         )
     if moves:
         out.write("moves (largest first):")
-        _table(
+        table(
             out,
             ("VM", "TO", "PATH", "WHY"),
             [(m["vm"], m["target"], m["path"] or "-", m.get("path_reason") or "-") for m in moves],
+            indent="  ",
         )
         if verdicts:
             for move in moves:
@@ -330,21 +308,13 @@ def print_plan(out: Output, plan: dict[str, Any], *, verdicts: bool = False) -> 
                     ),
                 )
             )
-        _table(out, ("PLATFORM", "VCPUS", "MEMORY", "STORAGE"), rows)
+        table(out, ("PLATFORM", "VCPUS", "MEMORY", "STORAGE"), rows, indent="  ")
 
 
 def _verdicts(out: Output, placement: dict[str, Any]) -> None:
     out.write(f"  {placement['vm']}, each platform:")
     for v in placement.get("verdicts") or []:
-        if v.get("chosen"):
-            what = f"chosen (score {v.get('score')})"
-        elif v.get("refused_by"):
-            what = f"refused by {v['refused_by']}: {v.get('reason', '')}"
-        else:
-            what = f"passed (score {v.get('score')})" + (
-                f", {v['reason']}" if v.get("reason") else ""
-            )
-        out.write(f"    {v['host']}: {what}")
+        out.write(f"    {v['host']}: {verdict_text(v)}")
 
 
 def started_line(maintenance: HostMaintenance, plan: dict[str, Any]) -> str:
@@ -385,13 +355,13 @@ def show(out: Output, platform: Platform, *, as_json: bool = False) -> None:
     if current is not None:
         current = maintenance_selectors.maintenance_list().get(pk=current.pk)
     if as_json:
-        _json(
+        print_json(
             out, maintenance_serializers.CurrentMaintenanceSerializer({"maintenance": current}).data
         )
         return
     if current is None:
         last = maintenance_selectors.maintenance_list(platform=platform).first()
-        after = f"; its last maintenance ended {_utc(last.ended_at)}" if last else ""
+        after = f"; its last maintenance ended {utc(last.ended_at)}" if last else ""
         out.write(f"{platform.name} is in service (not in maintenance){after}.")
         return
     print_maintenance(out, current)
@@ -427,14 +397,14 @@ def print_maintenance(out: Output, maintenance: HostMaintenance) -> None:
             if window
             else "none: the VMs move at once (outside blackouts)",
         ),
-        ("started", f"{_utc(maintenance.started_at)} by {requested}"),
+        ("started", f"{utc(maintenance.started_at)} by {requested}"),
         ("reason", maintenance.reason or "-"),
         ("move back", "yes, when it ends" if maintenance.move_back else "no"),
-        ("evacuated", _utc(maintenance.evacuated_at)),
+        ("evacuated", utc(maintenance.evacuated_at)),
     ]
     if maintenance.ended_at:
         by = maintenance.ended_by.get_username() if maintenance.ended_by else "the system"
-        lines.append(("ended", f"{_utc(maintenance.ended_at)} by {by}"))
+        lines.append(("ended", f"{utc(maintenance.ended_at)} by {by}"))
     vms = maintenance.vms or {}
     lines.append(("progress", progress_line(vms)))
     for label, value in lines:
@@ -443,7 +413,7 @@ def print_maintenance(out: Output, maintenance: HostMaintenance) -> None:
     rows = sorted(vms.items(), key=lambda kv: (order.get(kv[1].get("status"), 99), kv[0]))
     if rows:
         out.write("vms:")
-        _table(
+        table(
             out,
             ("VM", "STATUS", "TO", "PATH", "JOB", "WHY"),
             [
@@ -457,6 +427,7 @@ def print_maintenance(out: Output, maintenance: HostMaintenance) -> None:
                 )
                 for name, info in rows
             ],
+            indent="  ",
         )
     unmanaged = (maintenance.plan or {}).get("unmanaged") or []
     if unmanaged:
@@ -471,25 +442,24 @@ def print_maintenances(out: Output, rows: Sequence[HostMaintenance]) -> None:
     if not rows:
         out.write("no maintenances")
         return
-    table = []
+    listed = []
     for m in rows:
         vms = m.vms or {}
         moved = sum(1 for i in vms.values() if i.get("status") == "moved")
-        table.append(
+        listed.append(
             (
                 str(m.pk),
                 m.platform.name,
                 m.state,
                 m.window.name if m.window else "(at once)",
-                _utc(m.started_at),
+                utc(m.started_at),
                 m.requested_by.get_username() if m.requested_by else "-",
-                _utc(m.ended_at),
+                utc(m.ended_at),
                 f"{moved}/{len(vms)} moved",
             )
         )
-    _table(
+    table(
         out,
         ("ID", "PLATFORM", "STATE", "WINDOW", "STARTED", "BY", "ENDED", "VMS"),
-        table,
-        indent="",
+        listed,
     )

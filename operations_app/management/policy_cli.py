@@ -25,11 +25,9 @@ usage errors exit 2.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from django.db.models import Count
 
 from operations_app.api.plans import check_skip
 from operations_app.api.serializers import plans as plan_serializers
+from operations_app.management.cli_text import print_json, table, utc, verdict_text
 from operations_app.management.job_cli import Output, cli_user
 from operations_app.models import ActionStatus, PlanStatus, PolicyPlan, PolicyPlanAction
 from operations_app.selectors import plans as plan_selectors
@@ -260,12 +259,12 @@ def list_policies(out: Output, *, as_json: bool = False) -> None:
             }
         )
     if as_json:
-        _json(out, rows)
+        print_json(out, rows)
         return
     if not rows:
         out.write("no scheduling policies")
         return
-    _table(
+    table(
         out,
         ("NAME", "APPROVED", "LATEST", "PENDING", "TRIGGER", "AUTOMATION", "DESCRIPTION"),
         [
@@ -300,7 +299,7 @@ def run_plan(opts: dict[str, Any], out: Output) -> None:
             .order_by("-created_at", "-pk")
         )
         if opts["json"]:
-            _json(out, plan_serializers.PlanSerializer(rows, many=True).data)
+            print_json(out, plan_serializers.PlanSerializer(rows, many=True).data)
         else:
             print_plans(out, rows)
         return
@@ -335,36 +334,17 @@ def show_plan(out: Output, plan: PolicyPlan, *, as_json: bool = False, verdicts:
     actions = plan_selectors.plan_actions(plan)
     if as_json:
         data = plan_serializers.PlanDetailSerializer(plan, context={"actions": actions}).data
-        _json(out, data)
+        print_json(out, data)
         return
     print_plan(out, plan, actions, verdicts=verdicts)
-
-
-def _json(out: Output, data: Any) -> None:
-    out.write(json.dumps(data, indent=2, default=str))
 
 
 # --------------------------------------------------------------------------- text
 
 
-def _utc(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
 def _short(text: str, width: int = 50) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _table(
-    out: Output, header: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = ""
-) -> None:
-    """Aligned columns, two spaces apart; the last column is not padded."""
-    table = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.write((indent + "  ".join([*cells, row[-1]])).rstrip())
 
 
 def _num(value: Any) -> str:
@@ -432,21 +412,21 @@ def print_plan(
     status = plan.get_status_display().lower()
     out.write(f"Plan #{plan.pk} of {plan.policy_version.label} ({plan.automation}): {status}")
     expiry = (
-        f"; expires {_utc(plan.expires_at)}"
+        f"; expires {utc(plan.expires_at)}"
         if plan.status == PlanStatus.PROPOSED and plan.expires_at
         else ""
     )
     by = plan.requested_by.get_username() if plan.requested_by else "the periodic evaluation"
     lines = [
-        ("fleet as of", f"{_utc(plan.taken_at)} (evaluated by {by}){expiry}"),
+        ("fleet as of", f"{utc(plan.taken_at)} (evaluated by {by}){expiry}"),
         ("effect", effect_text(plan.efficacy, plan.realised)),
     ]
     if plan.decided_at:
         who = plan.decided_by.get_username() if plan.decided_by else "the system"
         comment = f": {plan.comment}" if plan.comment else ""
-        lines.append(("decided", f"{status} by {who} at {_utc(plan.decided_at)}{comment}"))
+        lines.append(("decided", f"{status} by {who} at {utc(plan.decided_at)}{comment}"))
     if plan.finished_at:
-        lines.append(("finished", _utc(plan.finished_at)))
+        lines.append(("finished", utc(plan.finished_at)))
     for label, value in lines:
         out.write(f"{label + ':':<13}{value}")
     if plan.findings:
@@ -489,15 +469,7 @@ def _verdicts(out: Output, placement: dict[str, Any]) -> None:
         return
     out.write("      each platform:")
     for v in rows:
-        if v.get("chosen"):
-            what = f"chosen (score {v.get('score')})"
-        elif v.get("refused_by"):
-            what = f"refused by {v['refused_by']}: {v.get('reason', '')}"
-        else:
-            what = f"passed (score {v.get('score')})" + (
-                f", {v['reason']}" if v.get("reason") else ""
-            )
-        out.write(f"        {v['host']}: {what}")
+        out.write(f"        {v['host']}: {verdict_text(v)}")
 
 
 def decided_line(out: Output, plan: PolicyPlan) -> None:
@@ -526,7 +498,7 @@ def print_plans(out: Output, rows: Sequence[PolicyPlan]) -> None:
     if not rows:
         out.write("no plans")
         return
-    _table(
+    table(
         out,
         ("ID", "POLICY", "STATUS", "AUTOMATION", "ACTIONS", "FLEET AS OF", "DECIDED BY"),
         [
@@ -536,7 +508,7 @@ def print_plans(out: Output, rows: Sequence[PolicyPlan]) -> None:
                 p.status,
                 p.automation,
                 str(getattr(p, "action_count", "-")),
-                _utc(p.taken_at),
+                utc(p.taken_at),
                 (p.decided_by.get_username() if p.decided_by else "the system")
                 if p.decided_at
                 else "-",

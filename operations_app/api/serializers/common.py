@@ -79,3 +79,18 @@ class IdOrNameField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body that refuses fields it does not know, each at its path, with
+    ``unknown_message`` ("not a field of this request" unless a subclass says better)."""
+
+    unknown_message = "not a field of this request"
+
+    def validate(self, attrs):
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = [key for key in initial if key not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({key: self.unknown_message for key in unknown})
+        return attrs

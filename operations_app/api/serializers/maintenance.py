@@ -11,7 +11,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from operations_app.api.serializers.common import NamedChoiceField, api_url
+from operations_app.api.serializers.common import NamedChoiceField, StrictSerializer, api_url
 from operations_app.models import HostMaintenance, MaintenanceState
 from operations_app.selectors.maintenance import maintenance_history
 
@@ -253,18 +253,8 @@ def platform_maintenance(maintenance: HostMaintenance | None) -> dict | None:
 # --------------------------------------------------------------------------- requests
 
 
-class _StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know (at their path), like the windows' bodies."""
-
-    def validate(self, attrs):
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = [key for key in initial if key not in self.fields]
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: "not a maintenance setting" for key in unknown}
-                )
-        return attrs
+class _StrictSerializer(StrictSerializer):
+    unknown_message = "not a maintenance setting"
 
 
 class MaintenanceStartSerializer(_StrictSerializer):

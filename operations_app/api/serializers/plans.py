@@ -13,7 +13,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from operations_app.api.serializers.common import NamedChoiceField, api_url
+from operations_app.api.serializers.common import NamedChoiceField, StrictSerializer, api_url
 from operations_app.api.serializers.maintenance import VMPlacementSerializer
 from operations_app.models import ActionStatus, PlanStatus, PolicyPlan, PolicyPlanAction
 from profiles_app.models import PolicyKind
@@ -255,21 +255,7 @@ class PlanDetailSerializer(PlanSerializer):
 # --------------------------------------------------------------------------- requests
 
 
-class _StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know (at their path)."""
-
-    def validate(self, attrs):
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = [key for key in initial if key not in self.fields]
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: "not a field of this request" for key in unknown}
-                )
-        return attrs
-
-
-class PlanApproveSerializer(_StrictSerializer):
+class PlanApproveSerializer(StrictSerializer):
     skip = serializers.ListField(
         child=serializers.IntegerField(min_value=0),
         required=False,
@@ -282,7 +268,7 @@ class PlanApproveSerializer(_StrictSerializer):
     )
 
 
-class PlanRejectSerializer(_StrictSerializer):
+class PlanRejectSerializer(StrictSerializer):
     comment = serializers.CharField(
         allow_blank=True, max_length=COMMENT_MAX, help_text="Required: why it is rejected"
     )
