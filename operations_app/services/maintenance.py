@@ -42,12 +42,10 @@ from operations_app.models import (
     ManagedVM,
     OperationJob,
     Platform,
-    PlatformStatus,
     Severity,
     VMState,
 )
 from operations_app.placement.evacuation import (
-    DEFAULT_OVERCOMMIT,
     EvacuationPlan,
     HostFacts,
     place_vm,
@@ -59,6 +57,7 @@ from operations_app.selectors.windows import windows_for
 from operations_app.services import migrations as migration_services
 from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, notify
+from operations_app.services.placement import host_facts_of
 from operations_app.windows import BLACKOUT, decide, occurrence_at
 from vmpersona.errors import StateConflict, error_text, field_error
 from vmpersona.history import attribute_change
@@ -100,49 +99,25 @@ def _active_moves() -> list[OperationJob]:
     )
 
 
-def _pool(capabilities: dict, name: str) -> dict:
-    for pool in capabilities.get("pools") or []:
-        if pool.get("name") == name:
-            return pool
-    return {}
-
-
 def host_facts(platform: Platform, *, moving_in: Iterable[ManagedVM] = ()) -> HostFacts:
-    """What ``platform`` has, has committed and allows, from its last probe and rows."""
-    caps = platform.capabilities or {}
-    limits = platform.constraints or {}
+    """What ``platform`` has, has committed (its VMs and those on their way to it) and
+    allows."""
     used = (
         ManagedVM.objects.filter(platform=platform)
         .exclude(state=VMState.GONE)
         .aggregate(vcpus=Sum("vcpus"), memory=Sum("memory_mib"))
     )
-    pool = _pool(caps, platform.storage_pool)
     used_vcpus = int(used["vcpus"] or 0)
     used_memory = int(used["memory"] or 0)
     for vm in moving_in:
         used_vcpus += vm.vcpus
         used_memory += vm.memory_mib
     maintenance = maintenance_of(platform)
-    return HostFacts(
-        name=platform.name,
-        enabled=platform.enabled,
-        reachable=bool(caps) and platform.status != PlatformStatus.UNREACHABLE,
-        maintenance=maintenance.get_state_display().lower() if maintenance else "",
-        cpu_count=int(caps.get("cpu_count") or 0),
-        memory_mib=int(caps.get("memory_mib") or 0),
-        storage_capacity_bytes=int(pool.get("capacity_bytes") or 0),
-        storage_free_bytes=int(pool.get("available_bytes") or 0),
-        cpu_overcommit=float(limits.get("cpu_overcommit") or DEFAULT_OVERCOMMIT["cpu"]),
-        memory_overcommit=float(limits.get("memory_overcommit") or DEFAULT_OVERCOMMIT["memory"]),
-        storage_overcommit=float(limits.get("storage_overcommit") or DEFAULT_OVERCOMMIT["storage"]),
+    return host_facts_of(
+        platform,
         used_vcpus=used_vcpus,
         used_memory_mib=used_memory,
-        used_storage_bytes=int(pool.get("allocation_bytes") or 0),
-        max_vcpus=limits.get("max_vcpus"),
-        max_memory_mib=limits.get("max_memory_mib"),
-        cost_vcpu_hour=float(platform.cost_vcpu_hour),
-        cost_ram_gib_hour=float(platform.cost_ram_gib_hour),
-        labels=dict(platform.labels or {}),
+        maintenance=maintenance.get_state_display().lower() if maintenance else "",
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from operations_app.models import BaseImage, BaseImageLocation, Platform
+from operations_app.models import BaseImage, BaseImageLocation, Platform, PlatformStatus
 from operations_app.placement import (
     CloneRequest,
+    HostFacts,
     ImageFacts,
     Placement,
     PlacementRefused,
@@ -14,6 +15,7 @@ from operations_app.placement import (
     check_image,
     place_clone,
 )
+from operations_app.placement.evacuation import DEFAULT_OVERCOMMIT
 from operations_app.services.platforms import platform_refresh
 
 
@@ -37,6 +39,45 @@ def platform_facts(platform: Platform) -> PlatformFacts:
         networks=list(platform.networks or []),
         vlan_networks=platform.vlan_networks or {},
         storage_pool=platform.storage_pool,
+    )
+
+
+def _pool(capabilities: dict, name: str) -> dict:
+    for pool in capabilities.get("pools") or []:
+        if pool.get("name") == name:
+            return pool
+    return {}
+
+
+def host_facts_of(
+    platform: Platform, *, used_vcpus: int, used_memory_mib: int, maintenance: str = ""
+) -> HostFacts:
+    """What ``platform`` has and allows, from its last probe and its declared constraints,
+    with the vCPUs and memory already committed there (the caller counts them) and why
+    it takes no new VMs (``maintenance``, "" when it does)."""
+    caps = platform.capabilities or {}
+    limits = platform.constraints or {}
+    pool = _pool(caps, platform.storage_pool)
+    return HostFacts(
+        name=platform.name,
+        enabled=platform.enabled,
+        reachable=bool(caps) and platform.status != PlatformStatus.UNREACHABLE,
+        maintenance=maintenance,
+        cpu_count=int(caps.get("cpu_count") or 0),
+        memory_mib=int(caps.get("memory_mib") or 0),
+        storage_capacity_bytes=int(pool.get("capacity_bytes") or 0),
+        storage_free_bytes=int(pool.get("available_bytes") or 0),
+        cpu_overcommit=float(limits.get("cpu_overcommit") or DEFAULT_OVERCOMMIT["cpu"]),
+        memory_overcommit=float(limits.get("memory_overcommit") or DEFAULT_OVERCOMMIT["memory"]),
+        storage_overcommit=float(limits.get("storage_overcommit") or DEFAULT_OVERCOMMIT["storage"]),
+        used_vcpus=used_vcpus,
+        used_memory_mib=used_memory_mib,
+        used_storage_bytes=int(pool.get("allocation_bytes") or 0),
+        max_vcpus=limits.get("max_vcpus"),
+        max_memory_mib=limits.get("max_memory_mib"),
+        cost_vcpu_hour=float(platform.cost_vcpu_hour),
+        cost_ram_gib_hour=float(platform.cost_ram_gib_hour),
+        labels=dict(platform.labels or {}),
     )
 
 

@@ -47,7 +47,6 @@ from operations_app.models import (
     OperationJob,
     PlanStatus,
     Platform,
-    PlatformStatus,
     PolicyEvaluationState,
     PolicyPlan,
     PolicyPlanAction,
@@ -55,13 +54,14 @@ from operations_app.models import (
     VMMetricSample,
     VMState,
 )
-from operations_app.placement.evacuation import DEFAULT_OVERCOMMIT, HostFacts, VMFacts
+from operations_app.placement.evacuation import VMFacts
 from operations_app.policies.evaluate import NotEvaluated, evaluate
 from operations_app.policies.fleet import LOADS, FleetHost, FleetSnapshot, FleetVM
 from operations_app.selectors.maintenance import maintenance_active_by_platform
 from operations_app.services import migrations as migration_services
 from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, approvers, notify
+from operations_app.services.placement import host_facts_of
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.scheduling.settings import policy_settings
 from vmpersona.errors import NotPermitted, StateConflict, error_text
@@ -88,13 +88,6 @@ def evaluation_minutes() -> int:
 
 
 # --------------------------------------------------------------------------- the snapshot
-
-
-def _pool(capabilities: dict, name: str) -> dict:
-    for pool in capabilities.get("pools") or []:
-        if pool.get("name") == name:
-            return pool
-    return {}
 
 
 def _disk_bytes(version: PolicyVersion | None) -> int:
@@ -177,38 +170,18 @@ def fleet_snapshot(
         )
     hosts = []
     for name, p in platforms.items():
-        caps, limits = p.capabilities or {}, p.constraints or {}
-        pool = _pool(caps, p.storage_pool)
         used = committed.get(name, [0, 0])
         for vm_name in arriving.get(p.pk, ()):
             if vm_name in rows:
                 used = [used[0] + rows[vm_name].vcpus, used[1] + rows[vm_name].memory_mib]
         maintenance = maintenances.get(p.pk)
-        facts = HostFacts(
-            name=name,
-            enabled=p.enabled,
-            reachable=bool(caps) and p.status != PlatformStatus.UNREACHABLE,
-            maintenance=maintenance.get_state_display().lower() if maintenance else "",
-            cpu_count=int(caps.get("cpu_count") or 0),
-            memory_mib=int(caps.get("memory_mib") or 0),
-            storage_capacity_bytes=int(pool.get("capacity_bytes") or 0),
-            storage_free_bytes=int(pool.get("available_bytes") or 0),
-            cpu_overcommit=float(limits.get("cpu_overcommit") or DEFAULT_OVERCOMMIT["cpu"]),
-            memory_overcommit=float(
-                limits.get("memory_overcommit") or DEFAULT_OVERCOMMIT["memory"]
-            ),
-            storage_overcommit=float(
-                limits.get("storage_overcommit") or DEFAULT_OVERCOMMIT["storage"]
-            ),
+        facts = host_facts_of(
+            p,
             used_vcpus=used[0],
             used_memory_mib=used[1],
-            used_storage_bytes=int(pool.get("allocation_bytes") or 0),
-            max_vcpus=limits.get("max_vcpus"),
-            max_memory_mib=limits.get("max_memory_mib"),
-            cost_vcpu_hour=float(p.cost_vcpu_hour),
-            cost_ram_gib_hour=float(p.cost_ram_gib_hour),
-            labels=dict(p.labels or {}),
+            maintenance=maintenance.get_state_display().lower() if maintenance else "",
         )
+        caps = p.capabilities or {}
         hosts.append(
             FleetHost(
                 facts=facts,
