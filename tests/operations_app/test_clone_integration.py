@@ -129,6 +129,7 @@ def request_clone(users, version, platform, name, cleanup) -> OperationJob:
     )
 
 
+@pytest.mark.one_engine
 def test_clone_is_verified_check_by_check_and_decommissioned(users, testbed_platforms, cleanup):
     platform = testbed_platforms["host-a"]
     version = approved_version(users, clone_document("it-web"))
@@ -178,6 +179,7 @@ def test_clone_is_verified_check_by_check_and_decommissioned(users, testbed_plat
     assert vm.state == VMState.GONE
 
 
+@pytest.mark.one_engine
 def test_volume_secrets_live_in_memory_only_and_come_back_after_a_host_restart(
     users, testbed_platforms, cleanup
 ):
@@ -213,6 +215,7 @@ def test_volume_secrets_live_in_memory_only_and_come_back_after_a_host_restart(
     assert inventory_sync(platform=platform).secrets_supplied == []
 
 
+@pytest.mark.one_engine
 def test_failed_app_verification_rolls_back_and_notifies(users, testbed_platforms, cleanup):
     platform = testbed_platforms["host-a"]
     version = approved_version(
@@ -232,6 +235,7 @@ def test_failed_app_verification_rolls_back_and_notifies(users, testbed_platform
 @pytest.mark.parametrize(
     "failing_step", ["provision", "base_image", "volumes", "network", "monitoring"]
 )
+@pytest.mark.one_engine
 def test_failure_at_each_step_leaves_nothing(
     users, testbed_platforms, cleanup, monkeypatch, failing_step
 ):
@@ -287,6 +291,7 @@ def test_two_clones_at_once(users, testbed_platforms, cleanup):
         assert libvirt_leftovers(platform, j.vm_name) == []
 
 
+@pytest.mark.one_engine
 def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
     """host-b allows only q35 machines: volumes and NICs are hot-plugged into PCIe ports."""
     platform = testbed_platforms["host-b"]
@@ -316,6 +321,7 @@ def test_clone_on_the_stricter_host_b(users, testbed_platforms, cleanup):
     assert libvirt_leftovers(platform, "it-qb-1") == []
 
 
+@pytest.mark.one_engine
 def test_an_application_file_may_belong_to_a_user_the_profile_creates(
     users, testbed_platforms, cleanup
 ):

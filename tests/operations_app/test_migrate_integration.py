@@ -175,6 +175,7 @@ def test_live_migration_from_host_a_to_host_b(users, hosts, cleanup):
     assert libvirt_leftovers(host_b, name) == []
 
 
+@pytest.mark.one_engine
 def test_failure_after_the_move_leaves_the_source_running(users, hosts, cleanup, monkeypatch):
     from operations_app.runners.migrate import MigrateRunner
 
@@ -217,6 +218,7 @@ def test_failure_after_the_move_leaves_the_source_running(users, hosts, cleanup,
     assert libvirt_leftovers(host_a, name) == []
 
 
+@pytest.mark.one_engine
 def test_unresolved_difference_stops_before_anything_is_made(users, hosts, cleanup):
     host_a, host_b = hosts
     name = "mg-block-1"
@@ -265,6 +267,7 @@ def _clone_with(users, platform, name: str, address: str, fixes: list[dict]) -> 
     return ManagedVM.objects.get(name=name)
 
 
+@pytest.mark.one_engine
 def test_cold_migration_with_adaptation_and_a_profile_fix(users, pc_hosts, cleanup):
     host_a, host_b = pc_hosts
     name = "mg-cold-1"
@@ -353,6 +356,7 @@ def _assert_source_intact(users, job, host_a, host_b, name: str, marker: bytes) 
     assert Notification.objects.filter(recipient=users["admin"], job=job, severity="error").exists()
 
 
+@pytest.mark.one_engine
 def test_a_failure_at_each_step_leaves_the_source_running_and_nothing_on_b(
     users, hosts, cleanup, monkeypatch
 ):
@@ -395,6 +399,7 @@ def test_a_failure_at_each_step_leaves_the_source_running_and_nothing_on_b(
     assert libvirt_leftovers(host_a, name) == []
 
 
+@pytest.mark.one_engine
 def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
     users, pc_hosts, cleanup, monkeypatch
 ):
@@ -426,6 +431,7 @@ def test_a_failed_cold_move_starts_the_source_again_from_its_disks(
     assert libvirt_leftovers(host_a, name) == []
 
 
+@pytest.mark.one_engine
 def test_target_unreachable_after_the_move_fences_then_recovers(users, hosts, cleanup, monkeypatch):
     """Host B stops answering once the VM runs there: the rollback cannot stop it, so
     the source is not started as well (two copies of one VM); when host B answers

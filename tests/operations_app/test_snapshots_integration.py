@@ -14,7 +14,11 @@ from operations_app.tasks import run_job
 from .test_clone_integration import libvirt_leftovers
 from .test_migrate_integration import _clone_with, _read_marker, _remove_everywhere, _write_marker
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.one_engine,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 @pytest.fixture
