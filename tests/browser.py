@@ -66,3 +66,15 @@ def log_in(page, base: str, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/profiles/")
+
+
+def console_problems(page) -> list[str]:
+    """A list that fills with what the content security policy refuses on the page and
+    with script errors, as they happen; a test asserts it stays empty."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems

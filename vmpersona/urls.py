@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from profiles_app.models import PolicyKind
+from profiles_app.urls import kind_urls
 from vmpersona import views
 
 # The interactive docs need a login (a browser is sent to the login page) unless
@@ -21,7 +23,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/me/", include("vmpersona.accounts.urls")),
     path("admin/", admin.site.urls),
-    path("profiles/", include("profiles_app.urls")),
+    kind_urls(PolicyKind.VPPD),  # /profiles/
+    kind_urls(PolicyKind.SCHEDULING),  # /policies/
     path("ops/", include("operations_app.urls")),
     path("api/v1/", include("vmpersona.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

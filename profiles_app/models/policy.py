@@ -63,8 +63,13 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def url_namespace(self) -> str:
+        """Where its pages are: /profiles/ for VPPDs, /policies/ for scheduling policies."""
+        return "profiles" if self.kind == PolicyKind.VPPD else "policies"
+
     def get_absolute_url(self) -> str:
-        return reverse("profiles:detail", kwargs={"name": self.name})
+        return reverse(f"{self.url_namespace}:detail", kwargs={"name": self.name})
 
 
 class PolicyVersion(models.Model):
@@ -115,7 +120,10 @@ class PolicyVersion(models.Model):
         return f"{self.policy.name}@{self.number}"
 
     def get_absolute_url(self) -> str:
-        return reverse("profiles:version", kwargs={"name": self.policy.name, "number": self.number})
+        return reverse(
+            f"{self.policy.url_namespace}:version",
+            kwargs={"name": self.policy.name, "number": self.number},
+        )
 
     @property
     def label(self) -> str:

@@ -157,11 +157,12 @@ def policy_create(
             code="reserved",
             params={"path": "/name", "message": f"'{name}' is reserved; choose another name"},
         )
+    noun = "profile" if kind == PolicyKind.VPPD else "policy"
     if Policy.objects.filter(kind=kind, name=name).exists():
         raise ValidationError(
             "%(path)s: %(message)s",
             code="duplicate",
-            params={"path": "/name", "message": f"a profile named '{name}' already exists"},
+            params={"path": "/name", "message": f"a {noun} named '{name}' already exists"},
         )
     sealed = _prepare(document, user=user, policy_name=name, kind=kind)
     if description is None:
@@ -169,12 +170,12 @@ def policy_create(
     policy = Policy(kind=kind, name=name, description=description, created_by=user)
     try:
         with transaction.atomic():
-            _record(policy, user=user, reason="profile created")
+            _record(policy, user=user, reason=f"{noun} created")
     except IntegrityError as exc:
         raise ValidationError(
             "%(path)s: %(message)s",
             code="duplicate",
-            params={"path": "/name", "message": f"a profile named '{name}' already exists"},
+            params={"path": "/name", "message": f"a {noun} named '{name}' already exists"},
         ) from exc
     version = PolicyVersion(
         policy=policy,
@@ -186,7 +187,7 @@ def policy_create(
     )
     _record(version, user=user, reason=change_note or "first draft")
     version.authors.add(user)
-    logger.info("profile %s created by %s", policy.name, user)
+    logger.info("%s %s created by %s", noun, policy.name, user)
     return version
 
 

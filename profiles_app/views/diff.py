@@ -1,4 +1,4 @@
-"""Comparing two versions of a profile: side by side, and as a list of changes."""
+"""Comparing two versions of a policy: side by side, and as a list of changes."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 
 from profiles_app import selectors
 from profiles_app.diff import document_diff, side_by_side
 from profiles_app.documents import REDACTED, pretty_json
 from profiles_app.models import VersionStatus
-from profiles_app.views.common import policy_or_404
+from profiles_app.views.common import kind_pages, policy_or_404
 
 
 def _number(value: str | None) -> int | None:
@@ -84,8 +83,9 @@ def fold_unchanged(rows: list, context: int = DIFF_CONTEXT) -> list:
 
 
 @login_required
-def profile_diff(request: HttpRequest, name: str) -> HttpResponse:
-    policy = policy_or_404(name)
+def policy_diff(request: HttpRequest, kind: str, name: str) -> HttpResponse:
+    pages = kind_pages(kind)
+    policy = policy_or_404(pages, name)
     versions = list(selectors.version_list(policy=policy))
     by_number = {v.number: v for v in versions}
     a_no, b_no = _number(request.GET.get("a")), _number(request.GET.get("b"))
@@ -93,7 +93,7 @@ def profile_diff(request: HttpRequest, name: str) -> HttpResponse:
         b_no = versions[0].number
     b = by_number.get(b_no) if b_no is not None else None
     if b is None:
-        raise Http404(f"No version {b_no} of profile '{name}'.")
+        raise Http404(f"No version {b_no} of {pages.noun} '{name}'.")
     if a_no is None:
         fallback = b.parent or next(
             (v for v in versions if v.status == VersionStatus.APPROVED and v != b), None
@@ -101,7 +101,7 @@ def profile_diff(request: HttpRequest, name: str) -> HttpResponse:
         a_no = fallback.number if fallback else b.number
     a = by_number.get(a_no)
     if a is None:
-        raise Http404(f"No version {a_no} of profile '{name}'.")
+        raise Http404(f"No version {a_no} of {pages.noun} '{name}'.")
     changes = [
         {
             "pointer": c.pointer or "/",
@@ -118,6 +118,7 @@ def profile_diff(request: HttpRequest, name: str) -> HttpResponse:
         request,
         "profiles_app/diff.html",
         {
+            "pages": pages,
             "policy": policy,
             "a": a,
             "b": b,
@@ -126,6 +127,6 @@ def profile_diff(request: HttpRequest, name: str) -> HttpResponse:
             "full": full,
             "line_count": len(rows),
             "changes": changes,
-            "diff_url": reverse("profiles:diff", kwargs={"name": policy.name}),
+            "diff_url": pages.url("diff", policy.name),
         },
     )

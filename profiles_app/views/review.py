@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from profiles_app.forms import ReviewForm
 from profiles_app.services import versions as version_services
-from profiles_app.views.common import version_or_404
+from profiles_app.views.common import kind_pages, version_or_404
 from vmpersona.errors import DomainError, error_text
 
 
@@ -36,8 +36,11 @@ ACTIONS: dict[str, _Action] = {
 
 @login_required
 @require_POST
-def version_action(request: HttpRequest, name: str, number: int, action: str) -> HttpResponse:
-    version = version_or_404(name, number)
+def version_action(
+    request: HttpRequest, kind: str, name: str, number: int, action: str
+) -> HttpResponse:
+    pages = kind_pages(kind)
+    version = version_or_404(pages, name, number)
     spec = ACTIONS[action]
     kwargs: dict[str, Any] = {"user": request.user, "version": version}
     if spec.comment:
@@ -45,7 +48,7 @@ def version_action(request: HttpRequest, name: str, number: int, action: str) ->
         if not form.is_valid():
             problems = "; ".join(str(e) for errors in form.errors.values() for e in errors)
             messages.error(request, f"Could not {action} {version.label}: {problems}")
-            return redirect(version)
+            return redirect(pages.version_url(version))
         kwargs["comment"] = form.cleaned_data["comment"].strip()
     label = version.label
     try:
@@ -54,8 +57,8 @@ def version_action(request: HttpRequest, name: str, number: int, action: str) ->
         messages.error(
             request, f"Could not {action} {label}: {error_text(exc, pointers_only=True)}"
         )
-        return redirect(version)
+        return redirect(pages.version_url(version))
     messages.success(request, f"{label} {spec.done}.")
     if action == "discard":
-        return redirect(version.policy)
-    return redirect(version)
+        return redirect(pages.policy_url(version.policy))
+    return redirect(pages.version_url(version))

@@ -9,7 +9,13 @@ from django.shortcuts import render
 from profiles_app import selectors
 from profiles_app.documents import pretty_json
 from profiles_app.models import PolicyKind, PolicyVersion, VersionStatus
-from profiles_app.views.common import can_approve, can_author, is_own_draft, version_or_404
+from profiles_app.views.common import (
+    can_approve,
+    can_author,
+    is_own_draft,
+    kind_pages,
+    version_or_404,
+)
 from vmpersona.roles import may_clone
 
 
@@ -34,13 +40,15 @@ def version_actions(user, version: PolicyVersion) -> dict[str, bool]:
 
 
 @login_required
-def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse:
-    version = version_or_404(name, number)
+def version_detail(request: HttpRequest, kind: str, name: str, number: int) -> HttpResponse:
+    pages = kind_pages(kind)
+    version = version_or_404(pages, name, number)
     others = [v for v in selectors.version_list(policy=version.policy) if v.pk != version.pk]
     return render(
         request,
         "profiles_app/version_detail.html",
         {
+            "pages": pages,
             "policy": version.policy,
             "version": version,
             "document": version.document,

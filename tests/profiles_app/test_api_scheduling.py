@@ -98,7 +98,7 @@ def test_a_vppd_and_a_scheduling_policy_may_share_a_name(users, make_document):
     # a second scheduling policy of that name is refused
     response = create(users, policy_document("web"))
     assert response.status_code == 400
-    assert errors(response) == {"/name": "a profile named 'web' already exists"}
+    assert errors(response) == {"/name": "a policy named 'web' already exists"}
 
 
 def test_a_scheduling_document_is_checked_against_its_own_schema_and_rules(users):
