@@ -2,6 +2,7 @@ from django.urls import path
 
 from operations_app.views import (
     clone,
+    cost,
     images,
     jobs,
     labels,
@@ -18,6 +19,7 @@ from operations_app.views import (
 app_name = "operations"
 
 urlpatterns = [
+    path("cost/", cost.fleet_cost, name="cost"),
     path("plans/", plans.plan_list, name="plans"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan"),
     path("plans/<int:pk>/decide/", plans.plan_decide, name="plan_decide"),

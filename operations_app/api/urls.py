@@ -1,6 +1,7 @@
 from django.urls import path
 
 from operations_app.api import (
+    cost,
     images,
     jobs,
     labels,
@@ -65,6 +66,7 @@ urlpatterns = [
         name="policy-evaluate",
     ),
     path("plans/", plans.PlanListView.as_view(), name="plan-list"),
+    path("cost/", cost.CostView.as_view(), name="cost"),
     path("plans/<int:pk>/", plans.PlanDetailView.as_view(), name="plan-detail"),
     path("plans/<int:pk>/approve/", plans.PlanApproveView.as_view(), name="plan-approve"),
     path("plans/<int:pk>/reject/", plans.PlanRejectView.as_view(), name="plan-reject"),

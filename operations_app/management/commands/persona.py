@@ -34,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError
 from operations_app import testbed
 from operations_app.api.serializers.snapshots import VMSnapshotSerializer
 from operations_app.management import (
+    cost_cli,
     job_cli,
     maintenance_cli,
     platform_cli,
@@ -128,6 +129,7 @@ class Command(BaseCommand):
         window_cli.add_parser(sub, self._as_option)
         maintenance_cli.add_parser(sub, self._as_option)
         policy_cli.add_parsers(sub, self._as_option)
+        cost_cli.add_parser(sub)
 
         self._job_arguments(sub)
 
@@ -486,6 +488,9 @@ class Command(BaseCommand):
 
     def do_window(self, opts):
         window_cli.run(opts, self.stdout, user=self._acting_user(opts))
+
+    def do_cost(self, opts):
+        cost_cli.run(opts, self.stdout)
 
     def do_maintenance(self, opts):
         maintenance_cli.run(opts, self.stdout)
