@@ -153,8 +153,9 @@ def test_every_kind_can_be_scheduled(users, f):
     migrate = migration_services.job_request_migrate(
         user=users["operator"], vm=f["web-1"], target=f["lab-b"], window="auto"
     )
+    # at 00:30 tomorrow: whatever the time of day now, before the window opens (01:00)
     gone = decommission_services.job_request_decommission(
-        user=users["operator"], vm=f["web-1"], at=timezone.now() + timedelta(hours=3)
+        user=users["operator"], vm=f["web-1"], at=tomorrow() + timedelta(minutes=30)
     )
     assert {clone.status, migrate.status, gone.status} == {JobStatus.SCHEDULED}
     assert [j.pk for j in scheduled_jobs()] == [gone.pk, clone.pk, migrate.pk]

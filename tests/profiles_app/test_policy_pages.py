@@ -431,8 +431,6 @@ def test_each_editor_offers_the_examples_of_its_own_kind(client, users):
 
 def test_a_scheduling_policy_links_to_its_own_pages(users):
     doc = json.loads((EXAMPLES / "relieve-hot-hosts.json").read_text())
-    version = svc.policy_create(
-        user=users["author"], document=doc, kind=PolicyKind.SCHEDULING
-    )
+    version = svc.policy_create(user=users["author"], document=doc, kind=PolicyKind.SCHEDULING)
     assert version.policy.get_absolute_url() == f"/policies/{version.policy.name}/"
     assert version.get_absolute_url() == f"/policies/{version.policy.name}/v/1/"
