@@ -19,6 +19,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from operations_app.labels import label_errors
 from operations_app.models import (
     APPROVAL_KINDS,
+    Advisory,
+    AdvisoryAffected,
     BaseImage,
     BaseImageLocation,
     HostMaintenance,
@@ -618,3 +620,36 @@ class HostMaintenanceAdmin(SimpleHistoryAdmin):
                 self.message_user(request, f"{maintenance.platform.name}: {exc}", messages.ERROR)
                 continue
             self.message_user(request, f"{maintenance.platform.name}: back in service")
+
+
+class AdvisoryAffectedInline(_ReadOnlyInline):
+    model = AdvisoryAffected
+    fields = ("ecosystem", "package", "ranges", "versions")
+
+
+@admin.register(Advisory)
+class AdvisoryAdmin(SimpleHistoryAdmin):
+    """Advisories are imported (``persona advisory import``, the API), not edited here:
+    the next import would overwrite an edit."""
+
+    list_display = ("advisory_id", "source", "cve", "cvss", "modified", "imported_at")
+    list_filter = ("source",)
+    search_fields = ("advisory_id", "cve", "summary", "affected__package")
+    inlines = [AdvisoryAffectedInline]
+    readonly_fields = [
+        "advisory_id",
+        "source",
+        "cve",
+        "aliases",
+        "summary",
+        "cvss",
+        "cvss_vector",
+        "published",
+        "modified",
+        "content_hash",
+        "imported_at",
+        "imported_by",
+    ]
+
+    def has_add_permission(self, request):
+        return False

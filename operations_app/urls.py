@@ -1,6 +1,7 @@
 from django.urls import path
 
 from operations_app.views import (
+    advisories,
     clone,
     cost,
     images,
@@ -20,6 +21,7 @@ app_name = "operations"
 
 urlpatterns = [
     path("cost/", cost.fleet_cost, name="cost"),
+    path("advisories/", advisories.advisory_list, name="advisories"),
     path("plans/", plans.plan_list, name="plans"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan"),
     path("plans/<int:pk>/decide/", plans.plan_decide, name="plan_decide"),

@@ -122,7 +122,8 @@ class JobListView(JobView, ApiListView):
 
     def _clone(self, data: dict) -> OperationJob:
         version = clone_selectors.clone_source(profile=data["profile"], number=data.get("version"))
-        platform = platform_selectors.platform_named(data["platform"])
+        name = (data.get("platform") or "auto").strip()
+        platform = None if name == "auto" else platform_selectors.platform_named(name)
         return clone_services.job_request_clone(
             user=self.request.user,
             version=version,

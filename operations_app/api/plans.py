@@ -166,8 +166,7 @@ class PolicyEvaluateView(PlanView):
         "on the fleet as it is now (the adaptation dry run asked of each candidate move); "
         "the plan is recorded, supersedes the policy's older proposed plan, and its "
         "readers are told. An automatic policy's plan is approved at once. A policy "
-        "without an approved version, or whose trigger is not evaluated yet "
-        "(`vulnerability`), answers 409.",
+        "without an approved version answers 409.",
         request=None,
         responses={
             201: s.PlanDetailSerializer,

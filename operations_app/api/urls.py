@@ -1,6 +1,7 @@
 from django.urls import path
 
 from operations_app.api import (
+    advisories,
     cost,
     images,
     jobs,
@@ -52,6 +53,18 @@ urlpatterns = [
         "platforms/<slug:name>/maintenance/retry/",
         maintenance.PlatformMaintenanceRetryView.as_view(),
         name="platform-maintenance-retry",
+    ),
+    path(
+        "platforms/<slug:name>/facts/",
+        advisories.PlatformFactsView.as_view(),
+        name="platform-facts",
+    ),
+    # Security advisories, and the import of OSV and Debian security tracker feeds.
+    path("advisories/", advisories.AdvisoryListView.as_view(), name="advisory-list"),
+    path(
+        "advisories/<str:advisory_id>/",
+        advisories.AdvisoryDetailView.as_view(),
+        name="advisory-detail",
     ),
     path("maintenances/", maintenance.MaintenanceListView.as_view(), name="maintenance-list"),
     path(

@@ -1,4 +1,5 @@
-"""The clone form: which approved profile version, onto which platform, as which VM.
+"""The clone form: which approved profile version, onto which platform (or "auto":
+placement chooses), as which VM.
 
 ``job_request_clone`` decides; its errors come back through ``add_service_error``.
 """
@@ -16,6 +17,8 @@ from operations_app.selectors.clone import approved_versions
 from operations_app.selectors.maintenance import maintenance_active_by_platform
 from profiles_app.models import PolicyVersion
 
+AUTO = "auto"
+
 
 class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
     service_error_fields = {
@@ -31,12 +34,12 @@ class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
         coerce=int,
         help_text="Only approved versions can be cloned.",
     )
-    platform = forms.ModelChoiceField(
+    platform = forms.ChoiceField(
         label="Platform",
-        queryset=Platform.objects.none(),
-        to_field_name="name",
-        empty_label="Choose a platform",
-        help_text="Enabled platforms only.",
+        initial=AUTO,
+        help_text="Enabled platforms only; automatic: placement chooses one (enabled, "
+        "reachable, not in maintenance, with room for the VM, as the scheduling policies' "
+        "rules allow) and the job says why.",
     )
     vm_name = forms.CharField(
         label="VM name",
@@ -58,15 +61,25 @@ class CloneForm(ServiceErrorsMixin, ScheduleFieldsMixin):
         cast(forms.ChoiceField, self.fields["version"]).choices = [
             ("", "Choose an approved profile version")
         ] + [(name, options) for name, options in groups.items()]
-        platform = cast(forms.ModelChoiceField, self.fields["platform"])
-        platform.queryset = Platform.objects.filter(enabled=True).order_by("name")
+        self.platforms = {p.name: p for p in Platform.objects.filter(enabled=True).order_by("name")}
         # A platform in maintenance is offered, marked: the service says why it is refused.
         maintenances = maintenance_active_by_platform()
-        platform.label_from_instance = lambda p: (  # type: ignore[method-assign,assignment]
-            f"{p.name} ({maintenances[p.pk].get_state_display().lower()})"
-            if p.pk in maintenances
-            else p.name
-        )
+        cast(forms.ChoiceField, self.fields["platform"]).choices = [
+            (AUTO, "Automatic: placement chooses")
+        ] + [
+            (
+                p.name,
+                f"{p.name} ({maintenances[p.pk].get_state_display().lower()})"
+                if p.pk in maintenances
+                else p.name,
+            )
+            for p in self.platforms.values()
+        ]
+
+    def clean_platform(self) -> Platform | None:
+        """The platform chosen, or None for automatic placement."""
+        name = self.cleaned_data["platform"]
+        return None if name == AUTO else self.platforms[name]
 
     def clean_vm_name(self) -> str:
         return self.cleaned_data["vm_name"].strip()

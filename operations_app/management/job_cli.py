@@ -94,10 +94,15 @@ def schedule_arguments(opts: dict) -> dict:
 
 
 def request_clone(
-    *, user, profile: str, number: int | None, platform: str, vm_name: str, **when: Any
+    *, user, profile: str, number: int | None, platform: str | None, vm_name: str, **when: Any
 ):
+    """``platform`` None, "" or "auto": placement chooses it."""
     version = clone_selectors.clone_source(profile=profile, number=number)
-    target = platform_selectors.platform_named(platform)
+    target = (
+        None
+        if (platform or "auto").strip() == "auto"
+        else platform_selectors.platform_named(platform or "")
+    )
     return clone_services.job_request_clone(
         user=user, version=version, platform=target, vm_name=vm_name, **when
     )

@@ -374,6 +374,23 @@ def effect_text(efficacy: dict[str, Any], realised: dict[str, Any] | None = None
         if r.get("monthly_cost") is not None:
             text += f"; measured after: {_num(r['monthly_cost'])}"
         return text
+    if "exposure_before" in e:
+        fixed = e.get("advisories_fixed") or {}
+        text = (
+            f"advisories fixed: {len(fixed)} VM(s) "
+            + (
+                "("
+                + "; ".join(f"{vm}: {', '.join(ids)}" for vm, ids in sorted(fixed.items()))
+                + ")"
+                if fixed
+                else ""
+            )
+            + f"; VMs on exposed platforms {e.get('vms_exposed_before')} -> "
+            f"{e.get('vms_exposed_after')} predicted"
+        )
+        if e.get("approve_at_once"):
+            text += f"; CVSS {_num(e.get('worst_cvss'))}: asks approvers at once"
+        return text
     if "vms_left" in e:
         left = ", ".join(f"{n} {c}" for n, c in sorted(e["vms_left"].items())) or "none"
         text = f"VMs left on the platforms emptied: {left}"

@@ -1,3 +1,4 @@
+from operations_app.models.advisories import Advisory, AdvisoryAffected, AdvisorySource
 from operations_app.models.inventory import ManagedVM, VMMetricSample, VMState
 from operations_app.models.jobs import (
     ACTIVE_STATUSES,
@@ -48,6 +49,9 @@ from operations_app.models.windows import (
 )
 
 __all__ = [
+    "Advisory",
+    "AdvisoryAffected",
+    "AdvisorySource",
     "OPEN_PLANS",
     "ActionStatus",
     "PlanStatus",

@@ -84,6 +84,10 @@ class Platform(models.Model):
     # The last capabilities read from the host.
     capabilities = models.JSONField(default=dict, blank=True, editable=False)
     capabilities_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The host's packages, imported from dpkg-query (services.advisories.platform_facts_import):
+    # {"packages": {binary: {"version", "source"}}, "debian_release": "bookworm"}.
+    host_facts = models.JSONField(default=dict, blank=True, editable=False)
+    host_facts_imported_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=20,
         choices=PlatformStatus.choices,
@@ -99,6 +103,8 @@ class Platform(models.Model):
         excluded_fields=[
             "capabilities",
             "capabilities_refreshed_at",
+            "host_facts",
+            "host_facts_imported_at",
             "last_synced_at",
             "updated_at",
         ]

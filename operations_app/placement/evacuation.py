@@ -293,11 +293,29 @@ def _hour_cost(vm: VMFacts, host: HostFacts) -> float:
 
 def running_cost(vm: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
     """-20–0: the VM's hourly cost there against the dearest candidate's."""
-    dearest = max((_hour_cost(vm, p) for p in peers), default=0.0)
+    memo = getattr(peers, "memo", None)
+    if memo is not None and ("dearest", vm) in memo:
+        dearest = memo[("dearest", vm)]
+    else:
+        dearest = max((_hour_cost(vm, p) for p in peers), default=0.0)
+        if memo is not None:
+            memo[("dearest", vm)] = dearest
     return 0.0 if dearest <= 0 else -20.0 * _hour_cost(vm, host) / dearest
 
 
 Score = Callable[[VMFacts, HostFacts, Sequence[HostFacts]], float]
+
+
+class Peers(list):
+    """The hosts that passed the filters for one VM, as its scores see them, with a
+    ``memo`` where a score keeps what is the same for every host it scores (the dearest
+    candidate, say): scoring stays linear in the hosts."""
+
+    def __init__(self, hosts: Iterable[HostFacts]) -> None:
+        super().__init__(hosts)
+        self.memo: dict[Any, Any] = {}
+
+
 SCORES: tuple[tuple[str, Score], ...] = (
     ("memory headroom", memory_headroom),
     ("CPU headroom", cpu_headroom),
@@ -337,22 +355,25 @@ def place_vm(
         vm=vm.name, vcpus=vm.vcpus, memory_mib=vm.memory_mib, disk_bytes=vm.disk_bytes
     )
     passing: list[tuple[HostVerdict, HostFacts]] = []
+    labels = [label for label, _ in filters]
+    checks = [check for _, check in filters]
     for name in sorted(hosts):
         if name == source:
             continue
         host = hosts[name]
         verdict = HostVerdict(host=name)
         placement.verdicts.append(verdict)
-        for label, check in filters:
+        for i, check in enumerate(checks):
             try:
                 check(vm, host)
             except Refused as exc:
-                verdict.refused_by, verdict.reason = label, str(exc)
+                verdict.passed = labels[:i]
+                verdict.refused_by, verdict.reason = labels[i], str(exc)
                 break
-            verdict.passed.append(label)
         else:
+            verdict.passed = labels[:]
             passing.append((verdict, host))
-    peers = [h for _, h in passing]
+    peers = Peers(h for _, h in passing)
     for verdict, host in passing:
         verdict.scores = {label: round(score(vm, host, peers), 2) for label, score in scores}
         verdict.score = round(sum(verdict.scores.values()), 2)

@@ -23,6 +23,7 @@ off with each further move), and at most ``moves_per_run`` actions are planned, 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,11 +39,11 @@ from operations_app.placement.evacuation import (
     place_vm,
 )
 
-from .fleet import LOADS, FleetSnapshot, FleetVM
+from .fleet import FleetHost, FleetSnapshot, FleetVM
 from .rules import Rules, host_matches, in_scope
 
 GIB = 1024**3
-EVALUATED_TRIGGERS = ("utilisation", "cost", "evacuation")
+EVALUATED_TRIGGERS = ("utilisation", "cost", "evacuation", "vulnerability")
 
 
 class NotEvaluated(ValueError):
@@ -127,6 +128,38 @@ class _Planner:
             placed=self.placed,
         )
         self.moved: set[str] = set()
+        # each host's VMs in name order, kept with ``placed``: a host's load is then the
+        # sum over its own VMs, not a scan of the fleet
+        self.by_host: dict[str, dict[str, FleetVM]] = {n: {} for n in snapshot.hosts}
+        for v in snapshot.vms.values():
+            self.by_host.setdefault(v.platform, {})[v.name] = v
+
+        self._uses: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
+
+    def load(
+        self, metric: str, host: str, *, adding: FleetVM | None = None, removing: str = ""
+    ) -> float:
+        """``host``'s load with the planned moves (and ``adding`` placed there, or the VM
+        named ``removing`` gone): what ``LOADS[metric]`` gives for ``placed``, summed in
+        the same (name) order, from the host's own VMs."""
+        facts = self.snapshot.hosts[host].facts
+        capacity = facts.cpu_count if metric == "cpu" else facts.memory_mib
+        if capacity <= 0:
+            return 0.0
+        key = (metric, host)
+        if key not in self._uses:
+            on_host = self.by_host.get(host, {})
+            self._uses[key] = (list(on_host), [_use(v, metric) for v in on_host.values()])
+        names, uses = self._uses[key]
+        if removing in names:
+            i = names.index(removing)
+            used = sum(uses[i + 1 :], sum(uses[:i]))
+        elif adding is not None:
+            i = bisect.bisect(names, adding.name)
+            used = sum(uses[i:], sum(uses[:i]) + _use(adding, metric))
+        else:
+            used = sum(uses)
+        return 100.0 * used / capacity
 
     # -- extra filters and scores every trigger uses
 
@@ -173,9 +206,21 @@ class _Planner:
         self.touches[source] = self.touches.get(source, 0) + 1
         self.touches[target] = self.touches.get(target, 0) + 1
         self.moved.add(vm.name)
+        self.by_host.get(source, {}).pop(vm.name, None)
+        on_target = self.by_host.setdefault(target, {})
+        on_target[vm.name] = vm
+        self.by_host[target] = dict(sorted(on_target.items()))
+        self.rules.generation += 1
+        for key in [k for k in self._uses if k[1] in (source, target)]:
+            del self._uses[key]
 
     def hosts_for(self, source: str) -> dict[str, HostFacts]:
         return {n: f for n, f in self.facts.items() if n != source}
+
+
+def _use(vm: FleetVM, metric: str) -> float:
+    """What ``vm`` adds to its host's load (``fleet.load_of``)."""
+    return vm.cpu_cores if metric == "cpu" else (vm.memory_used_mib or vm.facts.memory_mib)
 
 
 def evaluate(
@@ -189,12 +234,15 @@ def evaluate(
     """The plan of one evaluation of the policy (``settings`` from
     ``profiles_app.scheduling.settings.policy_settings(document)``)."""
     if settings.trigger not in EVALUATED_TRIGGERS:
-        raise NotEvaluated(
-            f"{settings.trigger} policies are not evaluated: VM Persona reads no advisories yet"
-        )
+        raise NotEvaluated(f"{settings.trigger} policies are not evaluated: the trigger is unknown")
     plan = PolicyPlan(policy=settings.name, trigger=settings.trigger, taken_at=snapshot.taken_at)
     planner = _Planner(settings, document, snapshot)
-    strategy = {"utilisation": _utilisation, "cost": _cost, "evacuation": _evacuation}
+    strategy = {
+        "utilisation": _utilisation,
+        "cost": _cost,
+        "evacuation": _evacuation,
+        "vulnerability": _vulnerability,
+    }
     strategy[settings.trigger](planner, plan, dict(streaks or {}), dry_run)
     if not plan.actions and not plan.findings:
         plan.findings.append("nothing to do")
@@ -208,7 +256,12 @@ def _utilisation(
     planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun
 ) -> None:
     settings, snapshot = planner.settings, planner.snapshot
-    load = LOADS[settings.metric]
+    metric = settings.metric
+
+    def load(snapshot: FleetSnapshot, host: str, placed: Mapping[str, str]) -> float:
+        # LOADS[metric] for the planner's ``placed``, from each host's own VMs
+        return planner.load(metric, host)
+
     platforms = (planner.document.get("scope") or {}).get("platforms")
     watched = [n for n in snapshot.hosts if not platforms or n in platforms]
     before = {n: round(load(snapshot, n, planner.placed), 2) for n in snapshot.hosts}
@@ -265,8 +318,7 @@ def _relieve(
             plan.findings.append(f"{source} is still above target: {busy}")
             return
         candidates = sorted(
-            (v for v in snapshot.vms.values() if planner.placed[v.name] == source),
-            key=lambda v: (-key(v), v.name),
+            planner.by_host.get(source, {}).values(), key=lambda v: (-key(v), v.name)
         )
         why_not = []
         for vm in candidates:
@@ -293,11 +345,10 @@ def _try_move(
 ) -> Action | None:
     settings, snapshot = planner.settings, planner.snapshot
     source_before = load(snapshot, source, planner.placed)
-    moved = dict(planner.placed, **{vm.name: None})
-    source_after = load(snapshot, source, moved)
+    source_after = planner.load(settings.metric, source, removing=vm.name)
 
     def target_after(host: str) -> float:
-        return load(snapshot, host, dict(planner.placed, **{vm.name: host}))
+        return planner.load(settings.metric, host, adding=vm)
 
     def load_filter(facts: VMFacts, host: HostFacts) -> None:
         after = target_after(host.name)
@@ -362,19 +413,39 @@ def _try_move(
 def _cost(planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun) -> None:
     settings, snapshot = planner.settings, planner.snapshot
     hosts = snapshot.hosts
-    total_before = round(
-        sum(
-            v.monthly_cost(hosts[v.platform]) for v in snapshot.vms.values() if v.platform in hosts
-        ),
-        2,
+    currency = main_currency(snapshot)
+    total_before = fleet_monthly_cost(
+        snapshot, {v.name: v.platform for v in snapshot.vms.values()}, currency
     )
+    # A VM's cost depends on a host's rates only: the cheapest elsewhere is found among
+    # the fleet's few rate cards, not its every host.
+    # A platform without rates has no known cost (it is not free), and costs in different
+    # currencies are not compared: neither is a cheaper place.
+    unrated = sorted(n for n, h in hosts.items() if not _rated(h))
+    if unrated:
+        plan.findings.append(
+            f"no rates set on {', '.join(unrated[:10])}{' …' if len(unrated) > 10 else ''}: "
+            "VMs neither leave nor go there for their cost"
+        )
+    cards: dict[tuple[str, float, float, float], list[str]] = {}
+    for n, h in hosts.items():
+        if _rated(h):
+            cards.setdefault(
+                (h.currency, h.cost_vcpu_hour, h.cost_ram_gib_hour, h.cost_storage_gib_month), []
+            ).append(n)
     chances = []
     for vm in snapshot.vms.values():
-        if vm.platform not in hosts:
+        if vm.platform not in hosts or not _rated(hosts[vm.platform]):
             continue
-        here = vm.monthly_cost(hosts[vm.platform])
+        home = hosts[vm.platform]
+        here = vm.monthly_cost(home)
         cheapest = min(
-            (vm.monthly_cost(h) for n, h in hosts.items() if n != vm.platform), default=here
+            (
+                vm.monthly_cost(hosts[names[0] if names[0] != vm.platform else names[1]])
+                for card, names in cards.items()
+                if names != [vm.platform] and card[0] == home.currency
+            ),
+            default=here,
         )
         if here - cheapest > 0:
             chances.append((here - cheapest, vm))
@@ -387,20 +458,46 @@ def _cost(planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run:
             plan.findings.append(f"{vm.name} could save but stays: {reason}")
             continue
         _try_cheaper(planner, plan, vm, dry_run)
-    total_after = round(
-        sum(
-            v.monthly_cost(hosts[planner.placed[v.name]])
-            for v in snapshot.vms.values()
-            if planner.placed[v.name] in hosts
-        ),
-        2,
-    )
+    total_after = fleet_monthly_cost(snapshot, planner.placed, currency)
+    others = sorted({h.currency for h in hosts.values() if _rated(h)} - {currency})
+    if others:
+        plan.findings.append(
+            f"the totals are in {currency}; platforms priced in {', '.join(others)} are "
+            "counted apart (amounts in different currencies are never added)"
+        )
     plan.efficacy = {
         "monthly_cost_before": total_before,
         "monthly_cost_after": total_after,
         "monthly_saving": round(total_before - total_after, 2),
-        "currency": next(iter(hosts.values())).currency if hosts else "EUR",
+        "currency": currency,
     }
+
+
+def main_currency(snapshot: FleetSnapshot) -> str:
+    """The currency most of the fleet's rated platforms price in (ties: alphabetical)."""
+    counts: dict[str, int] = {}
+    for h in snapshot.hosts.values():
+        if _rated(h):
+            counts[h.currency] = counts.get(h.currency, 0) + 1
+    return min(counts, key=lambda c: (-counts[c], c)) if counts else "EUR"
+
+
+def fleet_monthly_cost(
+    snapshot: FleetSnapshot, placed: Mapping[str, str | None], currency: str
+) -> float:
+    """What the VMs cost a month where ``placed`` puts them, on the rated platforms
+    priced in ``currency``."""
+    total = 0.0
+    for v in snapshot.vms.values():
+        host = snapshot.hosts.get(placed.get(v.name) or "")
+        if host is not None and _rated(host) and host.currency == currency:
+            total += v.monthly_cost(host)
+    return round(total, 2)
+
+
+def _rated(host: FleetHost) -> bool:
+    """Whether the platform declares any rate: one without rates has no known cost."""
+    return bool(host.cost_vcpu_hour or host.cost_ram_gib_hour or host.cost_storage_gib_month)
 
 
 def _try_cheaper(planner: _Planner, plan: PolicyPlan, vm: FleetVM, dry_run: DryRun) -> None:
@@ -411,7 +508,15 @@ def _try_cheaper(planner: _Planner, plan: PolicyPlan, vm: FleetVM, dry_run: DryR
     move_cost = moved_gib * settings.move_cost_per_gib
 
     def pays_back(facts: VMFacts, host: HostFacts) -> None:
-        there = vm.monthly_cost(snapshot.hosts[host.name])
+        other = snapshot.hosts[host.name]
+        if not _rated(other):
+            raise Refused(f"no rates set on {host.name}: its cost is not known")
+        if other.currency != snapshot.hosts[source].currency:
+            raise Refused(
+                f"{host.name} prices in {other.currency}, {source} in "
+                f"{snapshot.hosts[source].currency}: the costs are not compared"
+            )
+        there = vm.monthly_cost(other)
         saving = here - there
         if saving < max(settings.min_saving_per_month, 1e-9):
             raise Refused(
@@ -541,3 +646,215 @@ def _closed(facts: HostFacts) -> HostFacts:
     from dataclasses import replace
 
     return replace(facts, maintenance=facts.maintenance or "being emptied by the policy")
+
+
+# --------------------------------------------------------------------------- vulnerability
+#
+# Advisories at or above ``min_cvss`` count (an advisory without a score counts for
+# none). A platform's exposure is its counted advisories' scores, worst first; one
+# platform is less exposed than another when that list is lower, compared worst first
+# (a single 7.5 is less than a 9.8; 9.8 alone is less than 9.8 and 7.0). A VM on an
+# exposed platform moves only to a platform strictly less exposed. A VM whose own
+# applications are exposed is not helped by a move: it is replaced by a clone of its
+# profile's newer approved version when that one is not exposed, else its profile's
+# authors are told.
+
+
+def _counted(
+    advisories: Sequence[tuple[str, float | None]], min_cvss: float
+) -> tuple[tuple[str, float], ...]:
+    return tuple(
+        sorted(
+            (
+                (name, float(cvss))
+                for name, cvss in advisories
+                if cvss is not None and cvss >= min_cvss
+            ),
+            key=lambda a: (-a[1], a[0]),
+        )
+    )
+
+
+def _severity(counted: Sequence[tuple[str, float]]) -> tuple[float, ...]:
+    return tuple(cvss for _, cvss in counted)
+
+
+def _names(counted: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} ({cvss:g})" for name, cvss in counted) or "none"
+
+
+def _vulnerability(
+    planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun
+) -> None:
+    settings, snapshot = planner.settings, planner.snapshot
+    min_cvss, at_once = settings.min_cvss, settings.approve_at_once_cvss
+    exposure = {n: _counted(h.advisories, min_cvss) for n, h in snapshot.hosts.items()}
+    worst: list[float] = []
+    fixed: dict[str, list[str]] = {}
+    exposed_profiles: dict[str, list[str]] = {}
+    replaced = _replace_exposed_vms(planner, plan, worst, fixed, exposed_profiles)
+    # the most exposed platforms first
+    sources = sorted(
+        (n for n in snapshot.hosts if exposure[n]),
+        key=lambda n: (tuple(-c for c in _severity(exposure[n])), n),
+    )
+    for source in sources:
+        vms = sorted(
+            (v for v in snapshot.vms.values() if v.platform == source),
+            key=lambda v: v.name,
+        )
+        for vm in vms:
+            if not in_scope(planner.document.get("scope"), vm) or vm.name in replaced:
+                continue  # a VM replaced in this plan is decommissioned, not moved
+            if len(plan.actions) >= settings.moves_per_run:
+                plan.findings.append(f"the plan holds {settings.moves_per_run} actions at most")
+                break
+            reason = planner.movable(vm) or planner.source_may_move(source)
+            if reason:
+                plan.findings.append(
+                    f"{vm.name} stays on {source} (exposed to {_names(exposure[source])}): {reason}"
+                )
+                continue
+            action = _less_exposed(planner, plan, vm, source, exposure, dry_run)
+            if action is not None:
+                fixed[vm.name] = action.effect["advisories_fixed"]
+                worst.extend(c for _, c in exposure[source])
+    plan.efficacy = {
+        "min_cvss": min_cvss,
+        "approve_at_once_cvss": at_once,
+        "exposure_before": {n: [list(a) for a in exposure[n]] for n in snapshot.hosts},
+        "vms_exposed_before": sum(1 for v in snapshot.vms.values() if exposure.get(v.platform)),
+        "vms_exposed_after": sum(
+            1 for v in snapshot.vms.values() if exposure.get(planner.placed[v.name])
+        ),
+        "advisories_fixed": {vm: ids for vm, ids in sorted(fixed.items())},
+        "exposed_profiles": {p: sorted(set(ids)) for p, ids in sorted(exposed_profiles.items())},
+        "worst_cvss": max(worst, default=None),
+        "approve_at_once": bool(worst) and max(worst) >= at_once,
+    }
+
+
+def _less_exposed(
+    planner: _Planner,
+    plan: PolicyPlan,
+    vm: FleetVM,
+    source: str,
+    exposure: Mapping[str, tuple[tuple[str, float], ...]],
+    dry_run: DryRun,
+) -> Action | None:
+    here = exposure[source]
+
+    def less_exposed(facts: VMFacts, host: HostFacts) -> None:
+        there = exposure.get(host.name, ())
+        if _severity(there) >= _severity(here):
+            raise Refused(
+                f"{host.name} is not less exposed ({_names(there)}; {source}: {_names(here)})"
+            )
+
+    def exposure_score(facts: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
+        there = exposure.get(host.name, ())
+        return round(-5.0 * len(there) - sum(c for _, c in there), 2)
+
+    placement, runs = place_vm(
+        vm.facts,
+        planner.hosts_for(source),
+        source=source,
+        dry_run=dry_run,
+        filters=planner.filters(("less exposed", less_exposed)),
+        scores=planner.scores(("exposure", exposure_score)),
+    )
+    plan.dry_runs += runs
+    if not placement.movable:
+        plan.findings.append(
+            f"{vm.name} stays on {source} (exposed to {_names(here)}): {placement.reason}"
+        )
+        return None
+    target = placement.target
+    there = exposure.get(target, ())
+    gone = [name for name, _ in here if name not in {n for n, _ in there}]
+    action = Action(
+        kind="migrate",
+        vm=vm.name,
+        source=source,
+        target=target,
+        path=placement.path,
+        reasons=[
+            f"{source} is exposed to {_names(here)} (CVSS at or above {planner.settings.min_cvss:g})",
+            f"on {target} {vm.name} is no longer exposed to {', '.join(gone) or 'the worst of them'}"
+            f"; {target} is exposed to {_names(there)}",
+            f"{placement.path}: {placement.path_reason}",
+        ],
+        effect={
+            "exposure_before": [list(a) for a in here],
+            "exposure_after": [list(a) for a in there],
+            "advisories_fixed": gone,
+            "moved_gib": round(
+                (vm.facts.disk_allocation_bytes + vm.facts.memory_mib * 1024**2) / GIB, 2
+            ),
+        },
+        placement=placement.to_dict(),
+    )
+    planner.record(vm, target)
+    plan.actions.append(action)
+    return action
+
+
+def _replace_exposed_vms(
+    planner: _Planner,
+    plan: PolicyPlan,
+    worst: list[float],
+    fixed: dict[str, list[str]],
+    exposed_profiles: dict[str, list[str]],
+) -> set[str]:
+    """VMs whose own applications are exposed: a clone of the newer approved version
+    that is not, or a finding and the profile's authors told. The VMs replaced."""
+    settings, snapshot = planner.settings, planner.snapshot
+    replaced: set[str] = set()
+    for vm in snapshot.vms.values():
+        own = _counted(vm.advisories, settings.min_cvss)
+        if not own or not vm.managed or not in_scope(planner.document.get("scope"), vm):
+            continue
+        newer = _counted(vm.replacement_advisories, settings.min_cvss)
+        if not vm.replacement or newer:
+            exposed_profiles.setdefault(vm.profile, []).extend(name for name, _ in own)
+            plan.findings.append(
+                f"{vm.name}'s own applications ({vm.profile_version}) are exposed to "
+                f"{_names(own)}: a move cannot fix that, and "
+                + (
+                    f"{vm.replacement} is exposed too ({_names(newer)})"
+                    if vm.replacement
+                    else "no newer approved version of its profile exists"
+                )
+                + f"; the authors of {vm.profile} are told"
+            )
+            continue
+        if len(plan.actions) >= settings.moves_per_run:
+            plan.findings.append(
+                f"{vm.name} waits for a later plan: the plan holds {settings.moves_per_run} actions at most"
+            )
+            continue
+        gone = [name for name, _ in own]
+        plan.actions.append(
+            Action(
+                kind="clone",
+                vm=vm.name,
+                source=vm.platform,
+                target=vm.platform,
+                reasons=[
+                    f"{vm.name}'s own applications ({vm.profile_version}) are exposed to "
+                    f"{_names(own)}: a move cannot fix that",
+                    f"{vm.replacement} is not exposed to them: a replacement is cloned from it "
+                    f"on {vm.platform}; {vm.name} stays until it is decommissioned",
+                ],
+                effect={
+                    "replacement": vm.replacement,
+                    "exposure_before": [list(a) for a in own],
+                    "exposure_after": [],
+                    "advisories_fixed": gone,
+                },
+            )
+        )
+        fixed[vm.name] = gone
+        worst.extend(c for _, c in own)
+        replaced.add(vm.name)
+    return replaced

@@ -31,6 +31,11 @@ class FleetVM:
     labels: Mapping[str, str] = field(default_factory=dict)
     managed: bool = True
     policy_moves: tuple[datetime, ...] = ()  # when policies moved it, newest first
+    # advisories its own applications and runtimes are exposed to: (id, cvss), worst first
+    advisories: tuple[tuple[str, float | None], ...] = ()
+    # the profile's approved version when newer than the VM's (name@N), and its exposure
+    replacement: str = ""
+    replacement_advisories: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def name(self) -> str:
@@ -57,6 +62,8 @@ class FleetHost:
     currency: str = "EUR"
     versions: Mapping[str, str] = field(default_factory=dict)  # libvirt, qemu, kernel
     labels: Mapping[str, str] = field(default_factory=dict)
+    # advisories its packages (host facts, libvirt, QEMU) are exposed to: (id, cvss)
+    advisories: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def name(self) -> str:
@@ -85,25 +92,29 @@ class FleetSnapshot:
 
 def cpu_load(snapshot: FleetSnapshot, host: str, placed: Mapping[str, str]) -> float:
     """The host's CPU use in percent of its CPUs, with the VMs where ``placed`` puts them."""
-    cpus = snapshot.hosts[host].facts.cpu_count
-    if cpus <= 0:
-        return 0.0
-    used = sum(v.cpu_cores for v in snapshot.vms.values() if placed.get(v.name) == host)
-    return 100.0 * used / cpus
+    on_host = (v for v in snapshot.vms.values() if placed.get(v.name) == host)
+    return load_of(snapshot.hosts[host], on_host, "cpu")
 
 
 def memory_load(snapshot: FleetSnapshot, host: str, placed: Mapping[str, str]) -> float:
     """The host's memory use in percent of its memory (the VMs' used memory, or their
     allocation when the guest does not say)."""
-    total = snapshot.hosts[host].facts.memory_mib
+    on_host = (v for v in snapshot.vms.values() if placed.get(v.name) == host)
+    return load_of(snapshot.hosts[host], on_host, "memory")
+
+
+def load_of(host: FleetHost, vms: Iterable[FleetVM], metric: str) -> float:
+    """``host``'s load in percent with ``vms`` (in name order) on it: what ``cpu_load``
+    and ``memory_load`` compute, for a caller that keeps each host's VMs at hand."""
+    if metric == "cpu":
+        cpus = host.facts.cpu_count
+        if cpus <= 0:
+            return 0.0
+        return 100.0 * sum(v.cpu_cores for v in vms) / cpus
+    total = host.facts.memory_mib
     if total <= 0:
         return 0.0
-    used = sum(
-        (v.memory_used_mib or v.facts.memory_mib)
-        for v in snapshot.vms.values()
-        if placed.get(v.name) == host
-    )
-    return 100.0 * used / total
+    return 100.0 * sum((v.memory_used_mib or v.facts.memory_mib) for v in vms) / total
 
 
 LOADS = {"cpu": cpu_load, "memory": memory_load}

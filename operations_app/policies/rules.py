@@ -65,6 +65,11 @@ class Rules:
     platform_rules: Sequence[Mapping[str, Any]] = ()
     snapshot: FleetSnapshot | None = None
     placed: dict[str, str] = field(default_factory=dict)
+    generation: int = 0  # bumped by whoever changes ``placed``: cached answers expire
+    _members: dict[int, list[FleetVM]] = field(default_factory=dict, repr=False)
+    _where: dict[tuple[int, str], tuple[int, dict[str, list[str]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def _vm(self, facts: VMFacts) -> FleetVM | None:
         return self.snapshot.vms.get(facts.name) if self.snapshot else None
@@ -93,19 +98,12 @@ class Rules:
         vm = self._vm(facts)
         if vm is None or self.snapshot is None:
             return
-        for rule in self.affinity:
+        for index, rule in enumerate(self.affinity):
             if not vm_matches(rule["vms"], vm):
                 continue
-            peers = [
-                other
-                for other in self.snapshot.vms.values()
-                if other.name != vm.name and vm_matches(rule["vms"], other)
-            ]
-            where = {self.placed.get(p.name, p.platform) for p in peers}
+            where = self._peers_where(index, rule, vm)
             if rule["kind"] == "anti_affinity" and host.name in where:
-                together = sorted(
-                    p.name for p in peers if self.placed.get(p.name, p.platform) == host.name
-                )
+                together = sorted(where[host.name])
                 raise Refused(
                     f"anti-affinity '{rule['name']}': {', '.join(together)} already on {host.name}"
                 )
@@ -113,6 +111,27 @@ class Rules:
                 raise Refused(
                     f"affinity '{rule['name']}': its peers run on {', '.join(sorted(where))}"
                 )
+
+    def _peers_where(
+        self, index: int, rule: Mapping[str, Any], vm: FleetVM
+    ) -> dict[str, list[str]]:
+        """Where ``vm``'s peers under affinity rule ``index`` are: host -> their names.
+        The rule's members are found once; where they are, once per VM until ``placed``
+        changes (placement asks it of every candidate host)."""
+        assert self.snapshot is not None
+        if index not in self._members:
+            self._members[index] = [
+                other for other in self.snapshot.vms.values() if vm_matches(rule["vms"], other)
+            ]
+        cached = self._where.get((index, vm.name))
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
+        where: dict[str, list[str]] = {}
+        for p in self._members[index]:
+            if p.name != vm.name:
+                where.setdefault(self.placed.get(p.name, p.platform), []).append(p.name)
+        self._where[(index, vm.name)] = (self.generation, where)
+        return where
 
     # -- scores
 

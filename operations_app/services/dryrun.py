@@ -22,6 +22,9 @@ class MoveDryRuns:
         self.connections: dict[str, hv.Hypervisor | str] = {}
         self.pool_paths: dict[str, str] = {}
         self.vms: dict[str, ManagedVM] = {}
+        # one answer per (VM, platform): a plan may ask again (another pass over a host's
+        # VMs) and the hosts do not change while it is made
+        self.answers: dict[tuple[str, str], DryRunVerdict] = {}
 
     def connection(self, name: str) -> hv.Hypervisor | str:
         """The open connection to platform ``name``, or why it cannot be reached."""
@@ -58,6 +61,12 @@ class MoveDryRuns:
         )
 
     def dry_run(self, vm: VMFacts, host: HostFacts) -> DryRunVerdict:
+        key = (vm.name, host.name)
+        if key not in self.answers:
+            self.answers[key] = self._dry_run(vm, host)
+        return self.answers[key]
+
+    def _dry_run(self, vm: VMFacts, host: HostFacts) -> DryRunVerdict:
         row = self.vms[vm.name]
         src = self.connection(row.platform.name)
         if isinstance(src, str):

@@ -52,12 +52,12 @@ from operations_app.placement.evacuation import (
     plan_evacuation,
     vm_order,
 )
-from operations_app.selectors.maintenance import maintenance_of
+from operations_app.selectors.maintenance import maintenance_active_by_platform, maintenance_of
 from operations_app.selectors.windows import windows_for
 from operations_app.services import migrations as migration_services
 from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, notify
-from operations_app.services.placement import host_facts_of
+from operations_app.services.placement import host_facts_of, platforms_for_placement
 from operations_app.windows import BLACKOUT, decide, occurrence_at
 from vmpersona.errors import StateConflict, error_text, field_error
 from vmpersona.history import attribute_change
@@ -138,8 +138,14 @@ class _Planner(MoveDryRuns):
     source's and targets' connections stay open while it is made, and closed after. The
     source must answer: without it there is nothing to plan."""
 
-    def __init__(self, platform: Platform, stack: contextlib.ExitStack) -> None:
-        rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
+    def __init__(
+        self,
+        platform: Platform,
+        stack: contextlib.ExitStack,
+        rows: dict[str, Platform] | None = None,
+    ) -> None:
+        if rows is None:
+            rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
         super().__init__(stack, {**rows, platform.name: platform})
         self.platform = platform
         src = self.connection(platform.name)
@@ -148,12 +154,41 @@ class _Planner(MoveDryRuns):
         self.src = src
 
 
-def _hosts(platform: Platform, *, in_flight: list[OperationJob]) -> dict[str, HostFacts]:
+def _hosts(
+    platform: Platform, *, in_flight: list[OperationJob], rows: dict[str, Platform] | None = None
+) -> dict[str, HostFacts]:
+    """``host_facts`` of every other platform (``rows``, read when not given), in a fixed
+    number of queries whatever the fleet's size."""
+    if rows is None:
+        rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
     vms = {v.pk: v for v in ManagedVM.objects.filter(pk__in=[j.vm_id for j in in_flight])}
+    arriving: dict[int, list[ManagedVM]] = {}
+    for j in in_flight:
+        if j.vm_id in vms:
+            arriving.setdefault(j.platform_id, []).append(vms[j.vm_id])
+    committed: dict[int, tuple[int, int]] = {
+        r["platform_id"]: (int(r["vcpus"] or 0), int(r["memory"] or 0))
+        for r in ManagedVM.objects.exclude(state=VMState.GONE)
+        .values("platform_id")
+        .annotate(vcpus=Sum("vcpus"), memory=Sum("memory_mib"))
+    }
+    maintenances = maintenance_active_by_platform()
     out = {}
-    for row in Platform.objects.exclude(pk=platform.pk).order_by("name"):
-        arriving = [vms[j.vm_id] for j in in_flight if j.platform_id == row.pk and j.vm_id in vms]
-        out[row.name] = host_facts(row, moving_in=arriving)
+    for name in sorted(rows):
+        row = rows[name]
+        if row.pk == platform.pk:
+            continue
+        used_vcpus, used_memory = committed.get(row.pk, (0, 0))
+        for vm in arriving.get(row.pk, ()):
+            used_vcpus += vm.vcpus
+            used_memory += vm.memory_mib
+        maintenance = maintenances.get(row.pk)
+        out[name] = host_facts_of(
+            row,
+            used_vcpus=used_vcpus,
+            used_memory_mib=used_memory,
+            maintenance=maintenance.get_state_display().lower() if maintenance else "",
+        )
     return out
 
 
@@ -161,10 +196,13 @@ def _plan(
     platform: Platform, vms: list[ManagedVM], unmanaged: list[ManagedVM], *, limit: int | None
 ) -> EvacuationPlan:
     in_flight = _active_moves()
-    hosts = _hosts(platform, in_flight=in_flight)
+    # every other platform read once (only what placement reads of its capabilities): for
+    # its facts and for the dry runs
+    rows = {p.name: p for p in platforms_for_placement(Platform.objects.exclude(pk=platform.pk))}
+    hosts = _hosts(platform, in_flight=in_flight, rows=rows)
     with contextlib.ExitStack() as stack:
         try:
-            planner = _Planner(platform, stack)
+            planner = _Planner(platform, stack, rows)
         except hv.HypervisorError as exc:
             raise StateConflict(f"{platform.name} cannot be reached: {exc}") from exc
         facts = [planner.vm_facts(v) for v in vms]

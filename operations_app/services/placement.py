@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
+
 from operations_app.models import BaseImage, BaseImageLocation, Platform, PlatformStatus
 from operations_app.placement import (
     CloneRequest,
@@ -49,13 +52,37 @@ def _pool(capabilities: dict, name: str) -> dict:
     return {}
 
 
+# The parts of a platform's capabilities placement reads (``host_facts_of``).
+PLACEMENT_CAPABILITIES = ("cpu_count", "memory_mib", "pools")
+
+
+def platforms_for_placement(queryset: QuerySet[Platform]) -> list[Platform]:
+    """``queryset``'s platforms with only the parts of their capabilities placement reads
+    (``placement_capabilities``), extracted by the database: a probe's whole document is
+    what makes a platform row dear to read, and a plan reads every platform. The full
+    document loads, per platform, when something else asks for it (a dry run's target)."""
+    rows = list(
+        queryset.defer("capabilities").annotate(
+            **{f"_caps_{k}": KeyTransform(k, "capabilities") for k in PLACEMENT_CAPABILITIES}
+        )
+    )
+    for row in rows:
+        caps = {
+            k: getattr(row, f"_caps_{k}")
+            for k in PLACEMENT_CAPABILITIES
+            if getattr(row, f"_caps_{k}") is not None
+        }
+        row.placement_capabilities = caps or row.capabilities  # type: ignore[attr-defined]
+    return rows
+
+
 def host_facts_of(
     platform: Platform, *, used_vcpus: int, used_memory_mib: int, maintenance: str = ""
 ) -> HostFacts:
     """What ``platform`` has and allows, from its last probe and its declared constraints,
     with the vCPUs and memory already committed there (the caller counts them) and why
     it takes no new VMs (``maintenance``, "" when it does)."""
-    caps = platform.capabilities or {}
+    caps = getattr(platform, "placement_capabilities", None) or platform.capabilities or {}
     limits = platform.constraints or {}
     pool = _pool(caps, platform.storage_pool)
     return HostFacts(

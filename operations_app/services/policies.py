@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import Avg
 from django.utils import timezone
 
+from operations_app.advisories.exposure import as_pairs
 from operations_app.models import (
     ACTIVE_STATUSES,
     ActionStatus,
@@ -55,8 +56,14 @@ from operations_app.models import (
     VMState,
 )
 from operations_app.placement.evacuation import VMFacts
-from operations_app.policies.evaluate import NotEvaluated, evaluate
+from operations_app.policies.evaluate import (
+    NotEvaluated,
+    evaluate,
+    fleet_monthly_cost,
+    main_currency,
+)
 from operations_app.policies.fleet import LOADS, FleetHost, FleetSnapshot, FleetVM
+from operations_app.selectors import advisories as advisory_selectors
 from operations_app.selectors.maintenance import maintenance_active_by_platform
 from operations_app.services import migrations as migration_services
 from operations_app.services.dryrun import MoveDryRuns
@@ -98,18 +105,78 @@ def _disk_bytes(version: PolicyVersion | None) -> int:
     return int((root + volumes) * GIB)
 
 
+def replacement_name(vm_name: str, number: int) -> str:
+    """The name of the clone that replaces ``vm_name`` from version ``number``."""
+    return f"{vm_name[:58]}-r{number}"
+
+
+def _fleet_exposure(
+    platforms: dict[str, Platform], rows: dict[str, ManagedVM]
+) -> tuple[dict[str, tuple], dict[str, dict[str, Any]]]:
+    """The advisories each platform and each VM's own applications are exposed to, and
+    the approved version of each VM's profile when newer, with its exposure: four
+    queries (the approved versions, the affected entries, the scores by CVE, the clones
+    on their way)."""
+    versions = [r.profile_version for r in rows.values() if r.profile_version is not None]
+    approved = {
+        v.policy_id: v
+        for v in PolicyVersion.objects.filter(
+            policy_id__in=sorted({v.policy_id for v in versions}) or [0],
+            status=VersionStatus.APPROVED,
+        ).select_related("policy")
+    }
+    documents = {v.pk: v.document for v in [*versions, *approved.values()]}
+    host, own = advisory_selectors.exposures(platforms.values(), documents)
+    # replacements already asked for (a clone job on its way) are not proposed again
+    cloning = set(
+        OperationJob.objects.filter(kind=JobKind.CLONE, status__in=ACTIVE_STATUSES).values_list(
+            "vm_name", flat=True
+        )
+    )
+    vm_fields: dict[str, dict[str, Any]] = {}
+    for row in rows.values():
+        version = row.profile_version
+        if version is None:
+            continue
+        fields: dict[str, Any] = {"advisories": as_pairs(own.get(version.pk, []))}
+        newer = approved.get(version.policy_id)
+        name = replacement_name(row.name, newer.number) if newer is not None else ""
+        if (
+            newer is not None
+            and newer.number > version.number
+            and name not in rows
+            and name not in cloning
+        ):
+            fields["replacement"] = newer.label
+            fields["replacement_advisories"] = as_pairs(own.get(newer.pk, []))
+        vm_fields[row.name] = fields
+    return {name: as_pairs(items) for name, items in host.items()}, vm_fields
+
+
 def fleet_snapshot(
     *, now: datetime, sample_minutes: int = 15, cooldown_days: int = 366
 ) -> tuple[FleetSnapshot, dict[str, ManagedVM], dict[str, Platform]]:
     """The fleet now, with the rows it was read from (VMs and platforms by name)."""
     platforms = {p.name: p for p in Platform.objects.order_by("name")}
     maintenances = maintenance_active_by_platform()
-    rows = {
-        v.name: v
-        for v in ManagedVM.objects.exclude(state=VMState.GONE)
-        .select_related("platform", "profile_version__policy")
-        .order_by("name")
+    present = ManagedVM.objects.exclude(state=VMState.GONE)
+    # Each platform and profile version read once, not once per VM (their JSON documents
+    # are what makes a row dear to read); the rows get them as their related objects.
+    versions = {
+        v.pk: v
+        for v in PolicyVersion.objects.filter(
+            pk__in=present.values("profile_version_id")
+        ).select_related("policy")
     }
+    by_id = {p.pk: p for p in platforms.values()}
+    rows = {}
+    for v in present.order_by("name"):
+        v.platform = by_id[v.platform_id]
+        v.profile_version = (  # type: ignore[misc]
+            versions.get(v.profile_version_id) if v.profile_version_id is not None else None
+        )
+        rows[v.name] = v
+    disks = {pk: _disk_bytes(v) for pk, v in versions.items()}
     use = {
         r["vm_id"]: r
         for r in VMMetricSample.objects.filter(at__gte=now - timedelta(minutes=sample_minutes))
@@ -137,13 +204,14 @@ def fleet_snapshot(
     ):
         arriving.setdefault(platform_id, []).append(vm_name)
 
+    host_exposure, vm_exposure = _fleet_exposure(platforms, rows)
     committed: dict[str, list[int]] = {}
     vms = []
     for row in rows.values():
         c = committed.setdefault(row.platform.name, [0, 0])
         c[0] += row.vcpus
         c[1] += row.memory_mib
-        disk = _disk_bytes(row.profile_version)
+        disk = disks.get(row.profile_version_id or 0) or 0
         sample: dict[str, Any] = dict(use.get(row.pk) or {})
         version = row.profile_version
         vms.append(
@@ -166,6 +234,7 @@ def fleet_snapshot(
                 labels=dict(row.labels or {}),
                 managed=bool(row.managed and version is not None),
                 policy_moves=tuple(moves.get(row.name, ())),
+                **vm_exposure.get(row.name, {}),
             )
         )
     hosts = []
@@ -195,6 +264,7 @@ def fleet_snapshot(
                     if caps.get(k)
                 },
                 labels=dict(p.labels or {}),
+                advisories=host_exposure.get(name, ()),
             )
         )
     snapshot = FleetSnapshot.of(taken_at=now, hosts=hosts, vms=vms)
@@ -263,8 +333,8 @@ def policy_evaluate(*, user, policy: Policy, now: datetime | None = None) -> Pol
         )
         attribute_change(plan, user=user, reason="evaluated")
         plan.save()
-        for index, action in enumerate(result.actions):
-            PolicyPlanAction.objects.create(
+        PolicyPlanAction.objects.bulk_create(
+            PolicyPlanAction(
                 plan=plan,
                 index=index,
                 kind=action.kind,
@@ -277,6 +347,9 @@ def policy_evaluate(*, user, policy: Policy, now: datetime | None = None) -> Pol
                 effect=action.effect,
                 placement=action.placement,
             )
+            for index, action in enumerate(result.actions)
+        )
+    _tell_exposed_authors(plan, rows)
     if result.actions:
         _announce(plan, document)
         if settings.automation == "automatic":
@@ -287,6 +360,20 @@ def policy_evaluate(*, user, policy: Policy, now: datetime | None = None) -> Pol
 def _announce(plan: PolicyPlan, document: dict) -> None:
     n = plan.actions.count()
     what = f"Plan #{plan.pk} of {plan.policy.name}: {n} move{'s' if n != 1 else ''}"
+    if (plan.efficacy or {}).get("approve_at_once"):
+        people = [*approvers(), *administrators()]
+        message = (
+            f"{what}: advisories at CVSS {plan.efficacy.get('worst_cvss')} "
+            f"(at or above {plan.efficacy.get('approve_at_once_cvss')}) — it asks for your "
+            "approval now and runs at once, not in its window."
+        )
+        notify(
+            recipients=people,
+            severity=Severity.WARNING,
+            message=message,
+            link=plan.get_absolute_url(),
+        )
+        return
     if plan.automation == "approve":
         people, message = approvers(), f"{what} waits for your approval."
     elif plan.automation == "automatic":
@@ -368,7 +455,31 @@ def plan_approve(
     plan.comment = comment[:2000]
     attribute_change(plan, user=user, reason=f"approved by {by}")
     plan.save()
+    started = sum(1 for a in actions if a.status == ActionStatus.SCHEDULED)
+    _tell_decision(
+        plan,
+        severity=Severity.SUCCESS if started else Severity.WARNING,
+        message=(
+            f"Plan #{plan.pk} of {plan.policy.name} approved by {by}: {started} of "
+            f"{len(actions)} actions requested"
+            + (f", {len(skip)} left out" if skip else "")
+            + (f". {comment.strip()[:200]}" if comment.strip() else ".")
+        ),
+    )
     return plan
+
+
+def _tell_decision(plan: PolicyPlan, *, severity: str, message: str) -> None:
+    """The policy's author, whoever asked for the evaluation and the administrators
+    hear of a decision on a plan (the decider is not told of their own decision)."""
+    people = list(administrators())
+    version = plan.policy_version
+    for person in (getattr(version, "author", None), plan.requested_by):
+        if person is not None:
+            people.append(person)
+    decider = plan.decided_by
+    people = [p for p in people if decider is None or p.pk != decider.pk]
+    notify(recipients=people, severity=severity, message=message, link=plan.get_absolute_url())
 
 
 def _start(action: PolicyPlanAction, plan: PolicyPlan, user, window: str | None) -> None:
@@ -380,7 +491,13 @@ def _start(action: PolicyPlanAction, plan: PolicyPlan, user, window: str | None)
         stale = f"{vm.name} runs on {vm.platform.name} now, not {action.source.name}"
     else:
         stale = ""
-    if not stale and vm is not None:
+    if (plan.efficacy or {}).get("approve_at_once"):
+        window = None  # advisories this severe do not wait for the window
+    if not stale and vm is not None and action.kind == "clone":
+        stale = _start_clone(action, plan, user, window)
+        if not stale:
+            return
+    elif not stale and vm is not None:
         try:
             # The approval is the decision; the system requests the job for the approver
             # (who need not be an operator).
@@ -420,6 +537,11 @@ def plan_reject(*, user, plan: PolicyPlan, comment: str) -> PolicyPlan:
     plan.comment = comment.strip()[:2000]
     attribute_change(plan, user=user, reason=f"rejected by {user.username}")
     plan.save()
+    _tell_decision(
+        plan,
+        severity=Severity.WARNING,
+        message=f"Plan #{plan.pk} of {plan.policy.name} rejected by {user.username}: {plan.comment[:200]}",
+    )
     return plan
 
 
@@ -499,9 +621,17 @@ def _realised(plan: PolicyPlan, settings: Any, snapshot: FleetSnapshot) -> dict[
             "peak": max(values, default=0.0),
         }
     if settings.trigger == "cost":
-        total = sum(v.monthly_cost(snapshot.hosts[v.platform]) for v in snapshot.vms.values())
-        return {"monthly_cost": round(total, 2)}
+        currency = plan.efficacy.get("currency") or main_currency(snapshot)
+        placed = {v.name: v.platform for v in snapshot.vms.values()}
+        return {"monthly_cost": fleet_monthly_cost(snapshot, placed, currency)}
     moved = [a.vm_name for a in plan.actions.all() if a.status == ActionStatus.SUCCEEDED]
+    if settings.trigger == "vulnerability":
+        # each platform's advisories at or above min_cvss, measured again
+        exposure = {
+            n: [[a, c] for a, c in h.advisories if c is not None and c >= settings.min_cvss]
+            for n, h in snapshot.hosts.items()
+        }
+        return {"done": moved, "exposure": exposure}
     return {"moved": moved}
 
 
@@ -531,3 +661,79 @@ def policies_tick(now: datetime | None = None) -> dict[str, list[str]]:
 
 def may_evaluate(user) -> bool:
     return has_role(user, OPERATORS)
+
+
+# --------------------------------------------------------------------------- vulnerabilities
+
+
+def _start_clone(action: PolicyPlanAction, plan: PolicyPlan, user, window: str | None) -> str:
+    """Request the replacement of an exposed VM: a clone of its profile's newer approved
+    version on the same platform (the old VM stays until it is decommissioned); "" when
+    requested, else why not."""
+    from operations_app.services.clones import job_request_clone
+
+    vm = action.vm
+    assert vm is not None
+    label = str((action.effect or {}).get("replacement") or "")
+    name, _, number = label.rpartition("@")
+    version = (
+        PolicyVersion.objects.filter(policy__name=name, number=int(number)).first()
+        if number.isdigit()
+        else None
+    )
+    if version is None:
+        return f"the replacement version {label or '(none)'} is gone"
+    try:
+        job = job_request_clone(
+            user=None,
+            on_behalf_of=user,
+            version=version,
+            platform=action.target,
+            vm_name=replacement_name(vm.name, version.number),
+            trigger=JobTrigger.POLICY,
+            trigger_policy=plan.policy,
+            trigger_detail=f"plan #{plan.pk}: replaces {vm.name} "
+            f"({'; '.join(action.reasons[:1])}); {vm.name} stays until decommissioned",
+            params={"plan": plan.pk, "plan_action": action.index, "replaces": vm.name},
+            window=window,
+        )
+    except Exception as exc:  # noqa: BLE001 - the action says why; the others still go
+        return error_text(exc) or "the clone could not be requested"
+    action.status, action.job, action.note = ActionStatus.SCHEDULED, job, ""
+    action.save(update_fields=["status", "job", "note"])
+    return ""
+
+
+def _tell_exposed_authors(plan: PolicyPlan, rows: dict[str, ManagedVM]) -> None:
+    """Tell the authors of each profile whose applications are exposed with no safe
+    newer version, once: not again while the policy's previous plan said the same."""
+    exposed = (plan.efficacy or {}).get("exposed_profiles") or {}
+    if not exposed:
+        return
+    previous = (
+        PolicyPlan.objects.filter(policy=plan.policy, pk__lt=plan.pk)
+        .order_by("-pk")
+        .values_list("efficacy", flat=True)
+        .first()
+    )
+    told = (previous or {}).get("exposed_profiles") or {}
+    for profile, advisories in sorted(exposed.items()):
+        if told.get(profile) == advisories:
+            continue
+        versions = [
+            r.profile_version
+            for r in rows.values()
+            if r.profile_version is not None and r.profile_version.policy.name == profile
+        ]
+        people = {v.author_id: v.author for v in versions if v.author_id}
+        for version in versions:
+            people.update({a.pk: a for a in version.authors.all()})
+        vms = sorted(r.name for r in rows.values() if r.profile_version in versions)
+        notify(
+            recipients=[p for _, p in sorted(people.items())],
+            severity=Severity.WARNING,
+            message=f"{profile}: its applications are exposed to {', '.join(advisories)} "
+            f"(VMs {', '.join(vms)}) and no approved version fixes that: a new version is "
+            "needed.",
+            link=plan.get_absolute_url(),
+        )

@@ -51,6 +51,7 @@ from operations_app.models import (
 )
 from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.selectors.windows import window_state
+from operations_app.services import clones as clone_services
 from operations_app.services import migrations as migration_services
 from operations_app.services.events import job_log
 from operations_app.services.jobs import job_transition
@@ -316,6 +317,12 @@ def _tick_one(job: OperationJob, now: datetime) -> str:
         return _missed(job, now)
     if job.approval_required and job.approved_by_id is None:
         return _wait(job, "it waits for an approver other than its requester")
+    if job.kind == JobKind.CLONE:
+        # placed automatically: the platform is chosen again now, before the windows
+        # and the checks look at it
+        nowhere = clone_services.clone_replace(job)
+        if nowhere:
+            return _end(job, JobStatus.SKIPPED, f"Skipped: {nowhere}.", severity=Severity.WARNING)
     blocked = _window_blocks(job, now)
     if blocked:
         return _wait(job, blocked)

@@ -96,7 +96,9 @@ def clone_form(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
             return _render_clone(request, form, status=http_status(exc))
-        what = f"Clone of {version.label} to {job.platform.name} as {job.vm_name}"
+        placement = (job.params or {}).get("placement")
+        where = f"{job.platform.name} (chosen by placement)" if placement else job.platform.name
+        what = f"Clone of {version.label} to {where} as {job.vm_name}"
         if job.status == JobStatus.SCHEDULED:
             messages.success(request, f"{what} scheduled (job #{job.pk}): {schedule_text(job)}.")
         else:

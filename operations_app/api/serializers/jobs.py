@@ -185,7 +185,13 @@ class CloneJobSerializer(ScheduleFieldsSerializer):
         max_value=2_147_483_647,
         help_text="Version number; the approved version when omitted",
     )
-    platform = serializers.CharField(help_text="Target platform name")
+    platform = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Target platform name; omitted (or auto) the placement chooses one and the "
+        "job's params.placement says why",
+    )
     vm_name = serializers.CharField(max_length=63, help_text="Lowercase letters, digits and dashes")
 
 

@@ -64,6 +64,38 @@ class PlanEfficacySerializer(serializers.Serializer):
         required=False,
         help_text="evacuation: VMs still on each platform to be emptied once the plan ran",
     )
+    min_cvss = serializers.FloatField(required=False, help_text="vulnerability")
+    approve_at_once_cvss = serializers.FloatField(required=False, help_text="vulnerability")
+    exposure_before = serializers.DictField(
+        child=serializers.ListField(),
+        required=False,
+        help_text="vulnerability: each platform's counted advisories, [id, cvss], worst first",
+    )
+    vms_exposed_before = serializers.IntegerField(
+        required=False, help_text="vulnerability: VMs on exposed platforms now"
+    )
+    vms_exposed_after = serializers.IntegerField(
+        required=False, help_text="vulnerability: VMs on exposed platforms once the plan ran"
+    )
+    advisories_fixed = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="vulnerability: the advisories each action fixes, by VM",
+    )
+    exposed_profiles = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="vulnerability: profiles whose applications are exposed with no safe "
+        "newer approved version (their authors are told)",
+    )
+    worst_cvss = serializers.FloatField(
+        required=False, allow_null=True, help_text="vulnerability: the worst advisory fixed"
+    )
+    approve_at_once = serializers.BooleanField(
+        required=False,
+        help_text="vulnerability: the plan fixes an advisory at or above approve_at_once_cvss: "
+        "approvers are asked at once and its jobs do not wait for the window",
+    )
 
 
 class PlanRealisedSerializer(serializers.Serializer):
@@ -74,6 +106,16 @@ class PlanRealisedSerializer(serializers.Serializer):
     spread = serializers.FloatField(required=False, help_text="utilisation")
     peak = serializers.FloatField(required=False, help_text="utilisation")
     monthly_cost = serializers.FloatField(required=False, help_text="cost")
+    done = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="vulnerability: the VMs whose action succeeded",
+    )
+    exposure = serializers.DictField(
+        child=serializers.ListField(),
+        required=False,
+        help_text="vulnerability: each platform's counted advisories measured after",
+    )
     moved = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -92,6 +134,19 @@ class ActionEffectSerializer(serializers.Serializer):
     payback_days = serializers.FloatField(required=False, allow_null=True, help_text="cost")
     moved_gib = serializers.FloatField(
         required=False, help_text="Memory and disk the move carries, GiB"
+    )
+    exposure_before = serializers.ListField(
+        required=False, help_text="vulnerability: [id, cvss] the VM is exposed to now"
+    )
+    exposure_after = serializers.ListField(
+        required=False, help_text="vulnerability: [id, cvss] once the action ran"
+    )
+    advisories_fixed = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="vulnerability"
+    )
+    replacement = serializers.CharField(
+        required=False,
+        help_text="vulnerability, a clone: the profile version the replacement is cloned from",
     )
 
 

@@ -20,7 +20,9 @@ else as the system. Host maintenance (``persona maintenance plan|start|end|show|
 operations_app/management/maintenance_cli.py) is requested like a job, ``--as USER``,
 as are scheduling policies and their plans (``persona policy create|submit|approve|
 reject|list|evaluate`` and ``persona plan list|show|approve|reject``,
-operations_app/management/policy_cli.py).
+operations_app/management/policy_cli.py). Security advisories (``persona advisory
+import|list``) and a platform's packages (``persona platform facts``) are imported as
+``--as USER`` (an operator) or else as the system (operations_app/management/advisory_cli.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from operations_app import testbed
 from operations_app.api.serializers.snapshots import VMSnapshotSerializer
 from operations_app.management import (
+    advisory_cli,
     cost_cli,
     job_cli,
     maintenance_cli,
@@ -98,6 +101,7 @@ class Command(BaseCommand):
         ref = pf_sub.add_parser("refresh", help="read capabilities from libvirt")
         ref.add_argument("names", nargs="*", help="platforms (all enabled ones when omitted)")
         self._as_option(ref)
+        advisory_cli.add_facts_parser(pf_sub, self._as_option)
 
         inv = sub.add_parser("inventory", help="VM inventory")
         inv_sub = inv.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -129,6 +133,7 @@ class Command(BaseCommand):
         window_cli.add_parser(sub, self._as_option)
         maintenance_cli.add_parser(sub, self._as_option)
         policy_cli.add_parsers(sub, self._as_option)
+        advisory_cli.add_parser(sub, self._as_option)
         cost_cli.add_parser(sub)
 
         self._job_arguments(sub)
@@ -179,7 +184,11 @@ class Command(BaseCommand):
         clone.add_argument(
             "--version", type=int, help="version number (default: the approved version)"
         )
-        clone.add_argument("--platform", required=True, help="target platform")
+        clone.add_argument(
+            "--platform",
+            default="auto",
+            help="target platform (default auto: placement chooses, and says why)",
+        )
         clone.add_argument("--name", required=True, dest="vm_name", help="name of the new VM")
         self._schedule_options(clone)
         self._as_option(clone, requests=True)
@@ -430,6 +439,13 @@ class Command(BaseCommand):
         elif action == "label":
             p = platform_cli.platform_label(opts, user=self._acting_user(opts))
             self.stdout.write(platform_cli.labels_line(f"platform {p.name}", p.labels))
+        elif action == "facts":
+            advisory_cli.run_facts(
+                opts,
+                self.stdout,
+                user=self._acting_user(opts),
+                platform=platform_cli.platform_named(opts["name"]),
+            )
         elif action == "refresh":
             platforms = platform_cli.platforms_named(opts["names"])
             failed = False
@@ -495,6 +511,9 @@ class Command(BaseCommand):
     def do_maintenance(self, opts):
         maintenance_cli.run(opts, self.stdout)
 
+    def do_advisory(self, opts):
+        advisory_cli.run(opts, self.stdout, user=self._acting_user(opts))
+
     def do_policy(self, opts):
         policy_cli.run_policy(opts, self.stdout)
 
@@ -512,7 +531,10 @@ class Command(BaseCommand):
             vm_name=opts["vm_name"],
             **job_cli.schedule_arguments(opts),
         )
-        self._queued(job, opts)
+        placement = (job.params or {}).get("placement")
+        if placement and job.status == "scheduled":
+            self.stdout.write(f"{placement['summary']} (for now: chosen again when it starts)")
+        self._queued(job, opts, detail=f"; {placement['summary']}" if placement else "")
 
     def do_migrate(self, opts):
         if opts["plan"] and opts["wait"]:

@@ -193,11 +193,13 @@ def test_the_same_snapshot_gives_the_same_plan():
     assert first == second
 
 
-def test_vulnerability_policies_say_they_are_not_evaluated():
+def test_vulnerability_policies_are_evaluated_and_unknown_triggers_refused():
     doc = policy(trigger="vulnerability")
     doc.pop("utilisation")
-    with pytest.raises(NotEvaluated, match="reads no advisories"):
-        run(doc, hot_fleet())
+    plan = run(doc, hot_fleet())  # no platform is exposed: nothing to do
+    assert plan.trigger == "vulnerability" and plan.actions == []
+    with pytest.raises(NotEvaluated, match="the trigger is unknown"):
+        run(policy(trigger="sunspots"), hot_fleet())
 
 
 # --------------------------------------------------------------------------- cost
@@ -241,6 +243,29 @@ def test_a_cost_move_must_pay_back_within_the_horizon():
         small,
     )
     assert plan.actions == [] and "not more than the move costs" in plan.findings[0]
+
+
+def test_a_platform_without_rates_or_in_another_currency_is_never_the_cheaper_place():
+    snap = snapshot(
+        [
+            host("dear", cost_vcpu_hour=0.02),
+            host("unrated"),
+            host("dollars", cost_vcpu_hour=0.001, currency="USD"),
+            host("cheap", cost_vcpu_hour=0.01),
+        ],
+        [vm("web", "dear", vcpus=2), vm("free-rider", "unrated", vcpus=2)],
+    )
+    plan = run(cost_doc(), snap)
+    assert [(a.vm, a.target) for a in plan.actions] == [("web", "cheap")]
+    verdicts = {v["host"]: v for v in plan.actions[0].placement["verdicts"]}
+    assert "no rates set on unrated" in verdicts["unrated"]["reason"]
+    assert "dollars prices in USD, dear in EUR" in verdicts["dollars"]["reason"]
+    assert any(f.startswith("no rates set on unrated") for f in plan.findings)
+    assert any("platforms priced in USD are counted apart" in f for f in plan.findings)
+    # the totals are in euros, the unrated VM and the dollar platform left out
+    assert plan.efficacy["currency"] == "EUR"
+    assert plan.efficacy["monthly_cost_before"] == 29.2
+    assert plan.efficacy["monthly_cost_after"] == 14.6
 
 
 # --------------------------------------------------------------------------- properties

@@ -113,18 +113,13 @@ def test_evaluating_an_unknown_or_a_vppd_name_is_404(api, users, fleet):
     assert response.json()["detail"] == "No scheduling policy named 'web'."
 
 
-def test_a_policy_without_an_approved_version_or_an_unevaluated_trigger_is_409(api, users, fleet):
+def test_a_policy_without_an_approved_version_is_409(api, users, fleet):
     version_services.policy_create(
         user=users["author"], document=balance_cpu(), kind=PolicyKind.SCHEDULING
     )
     response = api(users["operator"]).post(EVALUATE)
     assert response.status_code == 409
     assert "has no approved version" in response.json()["detail"]
-
-    scheduling_policy(users, name="patch-fast", trigger="vulnerability", utilisation=None)
-    response = api(users["operator"]).post(f"{API}/policies/patch-fast/evaluate/")
-    assert response.status_code == 409
-    assert "vulnerability policies are not evaluated" in response.json()["detail"]
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -160,9 +160,6 @@ def test_evaluate_refusals_and_conflicts(users, fleet):
     assert code == 3 and "No scheduling policy named 'web'" in err
     code, _, err = persona("policy", "evaluate", "balance-cpu")
     assert code == 2
-    scheduling_policy(users, name="patch-fast", trigger="vulnerability", utilisation=None)
-    code, _, err = persona("policy", "evaluate", "patch-fast", "--as", "operator")
-    assert code == 3 and "vulnerability policies are not evaluated" in err
     assert PolicyPlan.objects.count() == 0
 
 

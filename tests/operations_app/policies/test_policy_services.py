@@ -236,3 +236,25 @@ def test_the_periodic_evaluation_runs_each_policy_when_due(users, fleet, setting
         "balance-cpu"
     ]
     assert PolicyPlan.objects.filter(status=PlanStatus.SUPERSEDED).count() == 1
+
+
+def test_the_author_and_the_asker_hear_of_each_decision_with_its_comment(users, fleet):
+    policy = scheduling_policy(users)
+    author = policy.versions.get().author
+    plan = policy_services.policy_evaluate(user=users["operator"], policy=policy)
+    policy_services.plan_approve(user=users["approver2"], plan=plan, comment="go ahead")
+    for person in (author, users["operator"]):
+        note = Notification.objects.filter(recipient=person).latest("pk")
+        assert note.message == (
+            f"Plan #{plan.pk} of balance-cpu approved by approver2: 1 of 1 actions requested. "
+            "go ahead"
+        )
+        assert note.link == plan.get_absolute_url()
+    assert not Notification.objects.filter(
+        recipient=users["approver2"], message__contains="approved by"
+    ).exists()
+
+    again = policy_services.policy_evaluate(user=users["operator"], policy=policy)
+    policy_services.plan_reject(user=users["approver2"], plan=again, comment="not in December")
+    note = Notification.objects.filter(recipient=author).latest("pk")
+    assert note.message == f"Plan #{again.pk} of balance-cpu rejected by approver2: not in December"
