@@ -10,12 +10,15 @@
     persona plan show ID [--json] [--verdicts]
     persona plan approve ID [--skip N ...] [--comment TEXT] --as USER
     persona plan reject ID --comment TEXT --as USER
+    persona plan run ID [--skip N ...] [--comment TEXT] [--timeout S] --as USER
 
 A scheduling policy is a document in the versioned policy store, like a VPPD (``manage.py
 vppd`` handles VPPDs): ``create`` stores its first draft, which an author submits and
 another person, an approver, approves. ``evaluate`` runs its approved version on the
 fleet now and records the plan it proposes; approving a plan turns each action not
-skipped into a migration job. ``--json`` prints what the API answers for the same thing.
+skipped into a migration job; ``run`` approves a proposed plan the same way (an approved
+one as it is), follows its jobs until each ends and prints the outcome (exit 4 when an
+action did not succeed, 5 when ``--timeout`` passes first). ``--json`` prints what the API answers for the same thing.
 
 Every change is made as a user (``--as USER``, or ``$VMPERSONA_CLI_USER``) with the role
 the web UI asks for. Invalid input prints each problem as ``<path>: <message>`` (exit 1);
@@ -36,6 +39,7 @@ from django.db.models import Count
 
 from operations_app.api.plans import check_skip
 from operations_app.api.serializers import plans as plan_serializers
+from operations_app.management import job_cli
 from operations_app.management.cli_text import print_json, table, utc, verdict_text
 from operations_app.management.job_cli import Output, cli_user
 from operations_app.models import ActionStatus, PlanStatus, PolicyPlan, PolicyPlanAction
@@ -135,6 +139,29 @@ def add_parsers(sub, as_option: Callable[..., None]) -> None:
     plan_approve.add_argument("--comment", default="", metavar="TEXT")
     _json_option(plan_approve)
     as_option(plan_approve, requests=True)
+
+    plan_run = plan_actions.add_parser(
+        "run",
+        help="approve a proposed plan (an approved one as it is) and follow its jobs to the end",
+    )
+    plan_run.add_argument("plan_id", type=int, metavar="ID")
+    plan_run.add_argument(
+        "--skip",
+        type=int,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="N",
+        help="leave out these actions when approving",
+    )
+    plan_run.add_argument("--comment", default="", metavar="TEXT")
+    plan_run.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between looks at the jobs"
+    )
+    plan_run.add_argument(
+        "--timeout", type=float, default=None, help="give up following after this many seconds"
+    )
+    as_option(plan_run, requests=True)
 
     plan_reject = plan_actions.add_parser("reject", help="reject a proposed plan, saying why")
     plan_reject.add_argument("plan_id", type=int, metavar="ID")
@@ -308,6 +335,9 @@ def run_plan(opts: dict[str, Any], out: Output) -> None:
         show_plan(out, plan, as_json=opts["json"], verdicts=opts["verdicts"])
         return
     user = cli_user(opts["as_user"])
+    if action == "run":
+        run_plan_jobs(opts, out, plan, user)
+        return
     if action == "approve":
         skip = opts["skip"] or []
         check_skip(plan, skip)
@@ -320,6 +350,59 @@ def run_plan(opts: dict[str, Any], out: Output) -> None:
         show_plan(out, plan, as_json=True)
         return
     decided_line(out, plan_or_error(plan.pk))
+
+
+def run_plan_jobs(opts: dict[str, Any], out: Output, plan: PolicyPlan, user) -> None:
+    """``persona plan run``: approve when proposed, then follow each action's job."""
+    if plan.status == PlanStatus.PROPOSED:
+        skip = opts["skip"] or []
+        check_skip(plan, skip)
+        plan = policy_services.plan_approve(
+            user=user, plan=plan, skip=skip, comment=opts["comment"]
+        )
+        decided_line(out, plan_or_error(plan.pk))
+    elif plan.status != PlanStatus.APPROVED:
+        raise CommandError(
+            f"Plan #{plan.pk} is {plan.get_status_display().lower()}: it has nothing to run.",
+            returncode=3,
+        )
+    elif opts["skip"] or opts["comment"]:
+        raise CommandError(
+            f"Plan #{plan.pk} is approved already: --skip and --comment go with a proposed plan.",
+            returncode=2,
+        )
+    failed: list[str] = []
+    waiting: list[str] = []
+    for action in plan_selectors.plan_actions(plan):
+        job = action.job
+        if job is None:
+            continue
+        if job.status == "scheduled":
+            waiting.append(f"job {job.pk} ({action.vm_name}) waits for its window")
+            continue
+        out.write(f"[{action.index}] {action.vm_name}: job {job.pk}")
+        try:
+            job_cli.follow(
+                job,
+                after=0,
+                out=out,
+                verbosity=opts.get("verbosity", 1),
+                interval=opts["interval"],
+                timeout=opts["timeout"],
+            )
+        except job_cli.JobOutcome as outcome:
+            if outcome.code == job_cli.EXIT_WAIT_TIMEOUT:
+                raise
+            failed.append(f"[{action.index}] {action.vm_name}: {outcome}")
+    policy_services.plans_tick()
+    plan = plan_or_error(plan.pk)
+    for line in waiting:
+        out.write(line)
+    out.write(f"Plan #{plan.pk}: {plan.get_status_display().lower()}.")
+    if failed:
+        raise job_cli.JobOutcome(
+            "Not every action succeeded:\n" + "\n".join(failed), job_cli.EXIT_JOB_UNSUCCESSFUL
+        )
 
 
 def plan_or_error(pk: int) -> PolicyPlan:

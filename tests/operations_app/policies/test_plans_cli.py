@@ -295,3 +295,54 @@ def test_a_recommend_only_plan_is_not_run_and_rejecting_needs_a_reason(users, fl
     )
     assert code == 3
     assert not OperationJob.objects.exists()
+
+
+def test_plan_run_approves_then_follows_the_jobs_to_the_end(users, fleet):
+    from django.utils import timezone
+
+    from operations_app.models import JobStatus
+
+    plan = evaluated(users)
+    args = ("plan", "run", str(plan.pk))
+    code, out, err = persona(
+        *args, "--skip", "1", "--timeout", "0.2", "--interval", "0.05", "--as", "approver2"
+    )
+    # approved, its job requested; nobody runs it here, so following it times out (exit 5)
+    job = OperationJob.objects.get()
+    assert code == 5 and f"Job {job.pk} is still queued after 0.2s" in err
+    assert (
+        out.splitlines()[0] == f"Plan #{plan.pk} approved by approver2: 1 migration job requested."
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.APPROVED
+
+    code, _, err = persona(*args, "--skip", "0", "--as", "approver2")
+    assert code == 2 and "--skip and --comment go with a proposed plan" in err
+
+    # the job ends: run follows it and the plan is done
+    OperationJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now()
+    )
+    ManagedVM.objects.filter(name="big").update(platform=fleet["b"])
+    code, out, err = persona(*args, "--as", "approver2")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"[0] big: job {job.pk}" and lines[-1] == f"Plan #{plan.pk}: done."
+
+    code, _, err = persona(*args, "--as", "approver2")
+    assert code == 3 and f"Plan #{plan.pk} is done: it has nothing to run." in err
+
+
+def test_plan_run_exits_4_when_an_action_fails(users, fleet):
+    from django.utils import timezone
+
+    from operations_app.models import JobStatus
+
+    plan = evaluated(users)
+    policy_services.plan_approve(user=users["approver2"], plan=plan, skip=[1])
+    OperationJob.objects.update(
+        status=JobStatus.FAILED, finished_at=timezone.now(), error="the target said no"
+    )
+    code, out, err = persona("plan", "run", str(plan.pk), "--as", "approver2")
+    assert code == 4 and "Not every action succeeded" in err and "[0] big:" in err
+    assert out.splitlines()[-1] == f"Plan #{plan.pk}: done."
