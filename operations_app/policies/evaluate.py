@@ -178,7 +178,22 @@ class _Planner:
         )
 
     def scores(self, *extra: tuple[str, Callable]) -> tuple:
-        return (*SCORES, ("platform preference", self.rules.preference), *extra)
+        return (
+            *SCORES,
+            ("platform preference", self.rules.preference),
+            ("exposure", self.exposure_score),
+            *extra,
+        )
+
+    def exposure_score(self, facts: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
+        """-20–0: the worst advisory the platform is exposed to (CVSS × 2), so that among
+        platforms otherwise alike the less exposed takes the VM."""
+        fleet_host = self.snapshot.hosts.get(host.name)
+        worst = max(
+            (c for _, c in (fleet_host.advisories if fleet_host else ()) if c is not None),
+            default=0.0,
+        )
+        return round(-2.0 * worst, 2)
 
     def movable(self, vm: FleetVM) -> str:
         """Why the policy leaves ``vm`` where it is, or ""."""

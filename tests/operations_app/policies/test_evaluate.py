@@ -354,3 +354,21 @@ def test_thirty_days_of_utilisation_never_move_a_vm_twice_within_its_cooldown():
             where[action.vm] = action.target
         at += timedelta(hours=1)
     assert sum(len(m) for m in moves.values()) > 0  # it did move VMs
+
+
+def test_among_platforms_otherwise_alike_the_less_exposed_takes_the_vm():
+    from dataclasses import replace
+
+    snap = snapshot(
+        [
+            host("hot", cpus=2),
+            replace(host("exposed"), advisories=(("CVE-2026-1", 9.8),)),
+            host("clean"),
+        ],
+        [vm("big", "hot", cores=1.0), vm("small", "hot", cores=0.7)],
+    )
+    plan = run(policy(), snap)
+    assert [a.target for a in plan.actions] == ["clean"]
+    verdicts = {v["host"]: v for v in plan.actions[0].placement["verdicts"]}
+    assert verdicts["exposed"]["scores"]["exposure"] == -19.6
+    assert verdicts["clean"]["scores"]["exposure"] == 0.0
