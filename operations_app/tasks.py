@@ -1,6 +1,6 @@
 """django-q2 tasks: thin wrappers. Jobs are handed to their runner (``run_job``), the
 periodic work (inventory sync, capability refresh, metric pruning, the reaper,
-scheduled jobs and window reminders) to services."""
+scheduled jobs, window reminders and advisory feeds) to services."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ def run_job(job_id: int) -> str:
     return job.status
 
 
+def deliver_review_webhook(payload: dict) -> str:
+    """After a version's review step: POST it to the review webhook."""
+    from operations_app.services.review_notices import review_webhook_deliver
+
+    return review_webhook_deliver(payload)
+
+
 def reap_jobs() -> list[int]:
     """Periodic: end jobs whose worker died and clean what they left."""
     from operations_app.services.reaper import jobs_reap
@@ -101,3 +108,11 @@ def run_policies() -> dict:
     if any(plans.values()) or any(evaluated.values()):
         logger.info("policies: %s %s", plans, evaluated)
     return {**plans, **evaluated}
+
+
+def import_advisory_feeds() -> dict:
+    """Periodic (every 15 minutes): import each feed of ``VMPERSONA_ADVISORY_FEEDS``
+    whose last import is ``VMPERSONA_ADVISORY_FEED_HOURS`` old (``services.advisories``)."""
+    from operations_app.services.advisories import advisory_feeds_tick
+
+    return advisory_feeds_tick()

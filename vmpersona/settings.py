@@ -423,9 +423,20 @@ VMPERSONA_EVACUATION_PARALLEL = max(1, int(os.environ.get("VMPERSONA_EVACUATION_
 VMPERSONA_POLICY_EVALUATION_MINUTES = max(
     1, int(os.environ.get("VMPERSONA_POLICY_EVALUATION_MINUTES", "15"))
 )
+# Advisory feeds imported periodically (http or https URLs, comma separated; empty:
+# none), each every VMPERSONA_ADVISORY_FEED_HOURS (services.advisories).
+VMPERSONA_ADVISORY_FEEDS = [
+    url.strip() for url in os.environ.get("VMPERSONA_ADVISORY_FEEDS", "").split(",") if url.strip()
+]
+VMPERSONA_ADVISORY_FEED_HOURS = max(1, int(os.environ.get("VMPERSONA_ADVISORY_FEED_HOURS", "24")))
 # The key window webhooks are signed with (X-VMPersona-Signature, HMAC-SHA256 of the
 # body); empty: derived from SECRET_KEY (services.window_notices.webhook_secret).
 VMPERSONA_WEBHOOK_SECRET = os.environ.get("VMPERSONA_WEBHOOK_SECRET", "")
+# Where each review step of a profile or policy version (submitted, approved, rejected,
+# retired) is POSTed as signed JSON; empty: nowhere (services.review_notices). Its key;
+# empty: derived from SECRET_KEY.
+VMPERSONA_REVIEW_WEBHOOK_URL = os.environ.get("VMPERSONA_REVIEW_WEBHOOK_URL", "")
+VMPERSONA_REVIEW_WEBHOOK_SECRET = os.environ.get("VMPERSONA_REVIEW_WEBHOOK_SECRET", "")
 # libvirt's in-memory ``test:///default`` driver as a platform URI: tests, DEBUG, or on
 # purpose with VMPERSONA_ALLOW_TEST_DRIVER=1 (demos without a hypervisor).
 VMPERSONA_ALLOW_TEST_DRIVER = TESTING or DEBUG or env_bool("VMPERSONA_ALLOW_TEST_DRIVER", False)

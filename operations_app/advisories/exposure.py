@@ -27,6 +27,7 @@ from operations_app.advisories.versions import (
     is_affected,
     package_key,
     parse_version,
+    upstream_release,
 )
 
 # Binary packages whose source package is not their own name.
@@ -236,3 +237,91 @@ def as_pairs(exposures: Iterable[Exposure]) -> tuple[tuple[str, float | None], .
             key=lambda p: (-(p[1] if p[1] is not None else -1.0), p[0]),
         )
     )
+
+
+# --------------------------------------------------------------------------- running QEMU
+#
+# A running domain keeps the QEMU binary it was started with: after the package is
+# upgraded it stays exposed to what the upgrade fixed until it is restarted or migrated
+# (a live migration starts a new QEMU process on the target).
+
+
+@dataclass(frozen=True)
+class OlderQemu:
+    """A VM's QEMU process older than the platform's installed QEMU."""
+
+    running: str  # upstream version of the process: 7.2.0
+    installed: str  # what libvirt reports installed: 7.2.1
+    package: Package  # the running QEMU, as a package to match advisories against
+
+    def to_dict(self) -> dict[str, str]:
+        return {"running": self.running, "installed": self.installed}
+
+
+def debian_build(package: str) -> str:
+    """The Debian version in QEMU's build string (``Debian 1:7.2+dfsg-7+deb12u6`` ->
+    ``1:7.2+dfsg-7+deb12u6``), or ""."""
+    parts = str(package or "").split()
+    if len(parts) >= 2 and parts[0].lower() == "debian":
+        try:
+            parse_version("Debian", parts[1])
+        except ValueError:
+            return ""
+        return parts[1]
+    return ""
+
+
+def _installed_debian_qemu(facts: Mapping[str, Any]) -> str:
+    """The highest version of the host's ``qemu-system-*`` packages in its facts, or ""."""
+    found = []
+    for binary, info in (facts.get("packages") or {}).items():
+        version = info.get("version") if isinstance(info, dict) else info
+        if str(binary).startswith("qemu-system") and version:
+            try:
+                found.append((parse_version("Debian", str(version)), str(version)))
+            except ValueError:
+                continue
+    return max(found)[1] if found else ""
+
+
+def older_qemu(
+    running: Mapping[str, Any] | None,
+    *,
+    capabilities: Mapping[str, Any],
+    facts: Mapping[str, Any],
+) -> OlderQemu | None:
+    """The VM's running QEMU (``ManagedVM.running_qemu``) when it is older than the one
+    installed on its platform: by upstream version (``7.2.0`` before ``7.2.1``), or, for
+    the same upstream version, by the Debian builds (the process's build string against
+    the host facts' ``qemu-system-*`` package). None when it is not older or unknown."""
+    if not running or not running.get("version"):
+        return None
+    version = str(running["version"])
+    installed = dotted(capabilities.get("hypervisor_version"))
+    if not installed:
+        return None
+    try:
+        now, then = upstream_release(version), upstream_release(installed)
+    except ValueError:
+        return None
+    build = debian_build(str(running.get("package") or ""))
+    older = now < then
+    if not older and now == then and build:
+        host_build = _installed_debian_qemu(facts)
+        older = bool(host_build) and (
+            parse_version("Debian", build) < parse_version("Debian", host_build)
+        )
+    if not older:
+        return None
+    try:
+        ecosystem = release_ecosystem(str(facts.get("debian_release") or DEFAULT_RELEASE))
+    except ValueError:
+        ecosystem = release_ecosystem(DEFAULT_RELEASE)
+    package = Package(
+        ecosystem,
+        "qemu",
+        build or version,
+        upstream_only=not build,
+        origin=f"running QEMU {version}",
+    )
+    return OlderQemu(running=version, installed=installed, package=package)

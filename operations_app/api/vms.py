@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from operations_app.api.base import ERRORS_400, OBJECT_404
 from operations_app.api.serializers import vms as s
 from operations_app.models import ManagedVM
+from operations_app.selectors import advisories as advisory_selectors
 from operations_app.selectors import vms as vm_selectors
 from vmpersona.api import ApiListView, ApiView
 
@@ -46,7 +47,11 @@ class VMDetailView(VMView):
     def get(self, request, pk: int):
         vm = self.vm(pk)
         latest = vm_selectors.vm_metrics(vm=vm, limit=1)
-        context = {"request": request, "latest_sample": latest[-1] if latest else None}
+        context = {
+            "request": request,
+            "latest_sample": latest[-1] if latest else None,
+            "older_qemu": advisory_selectors.vm_qemu_exposure(vm),
+        }
         return Response(s.VMDetailSerializer(vm, context=context).data)
 
 

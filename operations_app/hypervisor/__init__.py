@@ -26,6 +26,7 @@ from .domainedit import (
     swap_pools,
     swap_secrets,
 )
+from .domains import QemuVersion, parse_query_version
 from .domainxml import (
     AGENT_CHANNEL,
     disk_xml,
@@ -148,6 +149,7 @@ __all__ = [
     "OperationAborted",
     "OperationTimeout",
     "PoolInfo",
+    "QemuVersion",
     "PortGroup",
     "SnapshotDisk",
     "SnapshotInfo",
@@ -171,6 +173,7 @@ __all__ = [
     "parse_domain_xml",
     "parse_metadata_xml",
     "parse_network_xml",
+    "parse_query_version",
     "parse_nwfilter_xml",
     "parse_snapshot_xml",
     "pci_address_count",

@@ -34,6 +34,7 @@ from .capabilities import (
     assemble_capabilities,
     parse_domain_capabilities,
     parse_host_capabilities,
+    version_string,
 )
 from .domains import Domains
 from .errors import (
@@ -278,6 +279,21 @@ class Hypervisor:
 
     def hostname(self) -> str:
         return self._call("read the host name", lambda c: c.getHostname())
+
+    def hypervisor_version(self) -> str | None:
+        """The version of the hypervisor installed (``conn.getVersion()``, as ``7.2.1``):
+        the binary a domain started now would run; None when the driver does not say."""
+
+        def run(conn: libvirt.virConnect) -> str | None:
+            try:
+                number = conn.getVersion()
+            except libvirt.libvirtError as exc:
+                if is_connection_error(exc):
+                    raise
+                return None
+            return version_string(number) if number else None
+
+        return self._call("read the hypervisor version", run)
 
     def domain_capabilities(
         self, domain_type: str, *, arch: str | None = None, machine: str | None = None

@@ -3,12 +3,15 @@
     persona advisory import FILE [--json] [--as USER]
     persona advisory import --url URL [--json] [--as USER]
     persona advisory list [--package P] [--search TEXT] [--json]
+    persona advisory feeds [--json]
     persona platform facts NAME --packages FILE [--release bookworm] [--json] [--as USER]
 
 ``import`` reads an OSV file (a record, a list, or ``{"vulns": [...]}``) or the Debian
 security tracker's JSON; importing it again changes nothing. ``platform facts`` replaces
 a platform's packages with the output of ``dpkg-query -W -f='${Package} ${Version}\\n'``
 (or JSON ``{package: version}``) and shows the advisories they are exposed to.
+``feeds`` shows the feeds imported periodically (``VMPERSONA_ADVISORY_FEEDS``) and how
+their last imports went.
 
 Changes are made as ``--as USER`` (an operator), or else as the system, as changes to
 the platform registry are. A bad file prints each problem as ``<path>: <message>``
@@ -46,6 +49,10 @@ def add_parser(sub, as_option: Callable[[Any], None]) -> None:
     lst.add_argument("--package", default="", help="only those affecting this package")
     lst.add_argument("--search", default="", help="in the id, CVE, summary or package")
     lst.add_argument("--json", action="store_true", help="print what the API answers")
+    feeds = actions.add_parser(
+        "feeds", help="the feeds imported periodically and how their last imports went"
+    )
+    feeds.add_argument("--json", action="store_true", help="print them as JSON")
 
 
 def add_facts_parser(platform_actions, as_option: Callable[[Any], None]) -> None:
@@ -90,6 +97,9 @@ def run(opts: dict, out: Output, *, user) -> None:
             f"{len(result.updated)} updated, {len(result.unchanged)} unchanged"
         )
         return
+    if opts["action"] == "feeds":
+        _feeds(opts, out)
+        return
     rows = list(advisory_selectors.advisory_list(package=opts["package"], search=opts["search"]))
     if opts.get("json"):
         print_json(out, s.AdvisorySerializer(rows, many=True).data)
@@ -109,6 +119,46 @@ def run(opts: dict, out: Output, *, user) -> None:
                 r.summary.splitlines()[0][:70] if r.summary else "",
             ]
             for r in rows
+        ],
+    )
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _feeds(opts: dict, out: Output) -> None:
+    feeds = advisory_selectors.advisory_feed_list()
+    if opts.get("json"):
+        print_json(
+            out,
+            [
+                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in f.items()}
+                for f in feeds
+            ],
+        )
+        return
+    if not feeds:
+        out.write("no advisory feeds configured (VMPERSONA_ADVISORY_FEEDS)")
+        return
+    table(
+        out,
+        ["URL", "LAST SUCCESS", "ADVISORIES", "LAST FAILURE", "ERROR", "NEXT"],
+        [
+            [
+                f["url"],
+                _when(f["last_success_at"]),
+                (
+                    f"{f['last_counts'].get('total', 0)} ({f['last_counts'].get('created', 0)} new, "
+                    f"{f['last_counts'].get('updated', 0)} updated)"
+                    if f["last_counts"]
+                    else "-"
+                ),
+                _when(f["last_failure_at"]),
+                (f"{f['last_error'][:80]} ({f['failures']} in a row)" if f["failures"] else "-"),
+                _when(f["next_at"]) if f["next_at"] else "at the next run",
+            ]
+            for f in feeds
         ],
     )
 

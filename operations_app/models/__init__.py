@@ -1,4 +1,9 @@
-from operations_app.models.advisories import Advisory, AdvisoryAffected, AdvisorySource
+from operations_app.models.advisories import (
+    Advisory,
+    AdvisoryAffected,
+    AdvisoryFeed,
+    AdvisorySource,
+)
 from operations_app.models.inventory import ManagedVM, VMMetricSample, VMState
 from operations_app.models.jobs import (
     ACTIVE_STATUSES,
@@ -51,6 +56,7 @@ from operations_app.models.windows import (
 __all__ = [
     "Advisory",
     "AdvisoryAffected",
+    "AdvisoryFeed",
     "AdvisorySource",
     "OPEN_PLANS",
     "ActionStatus",

@@ -73,3 +73,33 @@ class AdvisoryAffected(models.Model):
             "ranges": self.ranges,
             "versions": self.versions,
         }
+
+
+class AdvisoryFeed(models.Model):
+    """A feed URL imported periodically (``VMPERSONA_ADVISORY_FEEDS``) and how its last
+    imports went."""
+
+    url = models.URLField(max_length=2000, unique=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_counts = models.JSONField(
+        default=dict, blank=True, help_text='The last successful import: {"total", "created", ...}'
+    )
+    failures = models.PositiveIntegerField(
+        default=0, help_text="Failed imports in a row (0: the last one succeeded)"
+    )
+    failure_notified = models.BooleanField(
+        default=False, help_text="The administrators were told of the current failure streak"
+    )
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def failing(self) -> bool:
+        return self.failures > 0

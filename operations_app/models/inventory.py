@@ -45,9 +45,17 @@ class ManagedVM(models.Model):
         help_text='key=value labels, e.g. {"team": "payments"}; VM Persona\'s own, '
         "which the inventory sync leaves alone.",
     )
+    running_qemu = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The QEMU its process runs, read by the inventory sync once per start: "
+        '{"version": "7.2.0", "package": "Debian 1:7.2+dfsg-7+deb12u6", "domain_id": 3, '
+        '"read_at": ...}; empty while it does not run or was not read.',
+    )
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["last_seen"])
+    history = HistoricalRecords(excluded_fields=["last_seen", "running_qemu"])
 
     class Meta:
         ordering = ["platform__name", "name"]

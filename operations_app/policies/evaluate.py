@@ -698,51 +698,98 @@ def _names(counted: Sequence[tuple[str, float]]) -> str:
     return ", ".join(f"{name} ({cvss:g})" for name, cvss in counted) or "none"
 
 
+def _merged(*lists: Sequence[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    found: dict[str, float] = {}
+    for items in lists:
+        for name, cvss in items:
+            found[name] = max(cvss, found.get(name, cvss))
+    return tuple(sorted(found.items(), key=lambda a: (-a[1], a[0])))
+
+
+def _restart_finding(vm: FleetVM, source: str, stale: Sequence[tuple[str, float]]) -> str:
+    return (
+        f"restart {vm.name} to pick up QEMU {vm.installed_qemu}: it runs QEMU "
+        f"{vm.running_qemu}, older than the one installed on {source}, and stays exposed to "
+        f"{_names(stale)} until it is restarted or moved"
+    )
+
+
 def _vulnerability(
     planner: _Planner, plan: PolicyPlan, streaks: dict[str, int], dry_run: DryRun
 ) -> None:
     settings, snapshot = planner.settings, planner.snapshot
     min_cvss, at_once = settings.min_cvss, settings.approve_at_once_cvss
     exposure = {n: _counted(h.advisories, min_cvss) for n, h in snapshot.hosts.items()}
+    # VMs whose QEMU process is older than the installed one, exposed beyond their platform
+    stale = {
+        v.name: counted
+        for v in snapshot.vms.values()
+        if v.running_qemu and (counted := _counted(v.qemu_advisories, min_cvss))
+    }
     worst: list[float] = []
     fixed: dict[str, list[str]] = {}
     exposed_profiles: dict[str, list[str]] = {}
     replaced = _replace_exposed_vms(planner, plan, worst, fixed, exposed_profiles)
-    # the most exposed platforms first
+    with_stale = {snapshot.vms[name].platform for name in stale}
+    # the most exposed platforms first, then those exposed only through older QEMUs
     sources = sorted(
-        (n for n in snapshot.hosts if exposure[n]),
-        key=lambda n: (tuple(-c for c in _severity(exposure[n])), n),
+        (n for n in snapshot.hosts if exposure[n] or n in with_stale),
+        key=lambda n: (not exposure[n], tuple(-c for c in _severity(exposure[n])), n),
     )
     for source in sources:
         vms = sorted(
-            (v for v in snapshot.vms.values() if v.platform == source),
+            (
+                v
+                for v in snapshot.vms.values()
+                if v.platform == source and (exposure[source] or v.name in stale)
+            ),
             key=lambda v: v.name,
         )
         for vm in vms:
             if not in_scope(planner.document.get("scope"), vm) or vm.name in replaced:
                 continue  # a VM replaced in this plan is decommissioned, not moved
+            here = _merged(exposure[source], stale.get(vm.name, ()))
             if len(plan.actions) >= settings.moves_per_run:
                 plan.findings.append(f"the plan holds {settings.moves_per_run} actions at most")
+                if vm.name in stale:
+                    plan.findings.append(_restart_finding(vm, source, stale[vm.name]))
                 break
             reason = planner.movable(vm) or planner.source_may_move(source)
             if reason:
                 plan.findings.append(
-                    f"{vm.name} stays on {source} (exposed to {_names(exposure[source])}): {reason}"
+                    f"{vm.name} stays on {source} (exposed to {_names(here)}): {reason}"
                 )
+                if vm.name in stale:
+                    plan.findings.append(_restart_finding(vm, source, stale[vm.name]))
                 continue
-            action = _less_exposed(planner, plan, vm, source, exposure, dry_run)
+            action = _less_exposed(planner, plan, vm, source, exposure, dry_run, here=here)
             if action is not None:
                 fixed[vm.name] = action.effect["advisories_fixed"]
-                worst.extend(c for _, c in exposure[source])
+                worst.extend(c for _, c in here)
+            elif vm.name in stale:
+                plan.findings.append(_restart_finding(vm, source, stale[vm.name]))
+
+    def exposed_after(v: FleetVM) -> bool:
+        moved = planner.placed[v.name] != v.platform
+        return bool(exposure.get(planner.placed[v.name])) or (v.name in stale and not moved)
+
     plan.efficacy = {
         "min_cvss": min_cvss,
         "approve_at_once_cvss": at_once,
         "exposure_before": {n: [list(a) for a in exposure[n]] for n in snapshot.hosts},
-        "vms_exposed_before": sum(1 for v in snapshot.vms.values() if exposure.get(v.platform)),
-        "vms_exposed_after": sum(
-            1 for v in snapshot.vms.values() if exposure.get(planner.placed[v.name])
+        "vms_exposed_before": sum(
+            1 for v in snapshot.vms.values() if exposure.get(v.platform) or v.name in stale
         ),
+        "vms_exposed_after": sum(1 for v in snapshot.vms.values() if exposed_after(v)),
         "advisories_fixed": {vm: ids for vm, ids in sorted(fixed.items())},
+        "older_qemu": {
+            name: {
+                "running": snapshot.vms[name].running_qemu,
+                "installed": snapshot.vms[name].installed_qemu,
+                "advisories": [a for a, _ in counted],
+            }
+            for name, counted in sorted(stale.items())
+        },
         "exposed_profiles": {p: sorted(set(ids)) for p, ids in sorted(exposed_profiles.items())},
         "worst_cvss": max(worst, default=None),
         "approve_at_once": bool(worst) and max(worst) >= at_once,
@@ -756,8 +803,11 @@ def _less_exposed(
     source: str,
     exposure: Mapping[str, tuple[tuple[str, float], ...]],
     dry_run: DryRun,
+    *,
+    here: tuple[tuple[str, float], ...],
 ) -> Action | None:
-    here = exposure[source]
+    """A move of ``vm`` to a platform strictly less exposed than ``here`` (its platform's
+    exposure, and what its older QEMU process adds: any move starts a new process)."""
 
     def less_exposed(facts: VMFacts, host: HostFacts) -> None:
         there = exposure.get(host.name, ())
@@ -794,7 +844,16 @@ def _less_exposed(
         target=target,
         path=placement.path,
         reasons=[
-            f"{source} is exposed to {_names(here)} (CVSS at or above {planner.settings.min_cvss:g})",
+            *(
+                [
+                    f"{vm.name} runs QEMU {vm.running_qemu}, older than the {vm.installed_qemu} "
+                    f"installed on {source}: a live migration starts a new QEMU process"
+                ]
+                if vm.running_qemu
+                else []
+            ),
+            f"{source if here == exposure.get(source) else vm.name} is exposed to {_names(here)} "
+            f"(CVSS at or above {planner.settings.min_cvss:g})",
             f"on {target} {vm.name} is no longer exposed to {', '.join(gone) or 'the worst of them'}"
             f"; {target} is exposed to {_names(there)}",
             f"{placement.path}: {placement.path_reason}",

@@ -36,6 +36,12 @@ class FleetVM:
     # the profile's approved version when newer than the VM's (name@N), and its exposure
     replacement: str = ""
     replacement_advisories: tuple[tuple[str, float | None], ...] = ()
+    # when its QEMU process is older than the one installed on its platform: both
+    # versions, and the advisories the older one is exposed to that the platform is not
+    # (a restart or a move, which starts a new QEMU process, fixes them)
+    running_qemu: str = ""
+    installed_qemu: str = ""
+    qemu_advisories: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def name(self) -> str:

@@ -7,6 +7,9 @@ installed packages (its host facts) they are matched against.
   nothing and says which field is wrong (its JSON pointer).
 - ``advisories_fetch``: the same from an http(s) URL, with a timeout and a size cap;
   a redirect to another scheme is refused.
+- ``advisory_feeds_tick``: the periodic import of the feeds of
+  ``VMPERSONA_ADVISORY_FEEDS``, each when due, with each feed's last outcome recorded
+  (``AdvisoryFeed``) and the administrators told once per streak of failures.
 - ``platform_facts_import``: a platform's packages from ``dpkg-query -W
   -f='${Package} ${Version}\\n'`` output (a third column, ``${source:Package}``, is
   read when given) or JSON ``{package: version}``, and its Debian release.
@@ -24,17 +27,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from operations_app.advisories import Advisory as ParsedAdvisory
 from operations_app.advisories import FeedError, parse_feed
 from operations_app.advisories.debian import DEFAULT_RELEASE, release_ecosystem
-from operations_app.models import Advisory, AdvisoryAffected, Platform
-from vmpersona.errors import DomainError, field_error
+from operations_app.models import Advisory, AdvisoryAffected, AdvisoryFeed, Platform, Severity
+from vmpersona.accounts.models import NotificationKind
+from vmpersona.errors import DomainError, error_text, field_error
 from vmpersona.history import attribute_change
 from vmpersona.roles import OPERATORS, require_role
 
@@ -255,3 +261,90 @@ def platform_facts_import(
     platform.host_facts_imported_at = timezone.now()
     platform.save(update_fields=["host_facts", "host_facts_imported_at"])
     return platform
+
+
+# --------------------------------------------------------------------------- periodic feeds
+
+
+def _feed_settings(urls: list[str] | None, hours: int | None) -> tuple[list[str], timedelta]:
+    configured = urls if urls is not None else django_settings.VMPERSONA_ADVISORY_FEEDS
+    every = hours if hours is not None else django_settings.VMPERSONA_ADVISORY_FEED_HOURS
+    return list(dict.fromkeys(configured)), timedelta(hours=max(1, int(every)))
+
+
+def advisory_feeds_tick(
+    *, now: datetime | None = None, urls: list[str] | None = None, hours: int | None = None
+) -> dict[str, str]:
+    """Import, as the system, each feed (``VMPERSONA_ADVISORY_FEEDS``) whose last import
+    is ``VMPERSONA_ADVISORY_FEED_HOURS`` old or that was never imported. By URL:
+    ``imported``, ``failed`` or ``not due``. One feed failing does not stop the others."""
+    configured, every = _feed_settings(urls, hours)
+    now = now or timezone.now()
+    done: dict[str, str] = {}
+    for url in configured:
+        feed, _ = AdvisoryFeed.objects.get_or_create(url=url)
+        if feed.last_attempt_at is not None and now - feed.last_attempt_at < every:
+            done[url] = "not due"
+            continue
+        done[url] = "imported" if advisory_feed_import(feed=feed, now=now) else "failed"
+    return done
+
+
+def advisory_feed_import(*, feed: AdvisoryFeed, now: datetime | None = None) -> bool:
+    """Import ``feed`` now, as the system, and record how it went: the counts of a
+    success; the error of a failure, of which the administrators are told once per
+    streak of failures."""
+    now = now or timezone.now()
+    try:
+        result = advisories_import_url(user=None, url=feed.url)
+    except Exception as exc:  # noqa: BLE001 - any failure is the feed's, recorded and told
+        _feed_failed(feed, now, error_text(exc) or exc.__class__.__name__)
+        return False
+    AdvisoryFeed.objects.filter(pk=feed.pk).update(
+        last_attempt_at=now,
+        last_success_at=now,
+        last_error="",
+        last_counts={
+            "source": result.source,
+            "total": result.total,
+            "created": len(result.created),
+            "updated": len(result.updated),
+            "unchanged": len(result.unchanged),
+        },
+        failures=0,
+        failure_notified=False,
+    )
+    feed.refresh_from_db()
+    return True
+
+
+@transaction.atomic
+def _feed_failed(feed: AdvisoryFeed, now: datetime, error: str) -> None:
+    from operations_app.services.notifications import administrators, notify
+
+    feed = AdvisoryFeed.objects.select_for_update().get(pk=feed.pk)
+    feed.last_attempt_at = now
+    feed.last_failure_at = now
+    feed.last_error = error[:4000]
+    feed.failures += 1
+    tell = not feed.failure_notified
+    feed.failure_notified = True
+    feed.save(
+        update_fields=[
+            "last_attempt_at",
+            "last_failure_at",
+            "last_error",
+            "failures",
+            "failure_notified",
+        ]
+    )
+    if tell:
+        notify(
+            recipients=administrators(),
+            severity=Severity.ERROR,
+            message=f"The advisory feed {feed.url} could not be imported: {error}"[:1000],
+            link=reverse("operations:advisories"),
+            details="It is tried again at each due import; you are told again only after "
+            "it has been imported once.",
+            kind=NotificationKind.MAINTENANCE,
+        )

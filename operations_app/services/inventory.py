@@ -58,6 +58,7 @@ class SyncResult:
     samples: int = 0
     secrets_supplied: list[str] = field(default_factory=list)  # volume paths
     secret_problems: list[str] = field(default_factory=list)
+    qemu_read: list[str] = field(default_factory=list)  # running QEMU versions read
     error: str = ""
 
 
@@ -153,6 +154,8 @@ def inventory_sync(
             domains = conn.domains.list()
             stats = {s.uuid: s for s in conn.domains.stats()} if sample_metrics else {}
             _supply_secrets(conn, platform, domains, result, since=listed_at)
+            installed = conn.hypervisor_version()
+            running_qemu = _read_running_qemu(conn, platform, domains, installed, result)
     except hv.HypervisorError as exc:
         Platform.objects.filter(pk=platform.pk).update(
             status=PlatformStatus.UNREACHABLE, last_error=str(exc)[:2000]
@@ -192,6 +195,7 @@ def inventory_sync(
                     vm.save()
                 else:
                     ManagedVM.objects.filter(pk=vm.pk).update(last_seen=now)
+            _record_running_qemu(vm, info, running_qemu)
             result.seen += 1
             sample_stats = stats.get(info.uuid)
             if sample_stats is not None and info.state.active:
@@ -213,7 +217,74 @@ def inventory_sync(
         Platform.objects.filter(pk=platform.pk).update(
             status=PlatformStatus.OK, last_error="", last_synced_at=now
         )
+        _record_installed_qemu(platform, installed)
     return result
+
+
+def _read_running_qemu(
+    conn: hv.Hypervisor,
+    platform: Platform,
+    domains: list[hv.DomainInfo],
+    installed: str | None,
+    result: SyncResult,
+) -> dict[str, dict]:
+    """The QEMU version each running domain's process runs, read only when not known
+    for this process yet (a domain's id changes with each start, a migration's too) or
+    when what was read differs from the installed version (a host restarted after an
+    upgrade may give a domain its old id again). By domain uuid; ``{}`` for a domain that
+    does not run, nothing for one kept as recorded."""
+    known = {
+        str(uuid): record
+        for uuid, record in ManagedVM.objects.filter(platform=platform)
+        .exclude(state=VMState.GONE)
+        .values_list("domain_uuid", "running_qemu")
+    }
+    read: dict[str, dict] = {}
+    for info in domains:
+        record = known.get(info.uuid) or {}
+        if not info.state.active or info.id is None:
+            if record:
+                read[info.uuid] = {}
+            continue
+        same_process = record.get("domain_id") == info.id
+        version_read = record.get("version")
+        if same_process and (not version_read or installed in (None, version_read)):
+            continue  # known (or not readable) for this process
+        try:
+            version = conn.domains.qemu_version(info.name)
+        except hv.HypervisorError as exc:  # e.g. stopped meanwhile
+            logger.info("QEMU version of %s on %s not read: %s", info.name, platform.name, exc)
+            continue
+        if version is None:  # no QEMU monitor to ask: not asked again for this process
+            read[info.uuid] = {"domain_id": info.id}
+            continue
+        read[info.uuid] = {
+            **version.to_dict(),
+            "domain_id": info.id,
+            "read_at": timezone.now().isoformat(),
+        }
+        result.qemu_read.append(info.name)
+    return read
+
+
+def _record_running_qemu(vm: ManagedVM, info: hv.DomainInfo, read: dict[str, dict]) -> None:
+    if info.uuid in read and vm.running_qemu != read[info.uuid]:
+        vm.running_qemu = read[info.uuid]
+        ManagedVM.objects.filter(pk=vm.pk).update(running_qemu=vm.running_qemu)
+
+
+def _record_installed_qemu(platform: Platform, installed: str | None) -> None:
+    """Keep the platform's installed QEMU version (its capabilities' ``hypervisor_version``,
+    otherwise refreshed hourly) as libvirt reports it at each sync: a running VM is
+    compared with it."""
+    if not installed:
+        return
+    row = Platform.objects.select_for_update().filter(pk=platform.pk).first()
+    if row is None or not row.capabilities:
+        return
+    if row.capabilities.get("hypervisor_version") != installed:
+        row.capabilities = {**row.capabilities, "hypervisor_version": installed}
+        Platform.objects.filter(pk=row.pk).update(capabilities=row.capabilities)
 
 
 @transaction.atomic
@@ -265,6 +336,7 @@ def inventory_vm_moved(*, vm_id: int, platform: Platform, info: hv.DomainInfo) -
     vm = ManagedVM.objects.select_for_update().get(pk=vm_id)
     vm.platform = platform
     vm.domain_uuid = uuid_mod.UUID(info.uuid)
+    vm.running_qemu = {}  # a new QEMU process on the target: read at the next sync
     for key, value in _observed(info, timezone.now()).items():
         setattr(vm, key, value)
     attribute_change(vm, reason=f"moved to {platform.name}")

@@ -1,4 +1,9 @@
-"""Notifications: the bell menu, its live push, and email."""
+"""Notifications: the bell menu, its live push, and email.
+
+Every notification has a kind (``vmpersona.accounts.models.NotificationKind``): the bell
+always shows it; it is emailed unless its recipient chose not to get that kind by email
+("Your account" page).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from django.db.models import Q
 
 from operations_app.models import Notification, OperationJob, Severity
 from operations_app.services.events import push, user_group
+from vmpersona.accounts.models import NotificationKind
+from vmpersona.accounts.selectors import email_muted
 from vmpersona.roles import APPROVERS, OPERATORS
 
 logger = logging.getLogger(__name__)
@@ -47,13 +54,21 @@ def notify(
     link: str = "",
     job: OperationJob | None = None,
     details: str = "",
+    kind: str | None = None,
 ) -> list[Notification]:
-    """One bell notification per recipient (pushed live), and one email to those with
-    an address after commit: ``message``, then ``details`` (email only: longer text,
-    e.g. a list with links), then the link."""
+    """One bell notification per recipient (pushed live), and one email after commit to
+    those with an address who did not turn ``kind`` off for email: ``message``, then
+    ``details`` (email only: longer text, e.g. a list with links), then the link.
+
+    ``kind`` defaults to job outcomes for a notification about a job, else to
+    maintenance and windows."""
+    if kind is None:
+        kind = NotificationKind.JOB_OUTCOMES if job is not None else NotificationKind.MAINTENANCE
+    people = {u.pk: u for u in recipients}
+    muted = email_muted(user_ids=people, kind=kind) if people else set()
     made = []
     emails = []
-    for user in {u.pk: u for u in recipients}.values():
+    for user in people.values():
         note = Notification.objects.create(
             recipient=user, severity=severity, message=message, link=link, job=job
         )
@@ -68,7 +83,7 @@ def notify(
                 "link": link,
             },
         )
-        if user.email:
+        if user.email and user.pk not in muted:
             emails.append(user.email)
     if emails:
         subject = f"[VM Persona] {Severity(severity).label}: {message[:80]}"

@@ -71,6 +71,7 @@ from operations_app.services.notifications import administrators, approvers, not
 from operations_app.services.placement import host_facts_of
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.scheduling.settings import policy_settings
+from vmpersona.accounts.models import NotificationKind
 from vmpersona.errors import NotPermitted, StateConflict, error_text
 from vmpersona.history import attribute_change
 from vmpersona.roles import APPROVERS, OPERATORS, has_role, require_role
@@ -126,7 +127,9 @@ def _fleet_exposure(
         ).select_related("policy")
     }
     documents = {v.pk: v.document for v in [*versions, *approved.values()]}
-    host, own = advisory_selectors.exposures(platforms.values(), documents)
+    host, own, qemu = advisory_selectors.fleet_exposures(
+        platforms.values(), documents, rows.values()
+    )
     # replacements already asked for (a clone job on its way) are not proposed again
     cloning = set(
         OperationJob.objects.filter(kind=JobKind.CLONE, status__in=ACTIVE_STATUSES).values_list(
@@ -134,11 +137,18 @@ def _fleet_exposure(
         )
     )
     vm_fields: dict[str, dict[str, Any]] = {}
+    for name, (older, stale) in qemu.items():
+        vm_fields[name] = {
+            "running_qemu": older.running,
+            "installed_qemu": older.installed,
+            "qemu_advisories": as_pairs(stale),
+        }
     for row in rows.values():
         version = row.profile_version
         if version is None:
             continue
-        fields: dict[str, Any] = {"advisories": as_pairs(own.get(version.pk, []))}
+        fields: dict[str, Any] = vm_fields.setdefault(row.name, {})
+        fields["advisories"] = as_pairs(own.get(version.pk, []))
         newer = approved.get(version.policy_id)
         name = replacement_name(row.name, newer.number) if newer is not None else ""
         if (
@@ -372,6 +382,7 @@ def _announce(plan: PolicyPlan, document: dict) -> None:
             severity=Severity.WARNING,
             message=message,
             link=plan.get_absolute_url(),
+            kind=NotificationKind.PLANS,
         )
         return
     if plan.automation == "approve":
@@ -380,7 +391,13 @@ def _announce(plan: PolicyPlan, document: dict) -> None:
         people, message = administrators(), f"{what} runs by itself in its window."
     else:
         people, message = administrators(), f"{what} recommended (nothing runs by itself)."
-    notify(recipients=people, severity=Severity.INFO, message=message, link=plan.get_absolute_url())
+    notify(
+        recipients=people,
+        severity=Severity.INFO,
+        message=message,
+        link=plan.get_absolute_url(),
+        kind=NotificationKind.PLANS,
+    )
 
 
 # --------------------------------------------------------------------------- decisions
@@ -479,7 +496,13 @@ def _tell_decision(plan: PolicyPlan, *, severity: str, message: str) -> None:
             people.append(person)
     decider = plan.decided_by
     people = [p for p in people if decider is None or p.pk != decider.pk]
-    notify(recipients=people, severity=severity, message=message, link=plan.get_absolute_url())
+    notify(
+        recipients=people,
+        severity=severity,
+        message=message,
+        link=plan.get_absolute_url(),
+        kind=NotificationKind.PLANS,
+    )
 
 
 def _start(action: PolicyPlanAction, plan: PolicyPlan, user, window: str | None) -> None:
@@ -604,6 +627,7 @@ def _finish(plan: PolicyPlan, now: datetime) -> None:
         severity=Severity.SUCCESS if ok == len(actions) else Severity.WARNING,
         message=f"Plan #{plan.pk} of {plan.policy.name} is done: {ok} of {len(actions)} actions ran.",
         link=plan.get_absolute_url(),
+        kind=NotificationKind.PLANS,
     )
 
 
@@ -736,4 +760,5 @@ def _tell_exposed_authors(plan: PolicyPlan, rows: dict[str, ManagedVM]) -> None:
             f"(VMs {', '.join(vms)}) and no approved version fixes that: a new version is "
             "needed.",
             link=plan.get_absolute_url(),
+            kind=NotificationKind.PLANS,
         )

@@ -479,13 +479,13 @@ def _payload(
 # --------------------------------------------------------------------------- the webhook
 
 
-def webhook_secret() -> bytes:
-    """The key webhooks are signed with: ``VMPERSONA_WEBHOOK_SECRET``, or else the hex
-    HMAC-SHA256 of ``SECRET_LABEL`` keyed with ``SECRET_KEY`` (as text)."""
-    configured = getattr(settings, "VMPERSONA_WEBHOOK_SECRET", "")
+def webhook_secret(setting: str = "VMPERSONA_WEBHOOK_SECRET", label: bytes = SECRET_LABEL) -> bytes:
+    """The key webhooks are signed with: the ``setting`` (``VMPERSONA_WEBHOOK_SECRET``), or
+    else the hex HMAC-SHA256 of ``label`` keyed with ``SECRET_KEY`` (as text)."""
+    configured = getattr(settings, setting, "")
     if configured:
         return configured.encode()
-    derived = hmac.new(settings.SECRET_KEY.encode(), SECRET_LABEL, hashlib.sha256).hexdigest()
+    derived = hmac.new(settings.SECRET_KEY.encode(), label, hashlib.sha256).hexdigest()
     return derived.encode()
 
 
@@ -494,9 +494,11 @@ def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def webhook_signature(body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256 of the body>``."""
-    return "sha256=" + hmac.new(webhook_secret(), body, hashlib.sha256).hexdigest()
+def webhook_signature(body: bytes, secret: bytes | None = None) -> str:
+    """``sha256=<hex HMAC-SHA256 of the body>``, keyed with ``secret`` (default: the
+    windows' ``webhook_secret()``)."""
+    key = webhook_secret() if secret is None else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -506,8 +508,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def webhook_post(url: str, payload: dict[str, Any]) -> str:
-    """POST ``payload`` to ``url``; "" when it answered 2xx, else what went wrong."""
+def webhook_post(url: str, payload: dict[str, Any], *, secret: bytes | None = None) -> str:
+    """POST ``payload`` to ``url``, signed with ``secret`` (default: the windows'
+    ``webhook_secret()``); "" when it answered 2xx, else what went wrong. One attempt;
+    redirects are never followed."""
     if urlsplit(url).scheme not in ("http", "https"):
         return "not an http or https URL"
     body = webhook_body(payload)
@@ -518,7 +522,7 @@ def webhook_post(url: str, payload: dict[str, Any]) -> str:
         headers={
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: webhook_signature(body),
+            SIGNATURE_HEADER: webhook_signature(body, secret),
             EVENT_HEADER: str(payload.get("event", "")),
         },
     )

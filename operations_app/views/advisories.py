@@ -57,6 +57,7 @@ def advisory_list(request: HttpRequest) -> HttpResponse:
                 key=lambda item: (-(item[1]["cvss"] or -1), item[0]),
             ),
             "can_operate": can_operate(request.user),
+            "feeds": advisory_selectors.advisory_feed_list(),
             "error": error,
         },
         status=status,

@@ -27,6 +27,7 @@ from operations_app.presentation.charts import sample_rows, vm_charts
 from operations_app.presentation.migration import vm_migratable
 from operations_app.presentation.power import power_bar
 from operations_app.presentation.snapshots import snapshot_panel, vm_snapshottable
+from operations_app.selectors import advisories as advisory_selectors
 from operations_app.selectors import jobs as job_selectors
 from operations_app.selectors import platforms as platform_selectors
 from operations_app.selectors import vms as vm_selectors
@@ -126,6 +127,7 @@ def vm_page(
             else [],
             "vm": vm,
             "platform": vm.platform,
+            "older_qemu": advisory_selectors.vm_qemu_exposure(vm),
             "samples": samples,
             "latest": samples[-1] if samples else None,
             "charts": vm_charts(vm, samples),

@@ -28,6 +28,7 @@ from profiles_app.documents import (
 from profiles_app.jsondoc.errors import text_problem
 from profiles_app.models import Policy, PolicyKind, PolicyVersion, VersionStatus
 from profiles_app.services.keys import volume_key_create
+from profiles_app.signals import APPROVED, REJECTED, RETIRED, SUBMITTED, version_reviewed
 from vmpersona.errors import NotPermitted, StateConflict, field_error
 from vmpersona.history import attribute_change
 from vmpersona.roles import APPROVERS, AUTHORS, require_role
@@ -124,6 +125,23 @@ def _lock_in_status(
     if version.status not in statuses:
         raise StateConflict(f"{version.label} is {version.get_status_display().lower()}{refusal}")
     return version
+
+
+def _announce(
+    version: PolicyVersion, *, action: str, user, comment: str = "", previous_status: str
+) -> None:
+    """Tell the rest of the project (notifications) about a review step; a receiver
+    that fails is logged and never undoes the step."""
+    for receiver, result in version_reviewed.send_robust(
+        sender=PolicyVersion,
+        version=version,
+        action=action,
+        user=user,
+        comment=comment,
+        previous_status=previous_status,
+    ):
+        if isinstance(result, Exception):
+            logger.error("%s of %s: %r failed", action, version.label, receiver, exc_info=result)
 
 
 def _check_own_draft(version: PolicyVersion, user, action: str) -> None:
@@ -283,6 +301,7 @@ def version_submit(*, user, version: PolicyVersion) -> PolicyVersion:
     version.status = VersionStatus.PENDING
     version.submitted_at = timezone.now()
     _record(version, user=user, reason="submitted for approval")
+    _announce(version, action=SUBMITTED, user=user, previous_status=VersionStatus.DRAFT)
     return version
 
 
@@ -316,6 +335,9 @@ def version_approve(*, user, version: PolicyVersion, comment: str = "") -> Polic
     version.reviewed_at = timezone.now()
     _record(version, user=user, reason=f"approved: {comment}" if comment else "approved")
     logger.info("%s approved by %s", version.label, user)
+    _announce(
+        version, action=APPROVED, user=user, comment=comment, previous_status=VersionStatus.PENDING
+    )
     return version
 
 
@@ -338,6 +360,13 @@ def version_reject(*, user, version: PolicyVersion, comment: str) -> PolicyVersi
     version.review_comment = comment.strip()
     version.reviewed_at = timezone.now()
     _record(version, user=user, reason=f"rejected: {comment.strip()}")
+    _announce(
+        version,
+        action=REJECTED,
+        user=user,
+        comment=version.review_comment,
+        previous_status=VersionStatus.PENDING,
+    )
     return version
 
 
@@ -351,10 +380,12 @@ def version_retire(*, user, version: PolicyVersion, comment: str = "") -> Policy
         (VersionStatus.APPROVED, VersionStatus.SUPERSEDED),
         refusal="; only approved or superseded versions can be retired.",
     )
+    previous_status = version.status
     version.status = VersionStatus.RETIRED
     if comment:
         version.review_comment = comment
     _record(version, user=user, reason=f"retired: {comment}" if comment else "retired")
+    _announce(version, action=RETIRED, user=user, comment=comment, previous_status=previous_status)
     return version
 
 

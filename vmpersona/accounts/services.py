@@ -1,4 +1,5 @@
-"""API tokens (django-rest-knox): created, revoked one by one or all at once.
+"""API tokens (django-rest-knox): created, revoked one by one or all at once; and the
+choice, per kind of notification, of whether it also comes by email.
 
 knox stores a SHA-512 digest of each token, never the token itself, so the key is
 returned once, by ``api_token_create``, and cannot be shown again.
@@ -12,14 +13,16 @@ from django.conf import settings
 from django.db import transaction
 from knox.models import AuthToken
 
+from vmpersona.accounts.models import NotificationKind, NotificationPreference
+from vmpersona.accounts.selectors import notification_email_choices
 from vmpersona.errors import NotFoundError, NotPermitted, field_error
 
 MAX_TOKEN_DAYS = 365
 
 
-def _require_active(user) -> None:
+def _require_active(user, action: str = "manage API tokens") -> None:
     if user is None or not user.is_authenticated or not user.is_active:
-        raise NotPermitted("Log in to manage API tokens.")
+        raise NotPermitted(f"Log in to {action}.")
 
 
 @transaction.atomic
@@ -50,3 +53,18 @@ def api_token_revoke_all(*, user) -> int:
     _require_active(user)
     deleted, _ = AuthToken.objects.filter(user=user).delete()
     return deleted
+
+
+@transaction.atomic
+def notification_preferences_set(*, user, email: dict[str, bool]) -> dict[str, bool]:
+    """Record whether ``user`` gets each kind in ``email`` by email (kinds left out keep
+    their choice); returns every kind's choice. The bell shows them all regardless."""
+    _require_active(user, "change notification preferences")
+    unknown = sorted(set(email) - set(NotificationKind.values))
+    if unknown:
+        raise field_error("email", f"unknown notification kind(s): {', '.join(unknown)}")
+    for kind, wanted in email.items():
+        NotificationPreference.objects.update_or_create(
+            user=user, kind=kind, defaults={"email": bool(wanted)}
+        )
+    return notification_email_choices(user=user)

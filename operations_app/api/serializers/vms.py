@@ -5,9 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from operations_app.advisories.exposure import dotted
 from operations_app.api.serializers.common import NamedChoiceField, api_url
 from operations_app.api.serializers.labels import SELECTOR_HELP, LabelsField
 from operations_app.models import VMState
+from operations_app.selectors.advisories import vm_older_qemu
 
 
 class MetricSampleSerializer(serializers.Serializer):
@@ -35,6 +37,22 @@ class VMLinksSerializer(serializers.Serializer):
     power = serializers.URLField(help_text="POST to start, shut down, reboot or force off")
 
 
+class RunningQemuSerializer(serializers.Serializer):
+    version = serializers.CharField(help_text="The QEMU version its process runs: 7.2.0")
+    package = serializers.CharField(help_text="QEMU's build string: Debian 1:7.2+dfsg-7+deb12u6")
+    installed = serializers.CharField(
+        allow_null=True, help_text="The QEMU version installed on its platform"
+    )
+    older = serializers.BooleanField(
+        help_text="Older than the installed one: a restart or a move picks up the installed one"
+    )
+
+
+class QemuAdvisorySerializer(serializers.Serializer):
+    advisory = serializers.CharField()
+    cvss = serializers.FloatField(allow_null=True)
+
+
 class VMSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -57,7 +75,24 @@ class VMSerializer(serializers.Serializer):
     memory_mib = serializers.IntegerField(read_only=True)
     first_seen = serializers.DateTimeField(read_only=True)
     last_seen = serializers.DateTimeField(allow_null=True, read_only=True)
+    running_qemu = serializers.SerializerMethodField(
+        help_text="The QEMU its process runs, read at the inventory sync once per start; "
+        "null while it does not run or was not read"
+    )
     links = serializers.SerializerMethodField()
+
+    @extend_schema_field(RunningQemuSerializer(allow_null=True))
+    def get_running_qemu(self, vm) -> dict | None:
+        record = vm.running_qemu or {}
+        if vm.state != VMState.RUNNING or not record.get("version"):
+            return None
+        older = vm_older_qemu(vm)
+        return {
+            "version": record["version"],
+            "package": record.get("package") or "",
+            "installed": dotted((vm.platform.capabilities or {}).get("hypervisor_version")) or None,
+            "older": older is not None,
+        }
 
     @extend_schema_field(VMLinksSerializer)
     def get_links(self, vm) -> dict:
@@ -75,6 +110,15 @@ class VMSerializer(serializers.Serializer):
 class VMDetailSerializer(VMSerializer):
     metadata = serializers.JSONField(read_only=True, help_text="VM Persona's domain metadata")
     latest_metrics = serializers.SerializerMethodField()
+    older_qemu_advisories = serializers.SerializerMethodField(
+        help_text="When its QEMU process is older than the installed one: the advisories "
+        "that one is exposed to that its platform is not (a restart or a move fixes them)"
+    )
+
+    @extend_schema_field(QemuAdvisorySerializer(many=True))
+    def get_older_qemu_advisories(self, vm) -> list[dict]:
+        older = self.context.get("older_qemu")
+        return list(older["advisories"]) if older else []
 
     @extend_schema_field(MetricSampleSerializer(allow_null=True))
     def get_latest_metrics(self, vm) -> dict | None:
