@@ -92,10 +92,7 @@ def run(opts: dict, out: Output, *, user) -> None:
         if opts.get("json"):
             print_json(out, s.AdvisoryImportResultSerializer(result.to_dict()).data)
             return
-        out.write(
-            f"{result.total} advisories from {result.source}: {len(result.created)} new, "
-            f"{len(result.updated)} updated, {len(result.unchanged)} unchanged"
-        )
+        out.write(result.summary)
         return
     if opts["action"] == "feeds":
         _feeds(opts, out)

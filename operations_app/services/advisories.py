@@ -68,6 +68,18 @@ class ImportResult:
     def total(self) -> int:
         return len(self.created) + len(self.updated) + len(self.unchanged)
 
+    @property
+    def summary(self) -> str:
+        """E.g. "1 advisory from OSV: 1 new, 0 updated, 0 unchanged"."""
+        source = {"osv": "OSV", "debian-tracker": "the Debian security tracker"}.get(
+            self.source, self.source
+        )
+        return (
+            f"{self.total} advisor{'y' if self.total == 1 else 'ies'} from {source}: "
+            f"{len(self.created)} new, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,

@@ -35,8 +35,7 @@ def advisory_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{result.total} advisories from {result.source}: {len(result.created)} new, "
-                f"{len(result.updated)} updated, {len(result.unchanged)} unchanged.",
+                result.summary + ".",
             )
             return redirect("operations:advisories")
     search = request.GET.get("q", "").strip()

@@ -162,7 +162,7 @@ def test_the_command_line_imports_and_lists(users, tmp_path, no_cli_user):
     path.write_bytes(text(osv_feed()))
     code, out, err = persona("advisory", "import", str(path), "--as", "operator")
     assert code == 0, err
-    assert "3 advisories from osv: 3 new, 0 updated, 0 unchanged" in out
+    assert "3 advisories from OSV: 3 new, 0 updated, 0 unchanged" in out
     code, out, _ = persona("advisory", "import", str(path), "--json")
     assert code == 0 and json.loads(out)["unchanged"] == [
         "DSA-5549-1",
