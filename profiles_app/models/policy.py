@@ -63,13 +63,13 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse(f"{self.url_namespace}:detail", kwargs={"name": self.name})
+
     @property
     def url_namespace(self) -> str:
         """Where its pages are: /profiles/ for VPPDs, /policies/ for scheduling policies."""
         return "profiles" if self.kind == PolicyKind.VPPD else "policies"
-
-    def get_absolute_url(self) -> str:
-        return reverse(f"{self.url_namespace}:detail", kwargs={"name": self.name})
 
 
 class PolicyVersion(models.Model):
