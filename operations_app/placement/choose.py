@@ -42,11 +42,15 @@ def choose_platform(
     """Where ``vm`` goes among ``hosts``: ``filters`` refuse, ``scores`` rank, and
     ``check`` (whether the profile fits the platform) is asked in score order until one
     says yes. Each verdict names ``CHECK_LABEL`` where placement names its dry run."""
-    placement, _ = place_vm(vm, hosts, source="", dry_run=check, filters=filters, scores=scores)
-    for verdict in placement.verdicts:
-        verdict.passed = [CHECK_LABEL if p == "dry run" else p for p in verdict.passed]
-        if verdict.refused_by == "dry run":
-            verdict.refused_by = CHECK_LABEL
+    placement, _ = place_vm(
+        vm,
+        hosts,
+        source="",
+        dry_run=check,
+        filters=filters,
+        scores=scores,
+        check_label=CHECK_LABEL,
+    )
     if not placement.target:
         placement.reason = refusals_text(placement)
     return placement

@@ -20,6 +20,7 @@ class MoveDryRuns:
         self.stack = stack
         self.rows = platforms
         self.connections: dict[str, hv.Hypervisor | str] = {}
+        self.by_uri: dict[str, hv.Hypervisor | str] = {}
         self.pool_paths: dict[str, str] = {}
         self.vms: dict[str, ManagedVM] = {}
         # one answer per (VM, platform): a plan may ask again (another pass over a host's
@@ -27,13 +28,18 @@ class MoveDryRuns:
         self.answers: dict[tuple[str, str], DryRunVerdict] = {}
 
     def connection(self, name: str) -> hv.Hypervisor | str:
-        """The open connection to platform ``name``, or why it cannot be reached."""
+        """The open connection to platform ``name``, or why it cannot be reached. One
+        connection per libvirt URI: platforms that name the same daemon share it (read
+        only, for the life of the plan)."""
         if name not in self.connections:
-            try:
-                conn = self.stack.enter_context(platform_connect(self.rows[name], timeout=30))
-                self.connections[name] = conn
-            except hv.HypervisorError as exc:
-                self.connections[name] = str(exc)
+            row = self.rows[name]
+            if row.uri not in self.by_uri:
+                try:
+                    conn = self.stack.enter_context(platform_connect(row, timeout=30))
+                    self.by_uri[row.uri] = conn
+                except hv.HypervisorError as exc:
+                    self.by_uri[row.uri] = str(exc)
+            self.connections[name] = self.by_uri[row.uri]
         return self.connections[name]
 
     def vm_facts(self, vm: ManagedVM) -> VMFacts:

@@ -48,6 +48,7 @@ from operations_app.models import (
 from operations_app.placement.evacuation import (
     EvacuationPlan,
     HostFacts,
+    PlanCache,
     place_vm,
     plan_evacuation,
     vm_order,
@@ -57,7 +58,7 @@ from operations_app.selectors.windows import windows_for
 from operations_app.services import migrations as migration_services
 from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, notify
-from operations_app.services.placement import host_facts_of, platforms_for_placement
+from operations_app.services.placement import PlacementRow, host_facts_of, placement_rows
 from operations_app.windows import BLACKOUT, decide, occurrence_at
 from vmpersona.errors import StateConflict, error_text, field_error
 from vmpersona.history import attribute_change
@@ -133,6 +134,15 @@ def _vms_on(platform: Platform) -> tuple[list[ManagedVM], list[ManagedVM]]:
     return managed, [v for v in rows if v not in managed]
 
 
+class _Platforms(dict):
+    """Platform rows by name, each read when first asked: a plan's dry runs ask for a
+    few of the fleet's platforms, and placement reads the others' facts only."""
+
+    def __missing__(self, name: str) -> Platform:
+        row = self[name] = Platform.objects.get(name=name)
+        return row
+
+
 class _Planner(MoveDryRuns):
     """The facts and the dry runs of one evacuation plan (``services.dryrun``): the
     source's and targets' connections stay open while it is made, and closed after. The
@@ -146,7 +156,8 @@ class _Planner(MoveDryRuns):
     ) -> None:
         if rows is None:
             rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
-        super().__init__(stack, {**rows, platform.name: platform})
+        rows[platform.name] = platform  # the rows object itself: it may read rows when asked
+        super().__init__(stack, rows)
         self.platform = platform
         src = self.connection(platform.name)
         if isinstance(src, str):
@@ -155,12 +166,15 @@ class _Planner(MoveDryRuns):
 
 
 def _hosts(
-    platform: Platform, *, in_flight: list[OperationJob], rows: dict[str, Platform] | None = None
+    platform: Platform,
+    *,
+    in_flight: list[OperationJob],
+    rows: dict[str, Platform] | dict[str, PlacementRow] | None = None,
 ) -> dict[str, HostFacts]:
     """``host_facts`` of every other platform (``rows``, read when not given), in a fixed
     number of queries whatever the fleet's size."""
     if rows is None:
-        rows = {p.name: p for p in Platform.objects.exclude(pk=platform.pk)}
+        rows = {p.name: p for p in placement_rows(Platform.objects.exclude(pk=platform.pk))}
     vms = {v.pk: v for v in ManagedVM.objects.filter(pk__in=[j.vm_id for j in in_flight])}
     arriving: dict[int, list[ManagedVM]] = {}
     for j in in_flight:
@@ -196,13 +210,12 @@ def _plan(
     platform: Platform, vms: list[ManagedVM], unmanaged: list[ManagedVM], *, limit: int | None
 ) -> EvacuationPlan:
     in_flight = _active_moves()
-    # every other platform read once (only what placement reads of its capabilities): for
-    # its facts and for the dry runs
-    rows = {p.name: p for p in platforms_for_placement(Platform.objects.exclude(pk=platform.pk))}
-    hosts = _hosts(platform, in_flight=in_flight, rows=rows)
+    # every other platform's facts read once (only the columns and the parts of its
+    # capabilities placement reads); the rows of the platforms a dry run asks, when asked
+    hosts = _hosts(platform, in_flight=in_flight)
     with contextlib.ExitStack() as stack:
         try:
-            planner = _Planner(platform, stack, rows)
+            planner = _Planner(platform, stack, _Platforms())
         except hv.HypervisorError as exc:
             raise StateConflict(f"{platform.name} cannot be reached: {exc}") from exc
         facts = [planner.vm_facts(v) for v in vms]
@@ -216,10 +229,13 @@ def _plan(
             )
         # The tick places only the VMs it can start now, the others wait for their turn.
         plan = EvacuationPlan(source=platform.name, unmanaged=sorted(v.name for v in unmanaged))
+        cache = PlanCache()
         for vm in vm_order(facts):
             if len(plan.moves) >= limit:
                 break
-            placement, runs = place_vm(vm, hosts, source=platform.name, dry_run=planner.dry_run)
+            placement, runs = place_vm(
+                vm, hosts, source=platform.name, dry_run=planner.dry_run, cache=cache
+            )
             plan.dry_runs += runs
             if placement.movable:
                 plan.moves.append(placement)

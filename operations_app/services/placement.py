@@ -76,8 +76,84 @@ def platforms_for_placement(queryset: QuerySet[Platform]) -> list[Platform]:
     return rows
 
 
+class PlacementRow:
+    """A platform as placement reads it (``host_facts_of``), without the rest of its row."""
+
+    __slots__ = (
+        "pk",
+        "name",
+        "enabled",
+        "status",
+        "storage_pool",
+        "constraints",
+        "cost_vcpu_hour",
+        "cost_ram_gib_hour",
+        "labels",
+        "placement_capabilities",
+        "capabilities",
+    )
+
+    def __init__(self, values: tuple, placement_capabilities: dict) -> None:
+        (
+            self.pk,
+            self.name,
+            self.enabled,
+            self.status,
+            self.storage_pool,
+            self.constraints,
+            self.cost_vcpu_hour,
+            self.cost_ram_gib_hour,
+            self.labels,
+        ) = values
+        self.placement_capabilities = placement_capabilities
+        self.capabilities: dict[str, Any] = {}
+
+
+def placement_rows(queryset: QuerySet[Platform]) -> list[PlacementRow]:
+    """``platforms_for_placement`` reading only the columns ``host_facts_of`` reads, as
+    plain values rather than model instances: a plan reads every platform of the fleet.
+    A platform whose capabilities have none of those parts has its whole document read
+    (one query for all of them), as ``platforms_for_placement`` would."""
+    columns = (
+        "pk",
+        "name",
+        "enabled",
+        "status",
+        "storage_pool",
+        "constraints",
+        "cost_vcpu_hour",
+        "cost_ram_gib_hour",
+        "labels",
+    )
+    parts = [f"_caps_{k}" for k in PLACEMENT_CAPABILITIES]
+    values = queryset.annotate(
+        **{f"_caps_{k}": KeyTransform(k, "capabilities") for k in PLACEMENT_CAPABILITIES}
+    ).values_list(*columns, *parts)
+    rows, bare = [], []
+    n = len(columns)
+    for value in values:
+        caps = {
+            k: v for k, v in zip(PLACEMENT_CAPABILITIES, value[n:], strict=True) if v is not None
+        }
+        row = PlacementRow(value[:n], caps)
+        rows.append(row)
+        if not caps:
+            bare.append(row)
+    if bare:
+        documents = dict(
+            Platform.objects.filter(pk__in=[r.pk for r in bare]).values_list("pk", "capabilities")
+        )
+        for row in bare:
+            row.placement_capabilities = row.capabilities = documents.get(row.pk) or {}
+    return rows
+
+
 def host_facts_of(
-    platform: Platform, *, used_vcpus: int, used_memory_mib: int, maintenance: str = ""
+    platform: Platform | PlacementRow,
+    *,
+    used_vcpus: int,
+    used_memory_mib: int,
+    maintenance: str = "",
 ) -> HostFacts:
     """What ``platform`` has and allows, from its last probe and its declared constraints,
     with the vCPUs and memory already committed there (the caller counts them) and why
