@@ -778,18 +778,33 @@ def plan_evacuation(
     *,
     dry_run: DryRun,
     unmanaged: Iterable[str] = (),
+    filters: Sequence[tuple[str, HostFilter]] = HOST_FILTERS,
+    scores: Sequence[tuple[str, Score]] = SCORES,
+    on_move: Callable[[VMFacts, str], None] | None = None,
 ) -> EvacuationPlan:
-    """Where each of ``vms`` (the managed VMs on ``source``) goes among ``hosts``."""
+    """Where each of ``vms`` (the managed VMs on ``source``) goes among ``hosts``;
+    ``filters`` and ``scores`` as ``place_vm`` takes them, ``on_move`` told of each
+    VM placed (rules that depend on where VMs are follow the plan with it)."""
     by_name = {h.name: h for h in hosts}
     plan = EvacuationPlan(source=source, unmanaged=sorted(unmanaged))
     plan.hosts_before = {n: usage(h) for n, h in sorted(by_name.items()) if n != source}
     cache = PlanCache()
     for vm in vm_order(vms):
-        placement, runs = place_vm(vm, by_name, source=source, dry_run=dry_run, cache=cache)
+        placement, runs = place_vm(
+            vm,
+            by_name,
+            source=source,
+            dry_run=dry_run,
+            cache=cache,
+            filters=filters,
+            scores=scores,
+        )
         plan.dry_runs += runs
         if placement.movable:
             plan.moves.append(placement)
             by_name[placement.target] = by_name[placement.target].with_vm(vm)
+            if on_move is not None:
+                on_move(vm, placement.target)
         else:
             plan.unmovable.append(placement)
     plan.hosts_after = {n: usage(h) for n, h in sorted(by_name.items()) if n != source}

@@ -54,7 +54,7 @@ from operations_app.selectors.maintenance import maintenance_refusal
 from operations_app.services.events import job_log
 from operations_app.services.jobs import job_create
 from operations_app.services.placement import platform_facts
-from operations_app.services.policies import fleet_snapshot
+from operations_app.services.policies import fleet_snapshot, policy_rules
 from operations_app.services.schedule_when import schedule_request
 from operations_app.windows import ScopeTarget, covers
 from profiles_app.models import PolicyKind, PolicyVersion, VersionStatus
@@ -88,22 +88,6 @@ def _may_request(user, version: PolicyVersion | None) -> None:
 
 GIB = 1024**3
 AUTO = "auto"
-
-
-def _policy_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The affinity and platform rules of every approved scheduling policy, each named
-    after its policy."""
-    affinity: list[dict[str, Any]] = []
-    platform_rules: list[dict[str, Any]] = []
-    for version in PolicyVersion.objects.filter(
-        policy__kind=PolicyKind.SCHEDULING, status=VersionStatus.APPROVED
-    ).select_related("policy"):
-        doc = version.document or {}
-        for rule in doc.get("affinity") or ():
-            affinity.append({**rule, "name": f"{version.policy.name}: {rule['name']}"})
-        for rule in doc.get("platform_rules") or ():
-            platform_rules.append({**rule, "name": f"{version.policy.name}: {rule['name']}"})
-    return affinity, platform_rules
 
 
 def _clones_on_their_way(exclude: int) -> dict[str, tuple[int, int]]:
@@ -179,7 +163,7 @@ def clone_platform_choose(
             hosts[name] = dataclasses.replace(
                 h, used_vcpus=h.used_vcpus + vcpus, used_memory_mib=h.used_memory_mib + memory
             )
-    affinity, platform_rules = _policy_rules()
+    affinity, platform_rules = policy_rules()
     rules = Rules(
         affinity=affinity,
         platform_rules=platform_rules,

@@ -46,9 +46,12 @@ from operations_app.models import (
     VMState,
 )
 from operations_app.placement.evacuation import (
+    HOST_FILTERS,
+    SCORES,
     EvacuationPlan,
     HostFacts,
     PlanCache,
+    VMFacts,
     place_vm,
     plan_evacuation,
     vm_order,
@@ -56,6 +59,7 @@ from operations_app.placement.evacuation import (
 from operations_app.selectors.maintenance import maintenance_active_by_platform, maintenance_of
 from operations_app.selectors.windows import windows_for
 from operations_app.services import migrations as migration_services
+from operations_app.services import policies as policy_services
 from operations_app.services.dryrun import MoveDryRuns
 from operations_app.services.notifications import administrators, notify
 from operations_app.services.placement import PlacementRow, host_facts_of, placement_rows
@@ -219,6 +223,18 @@ def _plan(
         except hv.HypervisorError as exc:
             raise StateConflict(f"{platform.name} cannot be reached: {exc}") from exc
         facts = [planner.vm_facts(v) for v in vms]
+        # the scheduling policies' affinity and platform rules bind this placement too
+        rules = policy_services.fleet_rules()
+        filters, scores = HOST_FILTERS, SCORES
+        if rules is not None:
+            filters = (*HOST_FILTERS[:3], *rules.filters(), *HOST_FILTERS[3:])
+            scores = (*SCORES, ("platform preference", rules.preference))
+
+        def moved(vm: VMFacts, target: str) -> None:
+            if rules is not None:
+                rules.placed[vm.name] = target
+                rules.generation += 1
+
         if limit is None:
             return plan_evacuation(
                 platform.name,
@@ -226,6 +242,9 @@ def _plan(
                 hosts.values(),
                 dry_run=planner.dry_run,
                 unmanaged=[v.name for v in unmanaged],
+                filters=filters,
+                scores=scores,
+                on_move=moved,
             )
         # The tick places only the VMs it can start now, the others wait for their turn.
         plan = EvacuationPlan(source=platform.name, unmanaged=sorted(v.name for v in unmanaged))
@@ -234,12 +253,19 @@ def _plan(
             if len(plan.moves) >= limit:
                 break
             placement, runs = place_vm(
-                vm, hosts, source=platform.name, dry_run=planner.dry_run, cache=cache
+                vm,
+                hosts,
+                source=platform.name,
+                dry_run=planner.dry_run,
+                cache=cache,
+                filters=filters,
+                scores=scores,
             )
             plan.dry_runs += runs
             if placement.movable:
                 plan.moves.append(placement)
                 hosts[placement.target] = hosts[placement.target].with_vm(vm)
+                moved(vm, placement.target)
             else:
                 plan.unmovable.append(placement)
         return plan

@@ -63,6 +63,7 @@ from operations_app.policies.evaluate import (
     main_currency,
 )
 from operations_app.policies.fleet import LOADS, FleetHost, FleetSnapshot, FleetVM
+from operations_app.policies.rules import Rules
 from operations_app.selectors import advisories as advisory_selectors
 from operations_app.selectors.maintenance import maintenance_active_by_platform
 from operations_app.services import migrations as migration_services
@@ -282,6 +283,37 @@ def fleet_snapshot(
 
 
 # --------------------------------------------------------------------------- evaluation
+
+
+def policy_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The affinity and platform rules of every approved scheduling policy, each named
+    after its policy."""
+    affinity: list[dict[str, Any]] = []
+    platform_rules: list[dict[str, Any]] = []
+    for version in PolicyVersion.objects.filter(
+        policy__kind=PolicyKind.SCHEDULING, status=VersionStatus.APPROVED
+    ).select_related("policy"):
+        doc = version.document or {}
+        for rule in doc.get("affinity") or ():
+            affinity.append({**rule, "name": f"{version.policy.name}: {rule['name']}"})
+        for rule in doc.get("platform_rules") or ():
+            platform_rules.append({**rule, "name": f"{version.policy.name}: {rule['name']}"})
+    return affinity, platform_rules
+
+
+def fleet_rules(*, now: datetime | None = None) -> Rules | None:
+    """The approved scheduling policies' affinity and platform rules, checked against the
+    fleet now (None when no policy has any: placement then needs no fleet snapshot)."""
+    affinity, platform_rules = policy_rules()
+    if not affinity and not platform_rules:
+        return None
+    snapshot, _, _ = fleet_snapshot(now=now or timezone.now())
+    return Rules(
+        affinity=affinity,
+        platform_rules=platform_rules,
+        snapshot=snapshot,
+        placed={v.name: v.platform for v in snapshot.vms.values()},
+    )
 
 
 def approved_version(policy: Policy) -> PolicyVersion | None:

@@ -346,3 +346,33 @@ def test_without_a_window_a_failed_move_is_told_once_and_tried_again_on_request(
     assert HostMaintenance.objects.get().state == MaintenanceState.IN_MAINTENANCE
     with pytest.raises(StateConflict):
         maintenance_services.maintenance_retry(user=users["operator"], platform=lab["a"])
+
+
+def test_the_scheduling_policies_rules_bind_the_evacuation_too(users, lab):
+    from tests.operations_app.job_support import managed_vm
+    from tests.operations_app.policies.support import scheduling_policy
+
+    # web-1 and web-2 may never run beside web-3 (on lab-b), and web-2 must not go to lab-c
+    managed_vm(lab["version"], lab["b"], "web-3", vcpus=1, memory_mib=512)
+    scheduling_policy(
+        users,
+        name="replicas-apart",
+        automation="recommend",
+        affinity=[
+            {"name": "apart", "kind": "anti_affinity", "vms": {"vms": ["web-1", "web-3"]}},
+        ],
+        platform_rules=[
+            {
+                "name": "not-c",
+                "rule": "must_not",
+                "vms": {"vms": ["web-2"]},
+                "platforms": {"platforms": ["lab-c"]},
+            }
+        ],
+    )
+    plan = maintenance_services.evacuation_plan(user=users["operator"], platform=lab["a"])
+    targets = {m["vm"]: m["target"] for m in plan["moves"]}
+    assert targets == {"web-1": "lab-c", "web-2": "lab-b"}, plan
+    verdicts = {m["vm"]: {v["host"]: v for v in m["verdicts"]} for m in plan["moves"]}
+    assert "apart" in verdicts["web-1"]["lab-b"]["reason"]
+    assert "not-c" in verdicts["web-2"]["lab-c"]["reason"]
