@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from operations_app.placement.evacuation import HostFacts, VMFacts
 
@@ -124,3 +125,12 @@ def load_of(host: FleetHost, vms: Iterable[FleetVM], metric: str) -> float:
 
 
 LOADS = {"cpu": cpu_load, "memory": memory_load}
+
+
+def profile_disk_bytes(document: Mapping[str, Any] | None) -> int:
+    """A VM's disks as its profile ``document`` defines them: the root disk and the data
+    volumes (what placement, the policies and the cost page count)."""
+    doc = document or {}
+    root = float((doc.get("resource_allocation") or {}).get("storage_gib") or 0)
+    volumes = sum(float(v.get("size_gib") or 0) for v in doc.get("data_volume_definitions") or [])
+    return int((root + volumes) * 1024**3)

@@ -20,7 +20,7 @@ from typing import Any
 
 from operations_app.models import ManagedVM, Platform, PolicyPlanAction, VMState
 from operations_app.placement.evacuation import HostFacts, VMFacts
-from operations_app.policies.fleet import FleetHost, FleetVM
+from operations_app.policies.fleet import FleetHost, FleetVM, profile_disk_bytes
 from operations_app.presentation.bars import BarChart, BarItem, bar_chart
 from operations_app.presentation.formatting import mib_text, percent, size_text
 from operations_app.selectors.cost import CostRows
@@ -33,16 +33,6 @@ NO_PROFILE = "no profile"
 def money(value: float | None, currency: str) -> str:
     """``1,234.56 EUR``; "—" when there is no amount."""
     return "—" if value is None else f"{value:,.2f} {currency}"
-
-
-def profile_disk_bytes(row: ManagedVM) -> int:
-    """The VM's disks as its profile defines them (the root disk and the data volumes),
-    as the policies' fleet snapshot counts them."""
-    version = row.profile_version
-    doc = (version.document if version is not None else None) or {}
-    root = float((doc.get("resource_allocation") or {}).get("storage_gib") or 0)
-    volumes = sum(float(v.get("size_gib") or 0) for v in doc.get("data_volume_definitions") or [])
-    return int((root + volumes) * GIB)
 
 
 def rates_set(platform: Platform) -> bool:
@@ -337,7 +327,7 @@ def _platform(
     cores = memory = 0.0
     sampled = 0
     for row in vms:
-        disk = profile_disk_bytes(row)
+        disk = profile_disk_bytes(row.profile_version.document if row.profile_version else None)
         sample = use.get(row.pk) or {}
         if sample:
             sampled += 1

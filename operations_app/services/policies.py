@@ -62,7 +62,13 @@ from operations_app.policies.evaluate import (
     fleet_monthly_cost,
     main_currency,
 )
-from operations_app.policies.fleet import LOADS, FleetHost, FleetSnapshot, FleetVM
+from operations_app.policies.fleet import (
+    LOADS,
+    FleetHost,
+    FleetSnapshot,
+    FleetVM,
+    profile_disk_bytes,
+)
 from operations_app.policies.rules import Rules
 from operations_app.selectors import advisories as advisory_selectors
 from operations_app.selectors.maintenance import maintenance_active_by_platform
@@ -97,14 +103,6 @@ def evaluation_minutes() -> int:
 
 
 # --------------------------------------------------------------------------- the snapshot
-
-
-def _disk_bytes(version: PolicyVersion | None) -> int:
-    """The VM's disks as its profile defines them (the root disk and the data volumes)."""
-    doc = (version.document if version is not None else None) or {}
-    root = float((doc.get("resource_allocation") or {}).get("storage_gib") or 0)
-    volumes = sum(float(v.get("size_gib") or 0) for v in doc.get("data_volume_definitions") or [])
-    return int((root + volumes) * GIB)
 
 
 def replacement_name(vm_name: str, number: int) -> str:
@@ -187,7 +185,7 @@ def fleet_snapshot(
             versions.get(v.profile_version_id) if v.profile_version_id is not None else None
         )
         rows[v.name] = v
-    disks = {pk: _disk_bytes(v) for pk, v in versions.items()}
+    disks = {pk: profile_disk_bytes(v.document) for pk, v in versions.items()}
     use = {
         r["vm_id"]: r
         for r in VMMetricSample.objects.filter(at__gte=now - timedelta(minutes=sample_minutes))
