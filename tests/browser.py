@@ -78,3 +78,20 @@ def console_problems(page) -> list[str]:
     )
     page.on("pageerror", lambda e: problems.append(str(e)))
     return problems
+
+
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+
+
+def shots_at_sizes(page, name: str) -> None:
+    """A screenshot at each of ``SIZES`` (``name-desktop``, ``name-phone``), asserting
+    that nothing scrolls sideways at either; the page is left at the desktop size."""
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, f"{name}-{size}")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow == 0, f"{name} scrolls sideways at {width}px"
+    page.set_viewport_size({"width": 1366, "height": 768})

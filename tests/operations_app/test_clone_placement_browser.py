@@ -12,25 +12,11 @@ import pytest
 
 from operations_app.models import OperationJob
 from operations_app.services import advisories as advisory_services
-from tests.browser import console_problems, log_in, shot
+from tests.browser import console_problems, log_in, shots_at_sizes
 
 from .test_clone_placement import BaseImage, approved_version, host, managed_vm
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-
-
-def _shots(page, name: str) -> None:
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.evaluate("window.scrollTo(0, 0)")
-        shot(page, f"{name}-{size}")
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow == 0, f"{name} scrolls sideways at {width}px"
-    page.set_viewport_size({"width": 1366, "height": 768})
 
 
 def test_an_operator_clones_without_choosing_a_platform(live_server, browser_page, users, password):
@@ -47,14 +33,14 @@ def test_an_operator_clones_without_choosing_a_platform(live_server, browser_pag
     assert page.locator("#id_platform").input_value() == "auto"
     page.select_option("#id_version", str(version.pk))
     page.fill("#id_vm_name", "web-9")
-    _shots(page, "placement-1-form")
+    shots_at_sizes(page, "placement-1-form")
     page.click("#clone-form button[type=submit]")
     job = OperationJob.objects.get(vm_name="web-9")
     page.wait_for_url(f"{base}{job.get_absolute_url()}")
     assert job.platform == b
     text = page.locator("main").inner_text()
     assert "placed on host-b" in text, text
-    _shots(page, "placement-2-job")
+    shots_at_sizes(page, "placement-2-job")
     assert problems == []
 
 
@@ -81,5 +67,5 @@ def test_an_operator_imports_advisories_and_sees_what_they_affect(
     page.wait_for_load_state()
     text = page.locator("main").inner_text()
     assert "DSA-5549-1" in text and "host-a" in text, text
-    _shots(page, "advisories-1-list")
+    shots_at_sizes(page, "advisories-1-list")
     assert problems == []

@@ -10,23 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import log_in, shot
+from tests.browser import log_in, shots_at_sizes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-
-
-def _shots(page, name: str) -> None:
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.evaluate("window.scrollTo(0, 0)")
-        shot(page, f"{name}-{size}")
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow == 0, f"{name} scrolls sideways at {width}px"
-    page.set_viewport_size({"width": 1366, "height": 768})
 
 
 def _part(page, selector: str, name: str) -> None:
@@ -131,7 +117,7 @@ def test_a_viewer_reads_the_fleets_cost_savings_and_utilisation(
     assert page.locator("#utilisation tr[data-platform=lab-d]").inner_text().count("no rates set")
     assert "1.2 of 2 CPUs" in page.locator("#utilisation tr[data-platform=lab-b]").inner_text()
     assert _chart_text_fits(page) == []
-    _shots(page, "cost-1-fleet")
+    shots_at_sizes(page, "cost-1-fleet")
     page.set_viewport_size({"width": 390, "height": 844})
     assert _chart_text_fits(page) == []
     _part(page, "#currency-EUR", "cost-1-eur-phone")
@@ -143,7 +129,7 @@ def test_a_viewer_reads_the_fleets_cost_savings_and_utilisation(
     page.wait_for_url(f"{base}/ops/cost/?currency=USD&label=")
     assert page.locator("#currency-EUR").count() == 0
     assert "USD" in page.locator("#totals").inner_text()
-    _shots(page, "cost-2-usd")
+    shots_at_sizes(page, "cost-2-usd")
 
     # Without rates there is no cost to tell, and the page says so instead of 0.00.
     Platform.objects.update(
@@ -152,4 +138,4 @@ def test_a_viewer_reads_the_fleets_cost_savings_and_utilisation(
     page.goto(f"{base}/ops/cost/")
     assert "No rates set on these platforms" in page.locator("#no-rates").inner_text()
     assert "0.00" not in page.locator("main").inner_text()
-    _shots(page, "cost-3-no-rates")
+    shots_at_sizes(page, "cost-3-no-rates")

@@ -8,25 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import log_in, shot
+from tests.browser import log_in, shots_at_sizes
 
 from .support import hot_fleet, scheduling_policy
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-
-
-def _shots(page, name: str) -> None:
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.evaluate("window.scrollTo(0, 0)")
-        shot(page, f"{name}-{size}")
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow == 0, f"{name} scrolls sideways at {width}px"
-    page.set_viewport_size({"width": 1366, "height": 768})
 
 
 def test_an_approver_reviews_and_approves_a_plan_leaving_one_action_out(
@@ -46,7 +32,7 @@ def test_an_approver_reviews_and_approves_a_plan_leaving_one_action_out(
     assert "115.0 %" in page.locator("#effect").inner_text()
     page.locator("#action-0 summary").click()
     assert "chosen" in page.locator("#action-0 table").inner_text()
-    _shots(page, "plan-1-review")
+    shots_at_sizes(page, "plan-1-review")
 
     page.uncheck("#action-1 input[name=action]")
     page.fill("#comment", "one at a time")
@@ -58,4 +44,4 @@ def test_an_approver_reviews_and_approves_a_plan_leaving_one_action_out(
     assert first.status == ActionStatus.SCHEDULED and second.status == ActionStatus.SKIPPED
     assert f"job #{first.job.pk}" in page.locator("#action-0").inner_text()
     assert "Skipped by the reviewer" in page.locator("#action-1").inner_text()
-    _shots(page, "plan-2-approved")
+    shots_at_sizes(page, "plan-2-approved")
