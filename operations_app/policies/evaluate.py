@@ -178,12 +178,15 @@ class _Planner:
         )
 
     def scores(self, *extra: tuple[str, Callable]) -> tuple:
-        return (
+        """The shared scores, then the strategy's; a strategy's score of the same name
+        (the vulnerability trigger's own "exposure") takes the shared one's place."""
+        own = {name for name, _ in extra}
+        shared = (
             *SCORES,
             ("platform preference", self.rules.preference),
             ("exposure", self.exposure_score),
-            *extra,
         )
+        return (*(s for s in shared if s[0] not in own), *extra)
 
     def exposure_score(self, facts: VMFacts, host: HostFacts, peers: Sequence[HostFacts]) -> float:
         """-20–0: the worst advisory the platform is exposed to (CVSS × 2), so that among
